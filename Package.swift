@@ -1,0 +1,87 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Module map (see docs/architecture.md):
+//   CStoretraceABI   header-only C: the event records BPF writes (shared with bpf/*.bpf.c)
+//   CLibbpf          system library: Debian's libbpf-dev
+//   CStoretraceSys   C shim: raw syscalls Swift cannot call directly (new mount API, ...)
+//   StoretraceBPF    the compiled BPF object, embedded by the CompileBPF plugin
+//   StoretraceDecode pure decoding: bytes in, typed events out; flag and errno tables
+//   StoretraceKernel kernel I/O: libbpf loader, ring/perf buffers, epoll, probes
+//   StoretraceRender terminal text and JSON lines
+//   StoretraceSession wires sources to sinks: filters, counters, signals
+//   storetrace      thin ArgumentParser CLI, one file per subcommand
+let package = Package(
+    name: "storetrace",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "storetrace", targets: ["storetrace"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+    ],
+    targets: [
+        .target(name: "CStoretraceABI"),
+        .systemLibrary(
+            name: "CLibbpf",
+            pkgConfig: "libbpf",
+            providers: [.apt(["libbpf-dev", "libelf-dev", "zlib1g-dev"])]
+        ),
+        .target(name: "CStoretraceSys"),
+        .executableTarget(name: "bpf-embed"),
+        .plugin(
+            name: "CompileBPF",
+            capability: .buildTool(),
+            dependencies: ["bpf-embed"]
+        ),
+        .target(
+            name: "StoretraceBPF",
+            plugins: ["CompileBPF"]
+        ),
+        .target(
+            name: "StoretraceDecode",
+            dependencies: ["CStoretraceABI"]
+        ),
+        .target(
+            name: "StoretraceKernel",
+            dependencies: [
+                "CLibbpf", "CStoretraceABI", "CStoretraceSys", "StoretraceBPF", "StoretraceDecode",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .target(
+            name: "StoretraceRender",
+            dependencies: ["StoretraceDecode"]
+        ),
+        .target(
+            name: "StoretraceSession",
+            dependencies: ["StoretraceKernel", "StoretraceDecode", "StoretraceRender"]
+        ),
+        .executableTarget(
+            name: "storetrace",
+            dependencies: [
+                "StoretraceSession", "StoretraceKernel", "StoretraceDecode", "StoretraceRender",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .target(name: "CAllocCounter", path: "Tests/CAllocCounter"),
+        .target(name: "CUAPI", path: "Tests/CUAPI"),
+        .testTarget(
+            name: "StoretraceDecodeTests",
+            dependencies: ["StoretraceDecode", "CStoretraceABI", "CUAPI"]
+        ),
+        .testTarget(
+            name: "StoretraceRenderTests",
+            dependencies: ["StoretraceRender", "StoretraceDecode", "CStoretraceABI"]
+        ),
+        .testTarget(
+            name: "StoretraceKernelTests",
+            dependencies: [
+                "StoretraceKernel", "StoretraceSession", "StoretraceDecode", "StoretraceRender",
+                "CStoretraceSys", "CAllocCounter",
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,134 @@
+/* storetrace_abi.h: the records the BPF programs write and storetrace reads.
+ *
+ * This header is the single definition of the wire layout. It is included by
+ * bpf/storetrace.bpf.c (compiled for the BPF target) and imported by Swift as
+ * the CStoretraceABI module. Fixed-width integers only, explicit padding, and
+ * _Static_assert on every size and offset that user space depends on: if a
+ * change moves a field, both sides fail to build instead of disagreeing.
+ *
+ * A record is a fixed header (struct st_syscall_event) followed by up to
+ * ST_MAX_STRINGS strings, each str_len[i] bytes long with no terminator. The
+ * record's total size is in `size`; records are variable-length.
+ */
+#ifndef STORETRACE_ABI_H
+#define STORETRACE_ABI_H
+
+#ifdef __bpf__
+/* vmlinux-free BPF build: the basic types come from the BPF program. */
+#else
+#include <stdint.h>
+#endif
+
+/* Bump when the layout below changes. Captures store it. */
+#define ST_ABI_VERSION 1
+
+/* Longest string copied from user memory, in bytes, without the NUL.
+ * PATH_MAX is 4096 including the NUL, so any path the kernel accepts fits;
+ * mount(2)'s data page is also at most 4096 bytes. */
+#define ST_STR_CAP 4096
+#define ST_MAX_STRINGS 4
+
+/* What kind of call a record describes. Values are part of the capture
+ * format: never renumber, only append. */
+enum st_kind {
+    ST_KIND_MOUNT = 1,
+    ST_KIND_UMOUNT = 2,
+    ST_KIND_FSOPEN = 3,
+    ST_KIND_FSCONFIG = 4,
+    ST_KIND_FSMOUNT = 5,
+    ST_KIND_MOVE_MOUNT = 6,
+    ST_KIND_OPEN_TREE = 7,
+    ST_KIND_MOUNT_SETATTR = 8,
+    ST_KIND_FSPICK = 9,
+    ST_KIND_COPY_FILE_RANGE = 10,
+    ST_KIND_SPLICE = 11,
+    ST_KIND_SENDFILE = 12,
+    ST_KIND_MAX = 12,
+};
+
+/* Per-CPU loss counters kept in the `st_counters` map. */
+enum st_counter {
+    ST_COUNTER_RINGBUF_FULL = 0,   /* reserve/output into the ring buffer failed */
+    ST_COUNTER_PENDING_FULL = 1,   /* no room to remember a syscall's entry */
+    ST_COUNTER_EXIT_UNMATCHED = 2, /* exit seen without its entry (e.g. attached mid-call) */
+    ST_COUNTER_STRING_FAULT = 3,   /* a user string could not be read */
+    ST_COUNTER_MAX = 4,
+};
+
+/* Identity of an open file: enough to find it again with `stat`. */
+struct st_file_ref {
+    uint64_t ino;       /* inode number */
+    uint32_t dev;       /* superblock s_dev, kernel encoding: major << 20 | minor */
+    uint32_t _pad;
+};
+
+/* Extra data some calls carry, chosen by kind. */
+union st_event_detail {
+    /* copy_file_range, splice, sendfile */
+    struct {
+        struct st_file_ref in;   /* the file read from */
+        struct st_file_ref out;  /* the file written to */
+        int64_t off_in;          /* *off_in at entry; valid if the pointer arg is non-NULL */
+        int64_t off_out;         /* *off_out at entry (sendfile: *offset) */
+    } copy;
+    /* mount_setattr: struct mount_attr as passed, read at entry */
+    struct {
+        uint64_t attr_set;
+        uint64_t attr_clr;
+        uint64_t propagation;
+        uint64_t userns_fd;
+        uint64_t _unused[2];
+    } mount_attr;
+};
+
+struct st_syscall_event {
+    uint16_t kind;      /* enum st_kind */
+    uint16_t size;      /* bytes of the whole record, header and strings */
+    uint8_t  nstr;      /* strings following the header */
+    uint8_t  truncated; /* bit i set: string i was cut at ST_STR_CAP */
+    uint8_t  faulted;   /* bit i set: string i could not be read (bad pointer) */
+    uint8_t  null;      /* bit i set: string i's pointer was NULL */
+    uint32_t pid;       /* thread group id */
+    uint32_t tid;       /* thread id */
+    uint32_t uid;
+    uint32_t mntns;     /* inode number of the caller's mount namespace */
+    uint64_t cgroup_id;
+    uint64_t ts_ns;     /* CLOCK_MONOTONIC at syscall entry */
+    uint64_t latency_ns;/* exit minus entry */
+    int64_t  ret;       /* raw return value; -errno on failure */
+    uint64_t args[6];   /* the syscall's argument registers (unused ones are 0) */
+    union st_event_detail detail;
+    char     comm[16];
+    uint16_t str_len[ST_MAX_STRINGS];
+    /* followed by nstr strings of str_len[i] bytes each */
+};
+
+#define ST_EVENT_HEADER_SIZE 176
+
+_Static_assert(sizeof(struct st_file_ref) == 16, "st_file_ref layout");
+_Static_assert(sizeof(union st_event_detail) == 48, "st_event_detail layout");
+_Static_assert(sizeof(struct st_syscall_event) == ST_EVENT_HEADER_SIZE, "st_syscall_event layout");
+_Static_assert(__builtin_offsetof(struct st_syscall_event, pid) == 8, "pid offset");
+_Static_assert(__builtin_offsetof(struct st_syscall_event, cgroup_id) == 24, "cgroup_id offset");
+_Static_assert(__builtin_offsetof(struct st_syscall_event, ts_ns) == 32, "ts_ns offset");
+_Static_assert(__builtin_offsetof(struct st_syscall_event, ret) == 48, "ret offset");
+_Static_assert(__builtin_offsetof(struct st_syscall_event, args) == 56, "args offset");
+_Static_assert(__builtin_offsetof(struct st_syscall_event, detail) == 104, "detail offset");
+_Static_assert(__builtin_offsetof(struct st_syscall_event, comm) == 152, "comm offset");
+_Static_assert(__builtin_offsetof(struct st_syscall_event, str_len) == 168, "str_len offset");
+
+/* The largest record: header plus every string at its cap. */
+#define ST_RECORD_MAX (ST_EVENT_HEADER_SIZE + ST_MAX_STRINGS * ST_STR_CAP)
+
+/* Settings the loader writes into the BPF object's read-only data before
+ * load (`const volatile` globals in the BPF program). */
+struct st_settings {
+    uint32_t target_pid;   /* 0: every process */
+    uint32_t exclude_pid;  /* never report this process (storetrace itself); 0: none */
+    uint8_t  use_perfbuf;  /* 1: emit through the perf buffer, not the ring buffer */
+    uint8_t  _pad[7];
+};
+
+_Static_assert(sizeof(struct st_settings) == 16, "st_settings layout");
+
+#endif /* STORETRACE_ABI_H */

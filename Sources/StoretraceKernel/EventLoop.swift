@@ -1,0 +1,120 @@
+import CStoretraceSys
+import Glibc
+import StoretraceDecode
+
+/// One epoll loop that every source joins: BPF buffers now, tracefs pages,
+/// uevents and kmsg later. Handlers are registered once; dispatching calls
+/// a stored closure and allocates nothing.
+public final class EventLoop {
+    private let epollFD: Int32
+    private var handlers: [() -> Void] = []
+    private var ownedFDs: [Int32] = []
+    public private(set) var stopped = false
+
+    public init() throws(KernelError) {
+        epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
+        if epollFD < 0 { throw .system("epoll_create1") }
+    }
+
+    deinit {
+        for fd in ownedFDs { Glibc.close(fd) }
+        Glibc.close(epollFD)
+    }
+
+    /// Calls `handler` whenever `fd` is readable (level-triggered).
+    public func add(fd: Int32, handler: @escaping () -> Void) throws(KernelError) {
+        var event = epoll_event()
+        event.events = EPOLLIN.rawValue
+        event.data.u64 = UInt64(handlers.count)
+        handlers.append(handler)
+        if epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &event) != 0 { throw .system("epoll_ctl") }
+    }
+
+    /// Delivers SIGINT, SIGTERM and SIGHUP through the loop instead of
+    /// interrupting it, so a stop always runs the normal clean-up path.
+    /// Must run before any other thread starts (the mask is inherited).
+    public func handleTerminationSignals(_ handler: @escaping (Int32) -> Void) throws(KernelError) {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&set, signal) }
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        let fd = signalfd(-1, &set, Int32(SFD_CLOEXEC | SFD_NONBLOCK))
+        if fd < 0 { throw .system("signalfd") }
+        ownedFDs.append(fd)
+        try add(fd: fd) {
+            var info = signalfd_siginfo()
+            while read(fd, &info, MemoryLayout<signalfd_siginfo>.size) == MemoryLayout<signalfd_siginfo>.size {
+                handler(Int32(info.ssi_signo))
+            }
+        }
+    }
+
+    /// Calls `handler` every `milliseconds`.
+    public func addTimer(milliseconds: Int, _ handler: @escaping () -> Void) throws(KernelError) {
+        let fd = timerfd_create(CLOCK_MONOTONIC, Int32(TFD_CLOEXEC | TFD_NONBLOCK))
+        if fd < 0 { throw .system("timerfd_create") }
+        ownedFDs.append(fd)
+        var spec = itimerspec()
+        spec.it_interval.tv_sec = milliseconds / 1000
+        spec.it_interval.tv_nsec = (milliseconds % 1000) * 1_000_000
+        spec.it_value = spec.it_interval
+        if timerfd_settime(fd, 0, &spec, nil) != 0 { throw .system("timerfd_settime") }
+        try add(fd: fd) {
+            var expirations: UInt64 = 0
+            _ = read(fd, &expirations, 8)
+            handler()
+        }
+    }
+
+    public func stop() { stopped = true }
+
+    /// Runs until `stop()`.
+    public func run() {
+        var events = [epoll_event](repeating: epoll_event(), count: 16)
+        while !stopped {
+            let ready = epoll_wait(epollFD, &events, Int32(events.count), -1)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            for index in 0..<Int(ready) {
+                handlers[Int(events[index].data.u64)]()
+                if stopped { return }
+            }
+        }
+    }
+}
+
+public enum KernelClock {
+    /// Nanoseconds of `clock` now.
+    public static func now(_ clock: clockid_t) -> Int64 {
+        var spec = timespec()
+        clock_gettime(clock, &spec)
+        return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
+    }
+
+    /// The wall-clock offset of CLOCK_MONOTONIC, measured as the middle of
+    /// the tightest of a few realtime/monotonic/realtime samples.
+    public static func measureOffset() -> ClockOffset {
+        var best = Int64.max
+        var offset: Int64 = 0
+        for _ in 0..<5 {
+            let before = now(CLOCK_REALTIME)
+            let monotonic = now(CLOCK_MONOTONIC)
+            let after = now(CLOCK_REALTIME)
+            if after - before < best {
+                best = after - before
+                offset = before + (after - before) / 2 - monotonic
+            }
+        }
+        return ClockOffset(realtimeMinusMonotonic: offset)
+    }
+
+    /// Seconds east of UTC now, for the local time column.
+    public static func localUTCOffset() -> Int {
+        var now = time(nil)
+        var parts = tm()
+        localtime_r(&now, &parts)
+        return parts.tm_gmtoff
+    }
+}

@@ -1,0 +1,148 @@
+import CLibbpf
+import CStoretraceSys
+import Glibc
+import StoretraceDecode
+import SystemPackage
+
+/// What this node supports, for `storetrace doctor`: one check per line.
+public struct ProbeResult: Sendable, Equatable {
+    public enum State: String, Sendable {
+        case ok
+        case missing
+        case refused
+    }
+    public var name: String
+    public var state: State
+    public var detail: String
+}
+
+public enum NodeProbe {
+    public static func run() -> [ProbeResult] {
+        var results: [ProbeResult] = []
+        let caps = Privileges.effective()
+        do {
+            try Privileges.checkTracing(effective: caps)
+            results.append(.init(name: "privileges", state: .ok, detail: Privileges.describe(effective: caps)))
+        } catch {
+            results.append(.init(name: "privileges", state: .refused, detail: error.description))
+        }
+
+        var names = utsname()
+        uname(&names)
+        let release = withUnsafeBytes(of: &names.release) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        results.append(.init(name: "kernel", state: .ok, detail: "Linux \(release)"))
+
+        if access("/sys/kernel/btf/vmlinux", R_OK) == 0 {
+            results.append(.init(name: "BTF", state: .ok, detail: "/sys/kernel/btf/vmlinux (CO-RE relocations resolve)"))
+        } else {
+            results.append(.init(name: "BTF", state: .missing, detail: "no /sys/kernel/btf/vmlinux: kernel built without CONFIG_DEBUG_INFO_BTF"))
+        }
+
+        if SyscallTracer.kernelHasRingBuffer() {
+            results.append(.init(name: "BPF ring buffer", state: .ok, detail: "BPF_MAP_TYPE_RINGBUF (Linux 5.8+)"))
+        } else {
+            results.append(.init(name: "BPF ring buffer", state: .missing, detail: "kernel before 5.8 or BPF refused: storetrace falls back to the perf buffer"))
+        }
+
+        let existing = TracefsMount.existing()
+        var tracefs: TracefsMount?
+        do {
+            tracefs = try TracefsMount()
+        } catch {
+            results.append(.init(name: "tracefs", state: .refused, detail: error.description))
+        }
+        if let tracefs {
+            let state = existing != nil
+                ? "mounted at \(tracefs.path)"
+                : "not mounted; storetrace mounts it at \(tracefs.path) while attaching and unmounts it after"
+            results.append(.init(name: "tracefs", state: .ok, detail: state))
+            for kind in SyscallKind.allCases {
+                let event = "syscalls:sys_enter_\(kind.tracepoint)"
+                if tracefs.exists("events/syscalls/sys_enter_\(kind.tracepoint)") {
+                    results.append(.init(name: "syscall \(kind.callName)", state: .ok, detail: event))
+                } else {
+                    results.append(.init(name: "syscall \(kind.callName)", state: .missing, detail: "no tracepoint \(event)"))
+                }
+            }
+            results.append(functionTracer(tracefs))
+            tracefs.release()
+        }
+
+        results.append(ueventSocket())
+        if let fd = Optional(open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC)), fd >= 0 {
+            Glibc.close(fd)
+            results.append(.init(name: "/dev/kmsg", state: .ok, detail: "readable"))
+        } else {
+            results.append(.init(name: "/dev/kmsg", state: .refused, detail: "open: \(Errno(rawValue: errno))"))
+        }
+        return results
+    }
+
+    /// Tries the function tracer the way storetrace would use it: in a
+    /// private instance (never the top-level buffer), removed right after.
+    static func functionTracer(_ tracefs: TracefsMount) -> ProbeResult {
+        let name = "function tracer"
+        guard let available = try? readFile(tracefs.path + "/available_tracers"),
+              available.split(separator: " ").contains(where: { $0.trimming("\n") == "function" })
+        else {
+            return .init(name: name, state: .missing, detail: "kernel built without CONFIG_FUNCTION_TRACER (not in available_tracers)")
+        }
+        let instance = tracefs.path + "/instances/storetrace-doctor-\(getpid())"
+        guard mkdir(instance, 0o700) == 0 else {
+            return .init(name: name, state: .refused, detail: "cannot create a tracefs instance: \(Errno(rawValue: errno))")
+        }
+        defer { rmdir(instance) }
+        let fd = open(instance + "/current_tracer", O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            return .init(name: name, state: .refused, detail: "open current_tracer: \(Errno(rawValue: errno))")
+        }
+        let written = write(fd, "function\n", 9)
+        let writeErrno = errno
+        if written == 9 { _ = write(fd, "nop\n", 4) }
+        Glibc.close(fd)
+        if written == 9 {
+            return .init(name: name, state: .ok, detail: "available in a private instance")
+        }
+        let why = writeErrno == EPERM
+            ? "the kernel refuses it (EPERM writing current_tracer: lockdown or a restricted build); driver binding events unavailable"
+            : "writing current_tracer: \(Errno(rawValue: writeErrno))"
+        return .init(name: name, state: .refused, detail: why)
+    }
+
+    static func ueventSocket() -> ProbeResult {
+        let fd = socket(AF_NETLINK, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 15 /* NETLINK_KOBJECT_UEVENT */)
+        guard fd >= 0 else {
+            return .init(name: "netlink uevents", state: .refused, detail: "socket: \(Errno(rawValue: errno))")
+        }
+        defer { Glibc.close(fd) }
+        var address = sockaddr_nl()
+        address.nl_family = sa_family_t(AF_NETLINK)
+        address.nl_groups = 1
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_nl>.size)) }
+        }
+        if bound != 0 {
+            return .init(name: "netlink uevents", state: .refused, detail: "bind to the kernel group: \(Errno(rawValue: errno))")
+        }
+        return .init(name: "netlink uevents", state: .ok, detail: "NETLINK_KOBJECT_UEVENT, kernel group")
+    }
+}
+
+/// Reads a small file (tracefs, procfs) whole.
+public func readFile(_ path: String) throws(KernelError) -> String {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    if fd < 0 { throw .system("open \(path)") }
+    defer { Glibc.close(fd) }
+    var data: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let count = read(fd, &chunk, chunk.count)
+        if count < 0 {
+            if errno == EINTR { continue }
+            throw .system("read \(path)")
+        }
+        if count == 0 { break }
+        data.append(contentsOf: chunk[0..<count])
+    }
+    return String(decoding: data, as: UTF8.self)
+}

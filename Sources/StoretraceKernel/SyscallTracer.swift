@@ -1,0 +1,295 @@
+import CLibbpf
+import CStoretraceABI
+import Glibc
+import StoretraceBPF
+import StoretraceDecode
+import SystemPackage
+
+/// Options for `SyscallTracer`.
+public struct TracerOptions: Sendable {
+    /// Only this process (thread group); 0 for every process.
+    public var targetPID: UInt32 = 0
+    /// Never report this process (storetrace itself); 0 for none.
+    public var excludePID: UInt32 = 0
+    /// Ring-buffer size in bytes: a power of two, at least one page.
+    public var bufferSize: Int = 8 << 20
+    /// Use the perf buffer even where the BPF ring buffer exists.
+    public var forcePerfBuffer = false
+    /// The calls to trace; the others are not even loaded.
+    public var kinds: [SyscallKind] = SyscallKind.allCases
+
+    public init() {}
+}
+
+/// Loss counters, summed over CPUs. Nothing is dropped silently: every way a
+/// record can go missing between the syscall and us has a counter here.
+public struct LossCounters: Equatable, Sendable {
+    /// BPF could not reserve room in the ring buffer (user space too slow).
+    public var bufferFull: UInt64 = 0
+    /// Samples the perf buffer reported lost (perf-buffer mode only).
+    public var perfLost: UInt64 = 0
+    /// The per-thread entry table was full, so the call was not recorded.
+    public var pendingFull: UInt64 = 0
+    /// Exits without a recorded entry (calls already running at attach).
+    public var exitUnmatched: UInt64 = 0
+    /// User strings that could not be read (the event is kept, the field is null).
+    public var stringFaults: UInt64 = 0
+
+    /// Events that were lost.
+    public var lost: UInt64 { bufferFull + perfLost + pendingFull }
+
+    public init() {}
+}
+
+/// Loads the embedded BPF object, attaches the syscall tracepoints and hands
+/// each record to a callback in place, straight from ring-buffer memory.
+public final class SyscallTracer {
+    public typealias RecordHandler = (UnsafeRawBufferPointer) -> Void
+
+    public let usesPerfBuffer: Bool
+    public private(set) var attached: [SyscallKind] = []
+    /// Calls this kernel cannot trace, with the reason.
+    public private(set) var skipped: [(kind: SyscallKind, reason: String)] = []
+
+    private var object: OpaquePointer?
+    private var links: [OpaquePointer] = []
+    private var ringBuffer: OpaquePointer?
+    private var perfBuffer: OpaquePointer?
+    private let handlerBox: HandlerBox
+    private let countersFD: Int32
+    private let possibleCPUs: Int
+
+    /// The descriptor to poll (an epoll fd libbpf keeps over the buffers).
+    public var pollFD: Int32 {
+        if let ringBuffer { return ring_buffer__epoll_fd(ringBuffer) }
+        if let perfBuffer { return perf_buffer__epoll_fd(perfBuffer) }
+        return -1
+    }
+
+    final class HandlerBox {
+        let handler: RecordHandler
+        var perfLost: UInt64 = 0
+        init(_ handler: @escaping RecordHandler) { self.handler = handler }
+    }
+
+    /// The BPF ring buffer appeared in Linux 5.8.
+    public static func kernelHasRingBuffer() -> Bool {
+        libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nil) == 1
+    }
+
+    public init(options: TracerOptions, tracefs: TracefsMount, handler: @escaping RecordHandler) throws(KernelError) {
+        try Privileges.checkTracing()
+        LibbpfLog.install()
+        _ = LibbpfLog.drain()
+        handlerBox = HandlerBox(handler)
+        possibleCPUs = Int(max(libbpf_num_possible_cpus(), 1))
+        let perf = options.forcePerfBuffer || !Self.kernelHasRingBuffer()
+        usesPerfBuffer = perf
+
+        guard let bytes = EmbeddedBPF.object(named: "storetrace.bpf.o") else {
+            throw .missingFeature("an embedded BPF object (storetrace was built without it)")
+        }
+        var openOptions = bpf_object_open_opts()
+        openOptions.sz = MemoryLayout<bpf_object_open_opts>.size
+        let object: OpaquePointer? = "storetrace".withCString { name in
+            openOptions.object_name = name
+            return bytes.withUnsafeBytes { bpf_object__open_mem($0.baseAddress, $0.count, &openOptions) }
+        }
+        guard let object else {
+            throw .load(program: nil, errno: Errno(rawValue: errno), log: LibbpfLog.verifierFailure(in: LibbpfLog.drain()).log)
+        }
+        self.object = object
+
+        // Settings into .rodata, before load: the verifier then prunes the
+        // paths they disable (the perf-buffer branch, the pid filter).
+        var settings = st_settings()
+        settings.target_pid = options.targetPID
+        settings.exclude_pid = options.excludePID
+        settings.use_perfbuf = perf ? 1 : 0
+        do {
+            try Self.writeSettings(settings, into: object)
+        } catch {
+            bpf_object__close(object)
+            throw error
+        }
+
+        // Which calls this kernel has: a missing tracepoint is reported, not fatal.
+        var wanted: [SyscallKind] = []
+        for kind in SyscallKind.allCases {
+            let enter = "st_enter_\(kind.tracepoint)"
+            let exit = "st_exit_\(kind.tracepoint)"
+            let include = options.kinds.contains(kind)
+            var reason: String?
+            if include && !tracefs.exists("events/syscalls/sys_enter_\(kind.tracepoint)") {
+                reason = "tracepoint syscalls:sys_enter_\(kind.tracepoint) not in this kernel"
+            }
+            for name in [enter, exit] {
+                if let program = bpf_object__find_program_by_name(object, name) {
+                    bpf_program__set_autoload(program, include && reason == nil)
+                }
+            }
+            if let reason { skipped.append((kind, reason)) } else if include { wanted.append(kind) }
+        }
+
+        let events = bpf_object__find_map_by_name(object, "st_events")
+        let perfEvents = bpf_object__find_map_by_name(object, "st_perf_events")
+        if perf {
+            bpf_map__set_autocreate(events, false)
+        } else {
+            bpf_map__set_max_entries(events, UInt32(options.bufferSize))
+            bpf_map__set_autocreate(perfEvents, false)
+        }
+
+        let loaded = bpf_object__load(object)
+        if loaded != 0 {
+            let failure = LibbpfLog.verifierFailure(in: LibbpfLog.drain())
+            bpf_object__close(object)
+            self.object = nil
+            throw .load(program: failure.program, errno: Errno(rawValue: -loaded), log: failure.log)
+        }
+        countersFD = bpf_map__fd(bpf_object__find_map_by_name(object, "st_counters"))
+
+        do {
+            for kind in wanted {
+                for name in ["st_enter_\(kind.tracepoint)", "st_exit_\(kind.tracepoint)"] {
+                    guard let program = bpf_object__find_program_by_name(object, name) else { continue }
+                    guard let link = bpf_program__attach(program) else {
+                        throw KernelError.attach(program: name, errno: Errno(rawValue: errno))
+                    }
+                    links.append(link)
+                }
+                attached.append(kind)
+            }
+            try openBuffer(perf: perf, options: options, events: events, perfEvents: perfEvents)
+        } catch let error as KernelError {
+            close()
+            throw error
+        } catch {
+            close()
+            throw .system(call: "attach", errno: .invalidArgument)
+        }
+    }
+
+    private func openBuffer(perf: Bool, options: TracerOptions, events: OpaquePointer?,
+                            perfEvents: OpaquePointer?) throws(KernelError) {
+        let context = Unmanaged.passUnretained(handlerBox).toOpaque()
+        if perf {
+            // Split the requested size over the CPUs, in pages, a power of two each.
+            let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+            var pages = 1
+            while pages * 2 * pageSize * possibleCPUs <= options.bufferSize { pages *= 2 }
+            perfBuffer = perf_buffer__new(bpf_map__fd(perfEvents), max(pages, 8), perfSample, perfLost, context, nil)
+            if perfBuffer == nil { throw .system("perf_buffer__new") }
+        } else {
+            ringBuffer = ring_buffer__new(bpf_map__fd(events), ringSample, context, nil)
+            if ringBuffer == nil { throw .system("ring_buffer__new") }
+        }
+    }
+
+    /// Finds `st_settings` in the object's .rodata through BTF and writes it.
+    private static func writeSettings(_ settings: st_settings, into object: OpaquePointer) throws(KernelError) {
+        var map = bpf_object__next_map(object, nil)
+        while let current = map {
+            if let name = bpf_map__name(current), String(cString: name).hasSuffix(".rodata") { break }
+            map = bpf_object__next_map(object, current)
+        }
+        guard let rodata = map, let btf = bpf_object__btf(object) else {
+            throw .load(program: nil, errno: .invalidArgument, log: ["BPF object has no .rodata or BTF"])
+        }
+        let sectionID = btf__find_by_name_kind(btf, ".rodata", 15 /* BTF_KIND_DATASEC */)
+        guard sectionID > 0, let section = btf__type_by_id(btf, UInt32(sectionID)) else {
+            throw .load(program: nil, errno: .invalidArgument, log: ["no .rodata section in BTF"])
+        }
+        let count = Int(section.pointee.info & 0xffff) // btf_vlen
+        let variables = UnsafeRawPointer(section.advanced(by: 1)).assumingMemoryBound(to: btf_var_secinfo.self)
+        var size = 0
+        guard let initial = bpf_map__initial_value(rodata, &size) else {
+            throw .load(program: nil, errno: .invalidArgument, log: ["no initial value for .rodata"])
+        }
+        for index in 0..<count {
+            let variable = variables[index]
+            guard let type = btf__type_by_id(btf, variable.type),
+                  let name = btf__name_by_offset(btf, type.pointee.name_off),
+                  String(cString: name) == "st_settings" else { continue }
+            guard Int(variable.size) == MemoryLayout<st_settings>.size,
+                  Int(variable.offset) + Int(variable.size) <= size else {
+                throw .load(program: nil, errno: .invalidArgument,
+                            log: ["st_settings is \(variable.size) bytes in BPF, \(MemoryLayout<st_settings>.size) in Swift"])
+            }
+            var copy = settings
+            withUnsafeBytes(of: &copy) { bytes in
+                UnsafeMutableRawPointer(mutating: initial).advanced(by: Int(variable.offset)).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+            }
+            return
+        }
+        throw .load(program: nil, errno: .invalidArgument, log: ["st_settings not found in .rodata"])
+    }
+
+    /// Hands every record available now to the handler; returns how many.
+    @discardableResult
+    public func consume() -> Int {
+        if let ringBuffer { return Int(max(ring_buffer__consume(ringBuffer), 0)) }
+        if let perfBuffer { return Int(max(perf_buffer__consume(perfBuffer), 0)) }
+        return 0
+    }
+
+    /// Waits up to `timeoutMilliseconds` for records and consumes them.
+    @discardableResult
+    public func poll(timeoutMilliseconds: Int32) -> Int {
+        if let ringBuffer { return Int(max(ring_buffer__poll(ringBuffer, timeoutMilliseconds), 0)) }
+        if let perfBuffer { return Int(max(perf_buffer__poll(perfBuffer, timeoutMilliseconds), 0)) }
+        return 0
+    }
+
+    /// Reads the per-CPU loss counters from the kernel and sums them.
+    public func counters() -> LossCounters {
+        var result = LossCounters()
+        result.perfLost = handlerBox.perfLost
+        var values = [UInt64](repeating: 0, count: possibleCPUs)
+        for counter in 0..<Int(ST_COUNTER_MAX.rawValue) {
+            var key = UInt32(counter)
+            guard bpf_map_lookup_elem(countersFD, &key, &values) == 0 else { continue }
+            let sum = values.reduce(0, &+)
+            switch UInt32(counter) {
+            case ST_COUNTER_RINGBUF_FULL.rawValue: result.bufferFull = sum
+            case ST_COUNTER_PENDING_FULL.rawValue: result.pendingFull = sum
+            case ST_COUNTER_EXIT_UNMATCHED.rawValue: result.exitUnmatched = sum
+            case ST_COUNTER_STRING_FAULT.rawValue: result.stringFaults = sum
+            default: break
+            }
+        }
+        return result
+    }
+
+    /// Detaches everything and frees the buffers. Safe to call twice.
+    public func close() {
+        for link in links { bpf_link__destroy(link) }
+        links.removeAll()
+        if let ringBuffer { ring_buffer__free(ringBuffer) }
+        ringBuffer = nil
+        if let perfBuffer { perf_buffer__free(perfBuffer) }
+        perfBuffer = nil
+        if let object { bpf_object__close(object) }
+        object = nil
+    }
+
+    deinit { close() }
+}
+
+private func ringSample(_ context: UnsafeMutableRawPointer?, _ data: UnsafeMutableRawPointer?, _ size: Int) -> Int32 {
+    guard let context, let data else { return 0 }
+    let box = Unmanaged<SyscallTracer.HandlerBox>.fromOpaque(context).takeUnretainedValue()
+    box.handler(UnsafeRawBufferPointer(start: data, count: size))
+    return 0
+}
+
+private func perfSample(_ context: UnsafeMutableRawPointer?, _ cpu: Int32, _ data: UnsafeMutableRawPointer?, _ size: UInt32) {
+    guard let context, let data else { return }
+    let box = Unmanaged<SyscallTracer.HandlerBox>.fromOpaque(context).takeUnretainedValue()
+    box.handler(UnsafeRawBufferPointer(start: data, count: Int(size)))
+}
+
+private func perfLost(_ context: UnsafeMutableRawPointer?, _ cpu: Int32, _ count: UInt64) {
+    guard let context else { return }
+    Unmanaged<SyscallTracer.HandlerBox>.fromOpaque(context).takeUnretainedValue().perfLost += count
+}

@@ -1,0 +1,138 @@
+import StoretraceDecode
+
+/// One line per event, strace-like, aligned in columns:
+///
+///     14:07:31.123456  mount[4120]          mnt:4026531841    12.3µs  mount("/dev/vdb", "/mnt/x", "ext4", MS_NOATIME, "") = 0
+///
+/// Colors only when asked (a terminal without NO_COLOR); the bytes of the
+/// plain form are the contract tests check.
+public struct TextRenderer {
+    public var color: Bool
+    /// Seconds east of UTC for the local time column; the session refreshes
+    /// it about once a second so a DST change shows up promptly.
+    public var utcOffsetSeconds: Int
+    public var clock: ClockOffset
+
+    public init(color: Bool, utcOffsetSeconds: Int, clock: ClockOffset) {
+        self.color = color
+        self.utcOffsetSeconds = utcOffsetSeconds
+        self.clock = clock
+    }
+
+    static let commColumn = 22
+    static let namespaceColumn = 15
+    static let latencyColumn = 9
+
+    public func render(_ record: SyscallRecord, into out: inout OutputBuffer) {
+        appendPrefix(monotonic: record.timestamp, into: &out)
+
+        var start = out.count
+        paint(.cyan, into: &out)
+        out.appendPrintable(record.comm)
+        out.append(UInt8(ascii: "["))
+        out.appendDecimal(record.pid)
+        out.append(UInt8(ascii: "]"))
+        paint(.reset, into: &out)
+        out.pad(since: start, to: Self.commColumn)
+        out.append(UInt8(ascii: " "))
+
+        start = out.count
+        out.append("mnt:")
+        out.appendDecimal(record.mountNamespace)
+        out.pad(since: start, to: Self.namespaceColumn)
+        out.append(UInt8(ascii: " "))
+
+        start = out.count
+        let slow = record.latency >= 1_000_000
+        if slow { paint(.yellow, into: &out) }
+        appendLatency(record.latency, into: &out)
+        if slow { paint(.reset, into: &out) }
+        out.insertSpaces(at: start, count: Self.latencyColumn - out.displayWidth(since: start, skippingEscapes: true))
+        out.append("  ")
+
+        paint(.bold, into: &out)
+        out.append(record.kind.callName)
+        paint(.reset, into: &out)
+        out.append(UInt8(ascii: "("))
+        CallArguments.render(record, into: &out)
+        out.append(") = ")
+        if let errno = record.errno {
+            paint(.red, into: &out)
+            out.append("-1 ")
+            if let name = ErrnoNames.name(errno) {
+                out.append(name)
+            } else {
+                out.append("E?")
+                out.appendDecimal(errno)
+            }
+            paint(.reset, into: &out)
+        } else {
+            paint(.green, into: &out)
+            out.appendDecimal(record.returnValue)
+            paint(.reset, into: &out)
+        }
+        if record.anyTruncated { out.append(" (truncated)") }
+        out.append(UInt8(ascii: "\n"))
+    }
+
+    /// Local time with microseconds and two spaces.
+    public func appendPrefix(monotonic: UInt64, into out: inout OutputBuffer) {
+        let time = CivilTime(epochNanoseconds: clock.wallNanoseconds(monotonic: monotonic),
+                             utcOffsetSeconds: utcOffsetSeconds)
+        paint(.dim, into: &out)
+        out.appendDecimal(time.hour, width: 2)
+        out.append(UInt8(ascii: ":"))
+        out.appendDecimal(time.minute, width: 2)
+        out.append(UInt8(ascii: ":"))
+        out.appendDecimal(time.second, width: 2)
+        out.append(UInt8(ascii: "."))
+        out.appendDecimal(time.nanosecond / 1000, width: 6)
+        paint(.reset, into: &out)
+        out.append("  ")
+    }
+
+    /// 812ns, 12.3µs, 4.56ms, 1.23s: three significant digits at most.
+    func appendLatency(_ ns: UInt64, into out: inout OutputBuffer) {
+        if ns < 1_000 {
+            out.appendDecimal(ns)
+            out.append("ns")
+            return
+        }
+        let (scaled, unit): (UInt64, StaticString) =
+            ns < 1_000_000 ? (ns, "µs") : ns < 1_000_000_000 ? (ns / 1_000, "ms") : (ns / 1_000_000, "s")
+        // scaled is in thousandths of the unit
+        let whole = scaled / 1000
+        let fraction = scaled % 1000
+        out.appendDecimal(whole)
+        if whole < 10 {
+            out.append(UInt8(ascii: "."))
+            out.appendDecimal(Int(fraction / 10), width: 2)
+        } else if whole < 100 {
+            out.append(UInt8(ascii: "."))
+            out.appendDecimal(Int(fraction / 100), width: 1)
+        }
+        out.append(unit)
+    }
+
+    enum Paint {
+        case reset, dim, bold, red, green, yellow, cyan
+
+        var escape: StaticString {
+            switch self {
+            case .reset: "\u{1B}[0m"
+            case .dim: "\u{1B}[2m"
+            case .bold: "\u{1B}[1m"
+            case .red: "\u{1B}[31m"
+            case .green: "\u{1B}[32m"
+            case .yellow: "\u{1B}[33m"
+            case .cyan: "\u{1B}[36m"
+            }
+        }
+    }
+
+    @inline(__always)
+    func paint(_ paint: Paint, into out: inout OutputBuffer) {
+        if color { out.append(paint.escape) }
+    }
+}
+

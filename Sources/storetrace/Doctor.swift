@@ -1,0 +1,35 @@
+import ArgumentParser
+import Glibc
+import StoretraceKernel
+
+struct Doctor: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check what this node supports and what storetrace would use.",
+        discussion: """
+            One line per check: ok, missing (the kernel lacks it) or refused (the kernel has it \
+            but does not allow it here), with the reason. Changes nothing on the node: a tracefs \
+            mount or instance made for a check is removed before exit. Exits 1 if tracing is \
+            impossible (no privileges or no syscall tracepoints).
+            """
+    )
+
+    func run() throws {
+        let results = NodeProbe.run()
+        let width = results.map(\.name.count).max() ?? 0
+        let color = isatty(STDOUT_FILENO) == 1 && getenv("NO_COLOR") == nil
+        for result in results {
+            let state = result.state.rawValue
+            let painted: String
+            if color {
+                let code = result.state == .ok ? "32" : result.state == .missing ? "33" : "31"
+                painted = "\u{1B}[\(code)m\(state)\u{1B}[0m" + String(repeating: " ", count: 8 - state.count)
+            } else {
+                painted = state + String(repeating: " ", count: 8 - state.count)
+            }
+            print(result.name + String(repeating: " ", count: width - result.name.count + 2) + painted + result.detail)
+        }
+        let privileged = results.first { $0.name == "privileges" }?.state == .ok
+        let anySyscall = results.contains { $0.name.hasPrefix("syscall ") && $0.state == .ok }
+        if !privileged || !anySyscall { throw ExitCode(1) }
+    }
+}

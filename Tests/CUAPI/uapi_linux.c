@@ -1,0 +1,39 @@
+#include <linux/fcntl.h>
+#include <linux/mount.h>
+#include <stdint.h>
+#include <string.h>
+
+struct constant { const char *name; uint64_t value; };
+
+#define C(name) { #name, (uint64_t)(uint32_t)(name) }
+static const struct constant constants[] = {
+    C(MS_RDONLY), C(MS_NOSUID), C(MS_NODEV), C(MS_NOEXEC), C(MS_SYNCHRONOUS), C(MS_REMOUNT),
+    C(MS_MANDLOCK), C(MS_DIRSYNC), C(MS_NOSYMFOLLOW), C(MS_NOATIME), C(MS_NODIRATIME), C(MS_BIND),
+    C(MS_MOVE), C(MS_REC), C(MS_SILENT), C(MS_POSIXACL), C(MS_UNBINDABLE), C(MS_PRIVATE),
+    C(MS_SLAVE), C(MS_SHARED), C(MS_RELATIME), C(MS_KERNMOUNT), C(MS_I_VERSION), C(MS_STRICTATIME),
+    C(MS_LAZYTIME), C(MS_SUBMOUNT), C(MS_NOREMOTELOCK), C(MS_NOSEC), C(MS_BORN), C(MS_ACTIVE),
+    C(MS_NOUSER), C(MS_MGC_VAL), C(MS_MGC_MSK),
+    C(OPEN_TREE_CLONE), C(OPEN_TREE_CLOEXEC),
+    C(MOVE_MOUNT_F_SYMLINKS), C(MOVE_MOUNT_F_AUTOMOUNTS), C(MOVE_MOUNT_F_EMPTY_PATH),
+    C(MOVE_MOUNT_T_SYMLINKS), C(MOVE_MOUNT_T_AUTOMOUNTS), C(MOVE_MOUNT_T_EMPTY_PATH),
+    C(MOVE_MOUNT_SET_GROUP),
+    C(FSOPEN_CLOEXEC), C(FSPICK_CLOEXEC), C(FSPICK_SYMLINK_NOFOLLOW), C(FSPICK_NO_AUTOMOUNT),
+    C(FSPICK_EMPTY_PATH), C(FSMOUNT_CLOEXEC),
+    C(FSCONFIG_SET_FLAG), C(FSCONFIG_SET_STRING), C(FSCONFIG_SET_BINARY), C(FSCONFIG_SET_PATH),
+    C(FSCONFIG_SET_PATH_EMPTY), C(FSCONFIG_SET_FD), C(FSCONFIG_CMD_CREATE), C(FSCONFIG_CMD_RECONFIGURE),
+    C(MOUNT_ATTR_RDONLY), C(MOUNT_ATTR_NOSUID), C(MOUNT_ATTR_NODEV), C(MOUNT_ATTR_NOEXEC),
+    C(MOUNT_ATTR__ATIME), C(MOUNT_ATTR_RELATIME), C(MOUNT_ATTR_NOATIME), C(MOUNT_ATTR_STRICTATIME),
+    C(MOUNT_ATTR_NODIRATIME), C(MOUNT_ATTR_IDMAP), C(MOUNT_ATTR_NOSYMFOLLOW),
+    C(AT_FDCWD), C(AT_SYMLINK_NOFOLLOW), C(AT_NO_AUTOMOUNT), C(AT_EMPTY_PATH), C(AT_RECURSIVE),
+};
+
+int st_uapi_linux_value(const char *name, uint64_t *value)
+{
+    for (unsigned i = 0; i < sizeof(constants) / sizeof(constants[0]); i++) {
+        if (strcmp(constants[i].name, name) == 0) {
+            *value = constants[i].value;
+            return 1;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,50 @@
+import StoretraceDecode
+
+/// Builds syscall records the way bpf/storetrace.bpf.c lays them out
+/// (struct st_syscall_event in storetrace_abi.h), for tests that need many
+/// variations. `SyscallRecordTests.mountFixture` spells one out byte by byte.
+struct RecordBuilder {
+    var kind: UInt16 = 1
+    var pid: UInt32 = 4120
+    var tid: UInt32 = 4121
+    var uid: UInt32 = 0
+    var mntns: UInt32 = 4026531841
+    var cgroupID: UInt64 = 1
+    var timestamp: UInt64 = 1_000_000_000
+    var latency: UInt64 = 12_345
+    var ret: Int64 = 0
+    var args: [UInt64] = [0, 0, 0, 0, 0, 0]
+    var detail: [UInt64] = [0, 0, 0, 0, 0, 0]
+    var comm = "mount"
+    /// nil: a NULL pointer.
+    var strings: [String?] = []
+    var truncated: UInt8 = 0
+    var faulted: UInt8 = 0
+
+    var bytes: [UInt8] {
+        var out = [UInt8]()
+        func put<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) } }
+        let payload = strings.map { Array(($0 ?? "").utf8) }
+        let size = 176 + payload.reduce(0) { $0 + $1.count }
+        var null: UInt8 = 0
+        for (index, string) in strings.enumerated() where string == nil { null |= 1 << index }
+        put(kind); put(UInt16(size)); out.append(UInt8(strings.count)); out.append(truncated); out.append(faulted); out.append(null)
+        put(pid); put(tid); put(uid); put(mntns)
+        put(cgroupID); put(timestamp); put(latency); put(ret)
+        for arg in args { put(arg) }
+        for word in detail { put(word) }
+        var commBytes = Array(comm.utf8.prefix(15))
+        commBytes += [UInt8](repeating: 0, count: 16 - commBytes.count)
+        out += commBytes
+        for index in 0..<4 { put(UInt16(index < payload.count ? payload[index].count : 0)) }
+        for string in payload { out += string }
+        precondition(out.count == size)
+        return out
+    }
+}
+
+extension Array where Element == UInt8 {
+    func withRecord<R>(_ body: (SyscallRecord) throws -> R) throws -> R {
+        try withUnsafeBytes { try body(try SyscallRecord(validating: $0)) }
+    }
+}

@@ -1,0 +1,363 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* storetrace.bpf.c: syscall tracepoints for the mount family and for
+ * copy_file_range with its io.Copy fallbacks (splice, sendfile).
+ *
+ * Each traced call becomes one record: the entry handler remembers the
+ * arguments and the time per thread; the exit handler reads the strings
+ * (the caller is still blocked in the syscall, so its memory is intact),
+ * builds the record in a per-CPU scratch buffer and emits exactly as many
+ * bytes as it needs. Every record that cannot be emitted is counted.
+ */
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+
+typedef __u8 uint8_t;
+typedef __u16 uint16_t;
+typedef __u32 uint32_t;
+typedef __u64 uint64_t;
+typedef __s64 int64_t;
+
+#include "storetrace_abi.h"
+#include "st_kernel.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Settings written by the loader before load; the verifier sees them as
+ * constants, so disabled paths are removed. */
+const volatile struct st_settings st_settings = {};
+
+/* Scratch big enough for a header plus four strings at their cap. String
+ * offsets are masked with ST_SCRATCH_MASK so the verifier can bound every
+ * write: mask + one string read (cap + NUL) must stay inside the buffer. */
+#define ST_SCRATCH_MASK 0x3fff
+#define ST_SCRATCH_SIZE 24576
+_Static_assert(ST_EVENT_HEADER_SIZE + (ST_MAX_STRINGS - 1) * ST_STR_CAP <= ST_SCRATCH_MASK,
+               "string offsets fit the mask");
+_Static_assert(ST_SCRATCH_MASK + ST_STR_CAP + 1 <= ST_SCRATCH_SIZE, "masked writes fit");
+_Static_assert(ST_RECORD_MAX <= ST_SCRATCH_SIZE, "records fit the scratch");
+
+struct st_scratch { __u8 buf[ST_SCRATCH_SIZE]; };
+
+/* What the entry handler leaves for the exit handler. */
+struct st_pending {
+    __u64 ts_ns;
+    __u64 args[6];
+    union st_event_detail detail; /* values that must be read at entry */
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 8 << 20); /* resized by the loader (--buffer-size) */
+} st_events SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+    __uint(key_size, sizeof(__u32));
+    __uint(value_size, sizeof(__u32));
+} st_perf_events SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 16384);
+    __type(key, __u32);
+    __type(value, struct st_pending);
+} st_pending SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct st_scratch);
+} st_scratch SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, ST_COUNTER_MAX);
+    __type(key, __u32);
+    __type(value, __u64);
+} st_counters SEC(".maps");
+
+/* The tracepoint records of syscalls:sys_enter_* and sys_exit_* (see
+ * events/syscalls/sys_enter_mount/format): 8 bytes of common fields, the
+ * syscall number padded to 8, then the arguments or the return value. Only
+ * the arguments a syscall has may be read: the kernel refuses to attach a
+ * program that reads past its tracepoint's record. */
+struct st_sys_enter { __u64 common; __s32 nr; __u32 pad; __u64 args[6]; };
+struct st_sys_exit { __u64 common; __s32 nr; __u32 pad; __s64 ret; };
+
+static __always_inline void count(enum st_counter which)
+{
+    __u32 key = which;
+    __u64 *value = bpf_map_lookup_elem(&st_counters, &key);
+    if (value)
+        *value += 1; /* per-CPU: no atomics needed */
+}
+
+static __always_inline int wanted(__u32 tgid)
+{
+    if (st_settings.exclude_pid && st_settings.exclude_pid == tgid)
+        return 0;
+    return st_settings.target_pid == 0 || st_settings.target_pid == tgid;
+}
+
+static __always_inline __s64 read_user_loff(__u64 uptr)
+{
+    __s64 value = 0;
+    if (uptr)
+        bpf_probe_read_user(&value, sizeof(value), (void *)uptr);
+    return value;
+}
+
+static __always_inline int on_enter(struct st_sys_enter *ctx, int nargs, enum st_kind kind)
+{
+    __u64 id = bpf_get_current_pid_tgid();
+    __u32 tid = (__u32)id;
+    if (!wanted(id >> 32))
+        return 0;
+
+    struct st_pending p = {};
+    p.ts_ns = bpf_ktime_get_ns();
+#pragma unroll
+    for (int i = 0; i < 6; i++)
+        if (i < nargs)
+            p.args[i] = ctx->args[i];
+
+    /* Values the call will overwrite: the copy offsets advance, so read
+     * them now; mount_setattr's attributes are only valid at entry. */
+    switch (kind) {
+    case ST_KIND_COPY_FILE_RANGE:
+    case ST_KIND_SPLICE:
+        p.detail.copy.off_in = read_user_loff(p.args[1]);
+        p.detail.copy.off_out = read_user_loff(p.args[3]);
+        break;
+    case ST_KIND_SENDFILE:
+        p.detail.copy.off_in = read_user_loff(p.args[2]);
+        break;
+    case ST_KIND_MOUNT_SETATTR:
+        if (p.args[3] && p.args[4] >= 24) {
+            __u64 attr[4] = {};
+            bpf_probe_read_user(attr, p.args[4] >= 32 ? 32 : 24, (void *)p.args[3]);
+            p.detail.mount_attr.attr_set = attr[0];
+            p.detail.mount_attr.attr_clr = attr[1];
+            p.detail.mount_attr.propagation = attr[2];
+            p.detail.mount_attr.userns_fd = attr[3];
+        }
+        break;
+    default:
+        break;
+    }
+
+    if (bpf_map_update_elem(&st_pending, &tid, &p, BPF_ANY) != 0)
+        count(ST_COUNTER_PENDING_FULL);
+    return 0;
+}
+
+/* Append string `slot` read from user memory at `uptr`; returns the new end. */
+static __always_inline __u32 put_user_str(struct st_syscall_event *e, __u8 *buf, __u32 off,
+                                          int slot, __u64 uptr)
+{
+    e->str_len[slot] = 0;
+    if (!uptr) {
+        e->null |= 1 << slot;
+        return off;
+    }
+    long n = bpf_probe_read_user_str(buf + (off & ST_SCRATCH_MASK), ST_STR_CAP + 1, (void *)uptr);
+    if (n <= 0) {
+        e->faulted |= 1 << slot;
+        count(ST_COUNTER_STRING_FAULT);
+        return off;
+    }
+    if (n > ST_STR_CAP) { /* cap + NUL copied: the string went on */
+        e->truncated |= 1 << slot;
+        n = ST_STR_CAP + 1;
+    }
+    e->str_len[slot] = n - 1;
+    return off + (n - 1);
+}
+
+/* Append the last path component of an open file (its dentry name). */
+static __always_inline __u32 put_file_name(struct st_syscall_event *e, __u8 *buf, __u32 off,
+                                           int slot, struct file *f)
+{
+    e->str_len[slot] = 0;
+    if (!f) {
+        e->null |= 1 << slot;
+        return off;
+    }
+    const unsigned char *name = BPF_CORE_READ(f, f_path.dentry, d_name.name);
+    long n = bpf_probe_read_kernel_str(buf + (off & ST_SCRATCH_MASK), 256, name);
+    if (n <= 0) {
+        e->faulted |= 1 << slot;
+        return off;
+    }
+    if (n >= 256) {
+        e->truncated |= 1 << slot;
+        n = 256;
+    }
+    e->str_len[slot] = n - 1;
+    return off + (n - 1);
+}
+
+static __always_inline struct file *fd_file(struct task_struct *task, __u64 fd)
+{
+    struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+    if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+        return NULL;
+    struct file **fds = BPF_CORE_READ(fdt, fd);
+    struct file *f = NULL;
+    bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+    return f;
+}
+
+static __always_inline void file_ref(struct file *f, struct st_file_ref *ref)
+{
+    if (!f)
+        return;
+    ref->ino = BPF_CORE_READ(f, f_inode, i_ino);
+    ref->dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
+}
+
+static __always_inline int on_exit(struct st_sys_exit *ctx, enum st_kind kind)
+{
+    __u64 id = bpf_get_current_pid_tgid();
+    __u32 tid = (__u32)id;
+    if (!wanted(id >> 32))
+        return 0;
+
+    struct st_pending *p = bpf_map_lookup_elem(&st_pending, &tid);
+    if (!p) {
+        count(ST_COUNTER_EXIT_UNMATCHED);
+        return 0;
+    }
+    __u32 zero = 0;
+    struct st_scratch *scratch = bpf_map_lookup_elem(&st_scratch, &zero);
+    if (!scratch) {
+        bpf_map_delete_elem(&st_pending, &tid);
+        return 0;
+    }
+    __u8 *buf = scratch->buf;
+    struct st_syscall_event *e = (void *)buf;
+    __u64 now = bpf_ktime_get_ns();
+
+    e->kind = kind;
+    e->nstr = 0;
+    e->truncated = 0;
+    e->faulted = 0;
+    e->null = 0;
+    /* The scratch buffer is reused: every length must be written, even for
+     * strings this kind does not have. */
+#pragma unroll
+    for (int i = 0; i < ST_MAX_STRINGS; i++)
+        e->str_len[i] = 0;
+    e->pid = id >> 32;
+    e->tid = tid;
+    e->uid = (__u32)bpf_get_current_uid_gid();
+    e->cgroup_id = bpf_get_current_cgroup_id();
+    e->ts_ns = p->ts_ns;
+    e->latency_ns = now - p->ts_ns;
+    e->ret = ctx->ret;
+#pragma unroll
+    for (int i = 0; i < 6; i++)
+        e->args[i] = p->args[i];
+    __builtin_memcpy(&e->detail, &p->detail, sizeof(e->detail));
+    bpf_map_delete_elem(&st_pending, &tid);
+    bpf_get_current_comm(e->comm, sizeof(e->comm));
+
+    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    e->mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+
+    __u32 off = ST_EVENT_HEADER_SIZE;
+    switch (kind) {
+    case ST_KIND_MOUNT: /* dev_name, dir_name, type, data */
+        e->nstr = 4;
+        off = put_user_str(e, buf, off, 0, e->args[0]);
+        off = put_user_str(e, buf, off, 1, e->args[1]);
+        off = put_user_str(e, buf, off, 2, e->args[2]);
+        off = put_user_str(e, buf, off, 3, e->args[4]);
+        break;
+    case ST_KIND_UMOUNT:  /* target */
+    case ST_KIND_FSOPEN:  /* fs_name */
+        e->nstr = 1;
+        off = put_user_str(e, buf, off, 0, e->args[0]);
+        break;
+    case ST_KIND_FSCONFIG: { /* key, value (when it is a string or a path) */
+        __u64 cmd = e->args[1];
+        e->nstr = 2;
+        off = put_user_str(e, buf, off, 0, e->args[2]);
+        /* FSCONFIG_SET_STRING = 1, SET_PATH = 3, SET_PATH_EMPTY = 4 */
+        if (cmd == 1 || cmd == 3 || cmd == 4)
+            off = put_user_str(e, buf, off, 1, e->args[3]);
+        else
+            e->null |= 1 << 1;
+        break;
+    }
+    case ST_KIND_MOVE_MOUNT: /* from_path, to_path */
+        e->nstr = 2;
+        off = put_user_str(e, buf, off, 0, e->args[1]);
+        off = put_user_str(e, buf, off, 1, e->args[3]);
+        break;
+    case ST_KIND_OPEN_TREE:
+    case ST_KIND_MOUNT_SETATTR:
+    case ST_KIND_FSPICK: /* path */
+        e->nstr = 1;
+        off = put_user_str(e, buf, off, 0, e->args[1]);
+        break;
+    case ST_KIND_COPY_FILE_RANGE:
+    case ST_KIND_SPLICE: { /* in file name, out file name */
+        struct file *in = fd_file(task, e->args[0]);
+        struct file *out = fd_file(task, e->args[2]);
+        file_ref(in, &e->detail.copy.in);
+        file_ref(out, &e->detail.copy.out);
+        e->nstr = 2;
+        off = put_file_name(e, buf, off, 0, in);
+        off = put_file_name(e, buf, off, 1, out);
+        break;
+    }
+    case ST_KIND_SENDFILE: { /* sendfile(out_fd, in_fd, offset, count) */
+        struct file *in = fd_file(task, e->args[1]);
+        struct file *out = fd_file(task, e->args[0]);
+        file_ref(in, &e->detail.copy.in);
+        file_ref(out, &e->detail.copy.out);
+        e->nstr = 2;
+        off = put_file_name(e, buf, off, 0, in);
+        off = put_file_name(e, buf, off, 1, out);
+        break;
+    }
+    default:
+        break;
+    }
+
+    if (off > ST_RECORD_MAX)
+        return 0; /* cannot happen: each string is capped */
+    e->size = off;
+
+    long err;
+    if (st_settings.use_perfbuf)
+        err = bpf_perf_event_output(ctx, &st_perf_events, BPF_F_CURRENT_CPU, buf, off);
+    else
+        err = bpf_ringbuf_output(&st_events, buf, off, 0);
+    if (err)
+        count(ST_COUNTER_RINGBUF_FULL);
+    return 0;
+}
+
+#define ST_TRACE(name, nargs, kind)                                        \
+    SEC("tracepoint/syscalls/sys_enter_" #name)                            \
+    int st_enter_##name(struct st_sys_enter *ctx) { return on_enter(ctx, nargs, kind); } \
+    SEC("tracepoint/syscalls/sys_exit_" #name)                             \
+    int st_exit_##name(struct st_sys_exit *ctx) { return on_exit(ctx, kind); }
+
+ST_TRACE(mount, 5, ST_KIND_MOUNT)
+ST_TRACE(umount, 2, ST_KIND_UMOUNT)
+ST_TRACE(fsopen, 2, ST_KIND_FSOPEN)
+ST_TRACE(fsconfig, 5, ST_KIND_FSCONFIG)
+ST_TRACE(fsmount, 3, ST_KIND_FSMOUNT)
+ST_TRACE(move_mount, 5, ST_KIND_MOVE_MOUNT)
+ST_TRACE(open_tree, 3, ST_KIND_OPEN_TREE)
+ST_TRACE(mount_setattr, 5, ST_KIND_MOUNT_SETATTR)
+ST_TRACE(fspick, 3, ST_KIND_FSPICK)
+ST_TRACE(copy_file_range, 6, ST_KIND_COPY_FILE_RANGE)
+ST_TRACE(splice, 6, ST_KIND_SPLICE)
+ST_TRACE(sendfile64, 4, ST_KIND_SENDFILE)
