@@ -79,7 +79,7 @@ let package = Package(
             name: "StoretraceKernelTests",
             dependencies: [
                 "StoretraceKernel", "StoretraceSession", "StoretraceDecode", "StoretraceRender",
-                "CStoretraceSys", "CAllocCounter",
+                "CStoretraceSys", "CAllocCounter", "CLibbpf",
             ]
         ),
     ],

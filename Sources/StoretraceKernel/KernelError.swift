@@ -18,7 +18,7 @@ public enum KernelError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .missingPrivileges(let missing):
-            return "storetrace needs root or CAP_BPF+CAP_PERFMON (or CAP_SYS_ADMIN); missing: "
+            return "needs root, or CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN); missing: "
                 + missing.joined(separator: ", ")
         case .missingFeature(let what):
             return "this kernel lacks \(what)"

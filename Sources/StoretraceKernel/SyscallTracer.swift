@@ -263,7 +263,7 @@ public final class SyscallTracer {
 
     /// Detaches everything and frees the buffers. Safe to call twice.
     public func close() {
-        for link in links { bpf_link__destroy(link) }
+        Self.destroyConcurrently(links)
         links.removeAll()
         if let ringBuffer { ring_buffer__free(ringBuffer) }
         ringBuffer = nil
@@ -274,6 +274,22 @@ public final class SyscallTracer {
     }
 
     deinit { close() }
+
+    /// Detaching a tracepoint program waits for an RCU grace period (tens of
+    /// milliseconds); one after another, 24 links take seconds. Destroyed from
+    /// one thread each, the grace periods overlap and Ctrl-C returns at once.
+    static func destroyConcurrently(_ links: [OpaquePointer]) {
+        var threads: [pthread_t] = []
+        for link in links {
+            var thread = pthread_t()
+            let started = pthread_create(&thread, nil, { argument in
+                bpf_link__destroy(OpaquePointer(argument))
+                return nil
+            }, UnsafeMutableRawPointer(link))
+            if started == 0 { threads.append(thread) } else { bpf_link__destroy(link) }
+        }
+        for thread in threads { pthread_join(thread, nil) }
+    }
 }
 
 private func ringSample(_ context: UnsafeMutableRawPointer?, _ data: UnsafeMutableRawPointer?, _ size: Int) -> Int32 {

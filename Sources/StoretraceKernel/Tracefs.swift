@@ -28,7 +28,9 @@ public final class TracefsMount {
             return
         }
         guard Glibc.mount("nodev", Self.standardPath, "tracefs", 0, nil) == 0 else {
-            throw .tracefs(path: Self.standardPath, errno: Errno(rawValue: errno), action: "mount tracefs at")
+            let reason = Errno(rawValue: errno)
+            throw .tracefs(path: Self.standardPath, errno: reason,
+                           action: reason == .notPermitted ? "mount tracefs (needs CAP_SYS_ADMIN; or mount it first) at" : "mount tracefs at")
         }
         path = Self.standardPath
         mountedByUs = true

@@ -50,6 +50,7 @@ public final class LiveSession {
 
     public func run() throws(KernelError) -> LiveSummary {
         let config = configuration
+        try Privileges.checkTracing() // before anything touches the node
         let status = OutputSink(fd: config.statusFD)
         let loop = try EventLoop()
         var stopReason = "end"

@@ -15,6 +15,11 @@ enum KernelGate {
     static var enabled: Bool { isRoot || required }
 }
 
+/// Every test that touches the kernel, in one serialized tree: they share
+/// tracepoints, tracefs and the list of loaded BPF programs.
+@Suite(.serialized, .enabled(if: KernelGate.enabled, "needs root (set STORETRACE_REQUIRE_KERNEL_TESTS=1 to fail instead)"))
+enum KernelTests {}
+
 /// Runs a tracer restricted to this test process around `workload`, then
 /// returns every event it delivered as a JSON object (the contract's view).
 final class TraceCollector {

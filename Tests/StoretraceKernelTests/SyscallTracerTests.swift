@@ -11,8 +11,8 @@ import Testing
 /// Real BPF, real syscalls: each test mounts, unmounts and copies for real
 /// and checks every decoded field. Serialized: they share the tracepoints
 /// and this process's pid filter.
-@Suite(.serialized, .enabled(if: KernelGate.enabled, "needs root (set STORETRACE_REQUIRE_KERNEL_TESTS=1 to fail instead)"))
-struct SyscallTracerTests {
+extension KernelTests {
+@Suite struct SyscallTracerTests {
     let pid = Int(getpid())
 
     func commonFields(_ event: [String: Any], type: String, ret: Int, errno: String?) throws {
@@ -325,6 +325,8 @@ struct SyscallTracerTests {
             #expect(allocations == 0, "\(format): \(allocations) allocations for \(events) events")
         }
     }
+}
+
 }
 
 /// A flag one thread sets and another polls.

@@ -1,0 +1,198 @@
+import CLibbpf
+import Foundation
+import Glibc
+import Testing
+@testable import StoretraceKernel
+
+/// The built `storetrace` binary, run as a user would.
+struct CLI {
+    static let executable = URL(fileURLWithPath: CommandLine.arguments[0])
+        .deletingLastPathComponent().appendingPathComponent("storetrace").path
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs the binary (optionally through a wrapper like setpriv) to completion.
+    static func run(_ arguments: [String], via wrapper: [String] = []) throws -> Result {
+        let process = Process()
+        let command = wrapper + [executable] + arguments
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self))
+    }
+}
+
+/// Names of the BPF programs loaded in the kernel right now.
+func loadedBPFProgramNames() -> [String] {
+    var names: [String] = []
+    var id: UInt32 = 0
+    while bpf_prog_get_next_id(id, &id) == 0 {
+        let fd = bpf_prog_get_fd_by_id(id)
+        guard fd >= 0 else { continue }
+        var info = bpf_prog_info()
+        var length = UInt32(MemoryLayout<bpf_prog_info>.size)
+        if bpf_obj_get_info_by_fd(fd, &info, &length) == 0 {
+            names.append(withUnsafeBytes(of: info.name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) })
+        }
+        close(fd)
+    }
+    return names
+}
+
+@Suite struct CLIArgumentTests {
+    @Test func unknownTypeIsOneClearLine() throws {
+        let result = try CLI.run(["live", "--type", "mkdir"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("unknown --type 'mkdir'; choose from: mount, umount"))
+    }
+
+    @Test func badSizesAndDurations() throws {
+        #expect(try CLI.run(["live", "--buffer-size", "3M"]).stderr.contains("must be a power of two"))
+        #expect(try CLI.run(["live", "--duration", "soon"]).stderr.contains("cannot read --duration 'soon'"))
+        #expect(try CLI.run(["live", "--min-latency", "fast"]).stderr.contains("cannot read --min-latency 'fast'"))
+    }
+
+    @Test func helpTeaches() throws {
+        let result = try CLI.run(["--help"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("CAP_BPF and CAP_PERFMON"))
+        #expect(result.stdout.contains("storetrace live --failed"))
+        let live = try CLI.run(["live", "--help"])
+        for option in ["--pid", "--comm", "--type", "--failed", "--min-latency", "--json", "--duration", "--buffer-size", "--perf-buffer"] {
+            #expect(live.stdout.contains(option), "\(option)")
+        }
+    }
+
+    @Test func verifierFailureIsSummarized() {
+        let log = [
+            "libbpf: prog 'st_exit_mount': BPF program load failed: Permission denied",
+            "libbpf: prog 'st_exit_mount': -- BEGIN PROG LOAD LOG --\n0: R1=ctx() R10=fp0\n1: (85) call bpf_probe_read_user_str#114\nR1 type=scalar expected=fp\nprocessed 2 insns\n-- END PROG LOAD LOG --",
+            "libbpf: failed to load object 'storetrace'",
+        ]
+        let failure = LibbpfLog.verifierFailure(in: log.flatMap { $0.split(separator: "\n").map(String.init) }, keep: 2)
+        #expect(failure.program == "st_exit_mount")
+        #expect(failure.log == ["R1 type=scalar expected=fp", "processed 2 insns"])
+        let error = KernelError.load(program: failure.program, errno: .permissionDenied, log: failure.log)
+        #expect(error.description == "loading BPF program st_exit_mount failed: Permission denied; verifier: R1 type=scalar expected=fp | processed 2 insns")
+    }
+
+    @Test func privilegeCheckNamesWhatIsMissing() {
+        #expect(throws: KernelError.missingPrivileges(missing: ["CAP_BPF", "CAP_PERFMON"])) {
+            try Privileges.checkTracing(effective: 0)
+        }
+        #expect(throws: KernelError.missingPrivileges(missing: ["CAP_PERFMON"])) {
+            try Privileges.checkTracing(effective: 1 << 39)
+        }
+        #expect(throws: Never.self) { try Privileges.checkTracing(effective: 1 << 39 | 1 << 38) }
+        #expect(throws: Never.self) { try Privileges.checkTracing(effective: 1 << 21) }
+    }
+}
+
+extension KernelTests {
+@Suite struct CLIKernelTests {
+    @Test func withoutPrivilegesSaysWhichCapability() throws {
+        let result = try CLI.run(["live"], via: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                                 "--inh-caps=-all", "--bounding-set=-all"])
+        #expect(result.status == 1)
+        #expect(result.stderr == "storetrace: needs root, or CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN); missing: CAP_BPF, CAP_PERFMON\n")
+    }
+
+    @Test func doctorReportsEveryCheck() throws {
+        let wasMounted = TracefsMount.existing() != nil
+        let result = try CLI.run(["doctor"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        for check in ["privileges", "kernel", "BTF", "BPF ring buffer", "tracefs", "syscall mount", "syscall umount2",
+                      "syscall copy_file_range", "function tracer", "netlink uevents", "/dev/kmsg"] {
+            let line = result.stdout.split(separator: "\n").first { $0.hasPrefix(check + " ") }
+            #expect(line != nil, "no \(check) line")
+            let state = line?.dropFirst(check.count).split(separator: " ").first
+            #expect(["ok", "missing", "refused"].contains(state.map(String.init) ?? ""), "\(line ?? "")")
+        }
+        let function = result.stdout.split(separator: "\n").first { $0.hasPrefix("function tracer") } ?? ""
+        if function.contains("refused") { #expect(function.contains("EPERM") || function.contains("Operation not permitted")) }
+        #expect((TracefsMount.existing() != nil) == wasMounted, "doctor left tracefs changed")
+        let instances = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/kernel/tracing/instances")) ?? []
+        #expect(!instances.contains { $0.hasPrefix("storetrace-doctor") })
+    }
+
+    /// Start `live --json`, make a bind mount from another process, stop
+    /// with SIGTERM: the event is printed, the summary counts it, and
+    /// nothing stays attached or mounted.
+    @Test func liveJSONThenSIGTERMDetachesCleanly() throws {
+        let scratch = Scratch()
+        let source = scratch.dir("cli-source"), target = scratch.dir("cli-target")
+        let wasMounted = TracefsMount.existing() != nil
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLI.executable)
+        process.arguments = ["live", "--json", "--type", "mount", "--type", "umount", "--comm", "mount"]
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // Wait for the ready line on stderr.
+        var status = Data()
+        let deadline = Date().addingTimeInterval(20)
+        while !String(decoding: status, as: UTF8.self).contains("Ctrl-C to stop"), Date() < deadline {
+            status.append(err.fileHandleForReading.availableData)
+        }
+        #expect(String(decoding: status, as: UTF8.self).contains("tracing 12 syscalls") == false) // --type limits it
+        #expect(String(decoding: status, as: UTF8.self).contains("tracing 2 syscalls"))
+        #expect(loadedBPFProgramNames().contains("st_exit_mount"))
+
+        let mountCommand = Process()
+        mountCommand.executableURL = URL(fileURLWithPath: "/bin/mount")
+        mountCommand.arguments = ["--bind", source, target]
+        try mountCommand.run()
+        mountCommand.waitUntilExit()
+        #expect(umount2(target, 0) == 0) // by this process (comm is not "mount"): filtered out
+        usleep(300_000)
+        process.terminate() // SIGTERM
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        status.append(err.fileHandleForReading.readDataToEndOfFile())
+        process.waitUntilExit()
+        let stderr = String(decoding: status, as: UTF8.self)
+
+        #expect(process.terminationStatus == 0, "\(stderr)")
+        let events = stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        #expect(events.count == stdout.split(separator: "\n").count, "every line is JSON")
+        let mount = try #require(events.first { $0["target"] as? String == target })
+        #expect(mount["type"] as? String == "mount")
+        #expect(mount["comm"] as? String == "mount")
+        #expect(mount["source"] as? String == source)
+        #expect(mount["flags"] as? [String] == ["MS_BIND"])
+        #expect(mount["errno"] is NSNull)
+        #expect(!events.contains { $0["type"] as? String == "umount" && $0["target"] as? String == target })
+        #expect(stderr.contains("stopped by SIGTERM"), "\(stderr)")
+        #expect(stderr.contains(" 0 lost"))
+        // Nothing left behind.
+        // Programs are freed after an RCU grace period: allow it to pass.
+        var leftover = true
+        for _ in 0..<40 where leftover {
+            leftover = loadedBPFProgramNames().contains { $0.hasPrefix("st_exit_") || $0.hasPrefix("st_enter_") }
+            if leftover { usleep(50_000) }
+        }
+        #expect(!leftover, "BPF programs still loaded after exit")
+        #expect((TracefsMount.existing() != nil) == wasMounted)
+    }
+
+    @Test func durationStopsAndPerfBufferWorks() throws {
+        let result = try CLI.run(["live", "--duration", "300ms", "--perf-buffer"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("(perf buffer)"))
+        #expect(result.stderr.contains("stopped by --duration"))
+    }
+}
+}
