@@ -1,0 +1,206 @@
+// Parser for kernel uevents received on a NETLINK_KOBJECT_UEVENT socket
+// bound to the kernel multicast group (lib/kobject_uevent.c):
+//
+//   ACTION@DEVPATH\0KEY=VALUE\0KEY=VALUE\0...
+//
+// kobject_uevent_env always adds ACTION, DEVPATH and SUBSYSTEM (then SEQNUM
+// and whatever the bus/driver add), and every string, the header included,
+// ends with a NUL. udev re-broadcasts events in its own binary format that
+// starts with the "libudev\0" magic; those arrive on the udev group, not the
+// kernel one, and are rejected here with their own error so callers can count
+// them separately from corrupt messages.
+//
+// Parsing makes one pass over the message and keeps views into it; nothing is
+// copied or allocated, and values stay valid only while the buffer is.
+
+public enum UeventAction: Equatable, Sendable {
+    case add, remove, change, move, online, offline, bind, unbind
+    /// An action this parser does not know (newer kernels may add some).
+    case unknown
+
+    public init(_ text: UnsafeRawBufferPointer) {
+        if text.equals("add") { self = .add }
+        else if text.equals("remove") { self = .remove }
+        else if text.equals("change") { self = .change }
+        else if text.equals("move") { self = .move }
+        else if text.equals("online") { self = .online }
+        else if text.equals("offline") { self = .offline }
+        else if text.equals("bind") { self = .bind }
+        else if text.equals("unbind") { self = .unbind }
+        else { self = .unknown }
+    }
+}
+
+/// Keys the parser requires or converts to numbers, named in errors.
+public enum UeventKey: String, Equatable, Sendable {
+    case action = "ACTION"
+    case devpath = "DEVPATH"
+    case subsystem = "SUBSYSTEM"
+    case major = "MAJOR"
+    case minor = "MINOR"
+    case seqnum = "SEQNUM"
+}
+
+public enum UeventParseError: Error, Equatable, Sendable {
+    case empty
+    /// A udev monitor message ("libudev\0" magic), not a kernel uevent.
+    case libudevMessage
+    /// The first string has no '@' separating ACTION from DEVPATH.
+    case missingHeaderSeparator
+    /// The message does not end with a NUL, so its last string may be cut off.
+    case notNulTerminated
+    /// A string after the header is empty, has no '=', or has an empty key.
+    /// `offset` is where it starts in the message.
+    case malformedProperty(offset: Int)
+    case missingKey(UeventKey)
+    /// MAJOR, MINOR or SEQNUM is present but not a decimal number that fits.
+    case invalidNumber(UeventKey)
+    /// The header's ACTION@DEVPATH disagrees with the ACTION/DEVPATH keys;
+    /// the kernel writes both from the same values.
+    case headerMismatch
+}
+
+public struct UeventMessage {
+    /// The whole message as received.
+    public let bytes: UnsafeRawBufferPointer
+    public let action: UeventAction
+    /// The ACTION value as text, for `.unknown` actions.
+    public let actionName: UnsafeRawBufferPointer
+    public let devpath: UnsafeRawBufferPointer
+    public let subsystem: UnsafeRawBufferPointer
+    public let devname: UnsafeRawBufferPointer?
+    public let devtype: UnsafeRawBufferPointer?
+    public let driver: UnsafeRawBufferPointer?
+    public let pciSlotName: UnsafeRawBufferPointer?
+    public let major: UInt32?
+    public let minor: UInt32?
+    /// The kernel's uevent sequence number (SEQNUM); gaps mean lost events.
+    public let sequenceNumber: UInt64?
+
+    /// Offset of the first KEY=VALUE string (just past the header's NUL).
+    private let propertiesStart: Int
+
+    /// Validates and indexes one message. When a key appears more than once,
+    /// the first occurrence wins (the kernel adds the core keys first).
+    public init(parsing bytes: UnsafeRawBufferPointer) throws(UeventParseError) {
+        guard !bytes.isEmpty else { throw .empty }
+        if bytes.starts(with: "libudev\0") { throw .libudevMessage }
+        guard bytes[bytes.count - 1] == ASCII.nul else { throw .notNulTerminated }
+
+        // Header: "ACTION@DEVPATH\0". The final-NUL check above guarantees a NUL.
+        let headerEnd = bytes.firstIndex(of: ASCII.nul, in: 0..<bytes.count) ?? bytes.count
+        guard let at = bytes.firstIndex(of: ASCII.at, in: 0..<headerEnd) else { throw .missingHeaderSeparator }
+        let headerAction = bytes.view(0..<at)
+        let headerDevpath = bytes.view(at + 1..<headerEnd)
+
+        var action: UnsafeRawBufferPointer?
+        var devpath: UnsafeRawBufferPointer?
+        var subsystem: UnsafeRawBufferPointer?
+        var devname: UnsafeRawBufferPointer?
+        var devtype: UnsafeRawBufferPointer?
+        var driver: UnsafeRawBufferPointer?
+        var pciSlotName: UnsafeRawBufferPointer?
+        var major: UnsafeRawBufferPointer?
+        var minor: UnsafeRawBufferPointer?
+        var seqnum: UnsafeRawBufferPointer?
+
+        let properties = headerEnd + 1
+        try Self.forEachProperty(in: bytes, from: properties) { (key, value) throws(UeventParseError) in
+            // Only the first occurrence of each key is kept.
+            func keep(_ slot: inout UnsafeRawBufferPointer?) { if slot == nil { slot = value } }
+            if key.equals("ACTION") { keep(&action) }
+            else if key.equals("DEVPATH") { keep(&devpath) }
+            else if key.equals("SUBSYSTEM") { keep(&subsystem) }
+            else if key.equals("DEVNAME") { keep(&devname) }
+            else if key.equals("DEVTYPE") { keep(&devtype) }
+            else if key.equals("DRIVER") { keep(&driver) }
+            else if key.equals("PCI_SLOT_NAME") { keep(&pciSlotName) }
+            else if key.equals("MAJOR") { keep(&major) }
+            else if key.equals("MINOR") { keep(&minor) }
+            else if key.equals("SEQNUM") { keep(&seqnum) }
+        }
+
+        guard let action else { throw .missingKey(.action) }
+        guard let devpath else { throw .missingKey(.devpath) }
+        guard let subsystem else { throw .missingKey(.subsystem) }
+        guard Self.sameBytes(action, headerAction), Self.sameBytes(devpath, headerDevpath) else {
+            throw .headerMismatch
+        }
+
+        self.bytes = bytes
+        self.action = UeventAction(action)
+        self.actionName = action
+        self.devpath = devpath
+        self.subsystem = subsystem
+        self.devname = devname
+        self.devtype = devtype
+        self.driver = driver
+        self.pciSlotName = pciSlotName
+        self.major = try Self.number(major, .major).map { value throws(UeventParseError) in
+            guard let narrowed = UInt32(exactly: value) else { throw .invalidNumber(.major) }
+            return narrowed
+        }
+        self.minor = try Self.number(minor, .minor).map { value throws(UeventParseError) in
+            guard let narrowed = UInt32(exactly: value) else { throw .invalidNumber(.minor) }
+            return narrowed
+        }
+        self.sequenceNumber = try Self.number(seqnum, .seqnum)
+        self.propertiesStart = properties
+    }
+
+    /// Calls `body(key, value)` for every KEY=VALUE in message order,
+    /// ACTION/DEVPATH/SUBSYSTEM included. Views point into `bytes`.
+    public func forEachProperty<E: Error>(
+        _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws(E) -> Void
+    ) throws(E) {
+        // The message was validated in init, so the walk cannot fail here.
+        var index = propertiesStart
+        while index < bytes.count {
+            let end = bytes.firstIndex(of: ASCII.nul, in: index..<bytes.count) ?? bytes.count
+            if let equals = bytes.firstIndex(of: ASCII.equals, in: index..<end) {
+                try body(bytes.view(index..<equals), bytes.view(equals + 1..<end))
+            }
+            index = end + 1
+        }
+    }
+
+    /// The value of the first `key`, or nil. A linear scan, no allocation.
+    public func value(forKey key: StaticString) -> UnsafeRawBufferPointer? {
+        var found: UnsafeRawBufferPointer?
+        forEachProperty { (candidate, value) throws(Never) in
+            if found == nil, candidate.equals(key) { found = value }
+        }
+        return found
+    }
+
+    // MARK: Private
+
+    /// Walks the NUL-terminated KEY=VALUE strings from `start`, rejecting
+    /// empty strings, strings without '=', and empty keys.
+    private static func forEachProperty(
+        in bytes: UnsafeRawBufferPointer, from start: Int,
+        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws(UeventParseError) -> Void
+    ) throws(UeventParseError) {
+        var index = start
+        while index < bytes.count {
+            let end = bytes.firstIndex(of: ASCII.nul, in: index..<bytes.count) ?? bytes.count
+            guard let equals = bytes.firstIndex(of: ASCII.equals, in: index..<end), equals > index else {
+                throw .malformedProperty(offset: index)
+            }
+            try body(bytes.view(index..<equals), bytes.view(equals + 1..<end))
+            index = end + 1
+        }
+    }
+
+    private static func number(
+        _ text: UnsafeRawBufferPointer?, _ key: UeventKey
+    ) throws(UeventParseError) -> UInt64? {
+        guard let text else { return nil }
+        guard let value = text.decimal(0..<text.count) else { throw .invalidNumber(key) }
+        return value
+    }
+
+    private static func sameBytes(_ lhs: UnsafeRawBufferPointer, _ rhs: UnsafeRawBufferPointer) -> Bool {
+        lhs.elementsEqual(rhs)
+    }
+}

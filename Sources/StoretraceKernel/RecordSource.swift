@@ -1,0 +1,65 @@
+/// Where a record came from. The values are stored in captures: never
+/// renumber, only append.
+public enum SourceKind: UInt16, CaseIterable, Sendable {
+    /// A BPF syscall record (struct st_syscall_event).
+    case syscall = 1
+    /// An ftrace event from a tracefs instance (function tracer or tracepoint),
+    /// as the per-CPU ring delivered it: the event payload, common fields first.
+    case ftrace = 2
+    /// A NETLINK_KOBJECT_UEVENT message as received.
+    case uevent = 3
+    /// One /dev/kmsg record as read.
+    case kmsg = 4
+
+    public var name: String {
+        switch self {
+        case .syscall: "syscall"
+        case .ftrace: "ftrace"
+        case .uevent: "uevent"
+        case .kmsg: "kmsg"
+        }
+    }
+}
+
+/// One record as a source delivered it, viewed in place: `bytes` is only
+/// valid during the callback that receives it.
+public struct RawRecord {
+    public var source: SourceKind
+    /// CLOCK_MONOTONIC nanoseconds (every source is brought to this clock).
+    public var timestamp: UInt64
+    /// The CPU it was recorded on, where the source knows it (ftrace), else 0.
+    public var cpu: UInt32
+    public var bytes: UnsafeRawBufferPointer
+
+    public init(source: SourceKind, timestamp: UInt64, cpu: UInt32 = 0, bytes: UnsafeRawBufferPointer) {
+        self.source = source
+        self.timestamp = timestamp
+        self.cpu = cpu
+        self.bytes = bytes
+    }
+}
+
+/// A named loss counter of a source ("ring buffer full", "kmsg overrun").
+public struct LossCount: Equatable, Sendable {
+    public var name: String
+    public var count: UInt64
+    public init(name: String, count: UInt64) {
+        self.name = name
+        self.count = count
+    }
+}
+
+/// A producer of records that joins the event loop: the loop polls
+/// `pollFDs` and calls `drain` when one is readable. Sources never block.
+public protocol RecordSource: AnyObject {
+    var kind: SourceKind { get }
+    var pollFDs: [Int32] { get }
+    /// Reads everything available now and hands each record to `emit`, in
+    /// place (no copy). Returns the number of records.
+    @discardableResult
+    func drain(_ emit: (RawRecord) -> Void) -> Int
+    /// Every way this source lost or skipped data, cumulative.
+    var losses: [LossCount] { get }
+    /// Stops and releases everything it holds; safe to call twice.
+    func close()
+}
