@@ -8,6 +8,7 @@ import PackageDescription
 //   StoretraceBPF    the compiled BPF object, embedded by the CompileBPF plugin
 //   StoretraceDecode pure decoding: bytes in, typed events out; flag and errno tables
 //   StoretraceKernel kernel I/O: libbpf loader, ring/perf buffers, epoll, probes
+//   StoretraceCapture the capture file format: chunked, checksummed, self-describing
 //   StoretraceRender terminal text and JSON lines
 //   StoretraceSession wires sources to sinks: filters, counters, signals
 //   storetrace      thin ArgumentParser CLI, one file per subcommand
@@ -50,13 +51,14 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
+        .target(name: "StoretraceCapture"),
         .target(
             name: "StoretraceRender",
             dependencies: ["StoretraceDecode"]
         ),
         .target(
             name: "StoretraceSession",
-            dependencies: ["StoretraceKernel", "StoretraceDecode", "StoretraceRender"]
+            dependencies: ["StoretraceKernel", "StoretraceDecode", "StoretraceRender", "StoretraceCapture"]
         ),
         .executableTarget(
             name: "storetrace",
@@ -70,6 +72,10 @@ let package = Package(
         .testTarget(
             name: "StoretraceDecodeTests",
             dependencies: ["StoretraceDecode", "CStoretraceABI", "CUAPI"]
+        ),
+        .testTarget(
+            name: "StoretraceCaptureTests",
+            dependencies: ["StoretraceCapture"]
         ),
         .testTarget(
             name: "StoretraceRenderTests",

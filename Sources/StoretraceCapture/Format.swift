@@ -1,0 +1,326 @@
+/// Constants of the capture file format. See docs/capture-format.md.
+/// All multi-byte integers in the file are little-endian.
+public enum CaptureFormat {
+    /// File magic, bytes 0..7: "\x89STRCAP\n".
+    public static let fileMagic: [UInt8] = [0x89, 0x53, 0x54, 0x52, 0x43, 0x41, 0x50, 0x0A]
+    /// Major version written and the only one read. Readers reject other majors.
+    public static let majorVersion: UInt16 = 1
+    /// Minor version written. Readers accept any minor of a known major.
+    public static let minorVersion: UInt16 = 0
+    /// Size of the file header written by this version.
+    public static let fileHeaderSize = 64
+    /// Largest header length a reader accepts (newer minors may grow the header).
+    public static let maxFileHeaderSize = 4096
+
+    /// Chunk magic, bytes "STCK" (0x53 0x54 0x43 0x4B); as a little-endian u32: 0x4B435453.
+    public static let chunkMagic: UInt32 = 0x4B43_5453
+    public static let chunkHeaderSize = 48
+    /// Largest chunk payload (records area) a reader accepts: 64 MiB.
+    public static let maxChunkPayload = 64 << 20
+    public static let recordHeaderSize = 16
+    /// Largest record payload: a record must fit alone in a chunk.
+    public static let maxRecordPayload = maxChunkPayload - recordHeaderSize
+    /// Default writer chunk size (header + records), 256 KiB.
+    public static let defaultChunkSize = 256 << 10
+    /// Smallest writer chunk size accepted.
+    public static let minChunkSize = 4096
+
+    /// Chunk flag: the chunk holds at least one metadata (reserved-type) record.
+    public static let chunkFlagMetadata: UInt16 = 1 << 0
+    /// Chunk flag: the chunk holds the end-of-capture trailer.
+    public static let chunkFlagTrailer: UInt16 = 1 << 1
+
+    /// Record type ids 0xFF00...0xFFFF are reserved for the format itself.
+    public static let firstReservedType: UInt16 = 0xFF00
+    public static let schemaRecordType: UInt16 = 0xFF00
+    public static let clockRecordType: UInt16 = 0xFF01
+    public static let hostSnapshotRecordType: UInt16 = 0xFF02
+    public static let trailerRecordType: UInt16 = 0xFF03
+
+    /// Payload byte order values in the file header.
+    public static let byteOrderLittle: UInt8 = 1
+    public static let byteOrderBig: UInt8 = 2
+
+    /// Total bytes a record with `payloadLength` payload bytes occupies in a chunk.
+    @inline(__always)
+    public static func recordSize(payloadLength: Int) -> Int {
+        recordHeaderSize + ((payloadLength + 7) & ~7)
+    }
+}
+
+// MARK: - Little-endian helpers
+
+@inline(__always) func ld16(_ p: UnsafeRawPointer, _ o: Int) -> UInt16 {
+    UInt16(littleEndian: p.loadUnaligned(fromByteOffset: o, as: UInt16.self))
+}
+@inline(__always) func ld32(_ p: UnsafeRawPointer, _ o: Int) -> UInt32 {
+    UInt32(littleEndian: p.loadUnaligned(fromByteOffset: o, as: UInt32.self))
+}
+@inline(__always) func ld64(_ p: UnsafeRawPointer, _ o: Int) -> UInt64 {
+    UInt64(littleEndian: p.loadUnaligned(fromByteOffset: o, as: UInt64.self))
+}
+@inline(__always) func st16(_ p: UnsafeMutableRawPointer, _ o: Int, _ v: UInt16) {
+    p.storeBytes(of: v.littleEndian, toByteOffset: o, as: UInt16.self)
+}
+@inline(__always) func st32(_ p: UnsafeMutableRawPointer, _ o: Int, _ v: UInt32) {
+    p.storeBytes(of: v.littleEndian, toByteOffset: o, as: UInt32.self)
+}
+@inline(__always) func st64(_ p: UnsafeMutableRawPointer, _ o: Int, _ v: UInt64) {
+    p.storeBytes(of: v.littleEndian, toByteOffset: o, as: UInt64.self)
+}
+
+// MARK: - File header
+
+/// The file header (64 bytes in version 1.0; see the spec for the layout).
+public struct CaptureFileHeader: Sendable, Equatable {
+    public var majorVersion: UInt16
+    public var minorVersion: UInt16
+    /// Header length in bytes; the first chunk starts here.
+    public var headerLength: UInt32
+    /// CLOCK_REALTIME at creation, ns since the Unix epoch.
+    public var creationRealtimeNs: UInt64
+    /// CLOCK_MONOTONIC at creation, ns.
+    public var creationMonotonicNs: UInt64
+    /// Reserved, 0 in 1.0.
+    public var flags: UInt32
+    /// Byte order of the capturing host (CaptureFormat.byteOrderLittle/Big):
+    /// record payloads are stored as delivered, i.e. in this byte order.
+    public var payloadByteOrder: UInt8
+    /// Chunk size the writer used (informational).
+    public var writerChunkSize: UInt32
+
+    public init(majorVersion: UInt16 = CaptureFormat.majorVersion,
+                minorVersion: UInt16 = CaptureFormat.minorVersion,
+                headerLength: UInt32 = UInt32(CaptureFormat.fileHeaderSize),
+                creationRealtimeNs: UInt64, creationMonotonicNs: UInt64,
+                flags: UInt32 = 0,
+                payloadByteOrder: UInt8 = hostByteOrder,
+                writerChunkSize: UInt32) {
+        self.majorVersion = majorVersion
+        self.minorVersion = minorVersion
+        self.headerLength = headerLength
+        self.creationRealtimeNs = creationRealtimeNs
+        self.creationMonotonicNs = creationMonotonicNs
+        self.flags = flags
+        self.payloadByteOrder = payloadByteOrder
+        self.writerChunkSize = writerChunkSize
+    }
+
+    public static var hostByteOrder: UInt8 {
+        1.littleEndian == 1 ? CaptureFormat.byteOrderLittle : CaptureFormat.byteOrderBig
+    }
+
+    /// Encodes the 64-byte version-1.0 header (with checksum).
+    /// `headerLength` is forced to 64.
+    public func encoded() -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: CaptureFormat.fileHeaderSize)
+        out.withUnsafeMutableBytes { b in
+            let p = b.baseAddress!
+            for (i, m) in CaptureFormat.fileMagic.enumerated() { p.storeBytes(of: m, toByteOffset: i, as: UInt8.self) }
+            st16(p, 8, majorVersion)
+            st16(p, 10, minorVersion)
+            st32(p, 12, UInt32(CaptureFormat.fileHeaderSize))
+            st64(p, 16, creationRealtimeNs)
+            st64(p, 24, creationMonotonicNs)
+            st32(p, 32, flags)
+            p.storeBytes(of: payloadByteOrder, toByteOffset: 36, as: UInt8.self)
+            st32(p, 40, writerChunkSize)
+            st32(p, 60, CRC32C.checksum(UnsafeRawBufferPointer(start: p, count: 60)))
+        }
+        return out
+    }
+
+    /// Parses a file header from the first bytes of a file. `bytes` may be shorter
+    /// or longer than the header. Pure: no I/O, never traps.
+    public static func parse(_ bytes: UnsafeRawBufferPointer) throws(CaptureError) -> CaptureFileHeader {
+        let n = bytes.count
+        guard n >= 16, let p = bytes.baseAddress else {
+            throw .truncatedHeader(offset: 0, have: n, need: 16)
+        }
+        for i in 0..<8 where p.load(fromByteOffset: i, as: UInt8.self) != CaptureFormat.fileMagic[i] {
+            throw .badMagic(offset: 0, found: Array(UnsafeRawBufferPointer(start: p, count: 8)))
+        }
+        let major = ld16(p, 8), minor = ld16(p, 10)
+        guard major == CaptureFormat.majorVersion else {
+            throw .unsupportedVersion(offset: 8, major: major, minor: minor,
+                                      supportedMajor: CaptureFormat.majorVersion)
+        }
+        let hlen = ld32(p, 12)
+        guard hlen >= UInt32(CaptureFormat.fileHeaderSize), hlen <= UInt32(CaptureFormat.maxFileHeaderSize),
+              hlen % 8 == 0 else {
+            throw .badHeader(offset: 12, reason: "header length \(hlen) is not a multiple of 8 in 64...4096")
+        }
+        let h = Int(hlen)
+        guard n >= h else { throw .truncatedHeader(offset: 0, have: n, need: h) }
+        let stored = ld32(p, h - 4)
+        let computed = CRC32C.checksum(UnsafeRawBufferPointer(start: p, count: h - 4))
+        guard stored == computed else {
+            throw .headerChecksumMismatch(offset: UInt64(h - 4), stored: stored, computed: computed)
+        }
+        return CaptureFileHeader(majorVersion: major, minorVersion: minor, headerLength: hlen,
+                                 creationRealtimeNs: ld64(p, 16), creationMonotonicNs: ld64(p, 24),
+                                 flags: ld32(p, 32), payloadByteOrder: p.load(fromByteOffset: 36, as: UInt8.self),
+                                 writerChunkSize: ld32(p, 40))
+    }
+}
+
+// MARK: - Chunk header
+
+/// A chunk header (48 bytes).
+public struct CaptureChunkHeader: Sendable, Equatable {
+    public var flags: UInt16
+    /// 0 for the first chunk, +1 for each following chunk.
+    public var sequence: UInt64
+    /// Bytes of records following the header; multiple of 8, at most 64 MiB.
+    public var payloadLength: UInt32
+    public var recordCount: UInt32
+    /// Smallest and largest record timestamp in the chunk (0, 0 if empty).
+    public var minTimestamp: UInt64
+    public var maxTimestamp: UInt64
+    /// CRC-32C of the payload bytes.
+    public var payloadCRC: UInt32
+
+    public init(flags: UInt16, sequence: UInt64, payloadLength: UInt32, recordCount: UInt32,
+                minTimestamp: UInt64, maxTimestamp: UInt64, payloadCRC: UInt32) {
+        self.flags = flags
+        self.sequence = sequence
+        self.payloadLength = payloadLength
+        self.recordCount = recordCount
+        self.minTimestamp = minTimestamp
+        self.maxTimestamp = maxTimestamp
+        self.payloadCRC = payloadCRC
+    }
+
+    /// Total chunk size in the file (header + payload).
+    public var totalLength: UInt64 { UInt64(CaptureFormat.chunkHeaderSize) + UInt64(payloadLength) }
+
+    public enum ParseResult: Sendable, Equatable {
+        case ok(CaptureChunkHeader)
+        /// Fewer than 48 bytes available.
+        case needMore
+        /// Not a valid chunk header (reason is one line, without offset).
+        case invalid(String)
+    }
+
+    /// Writes the 48-byte header including its checksum at `p`.
+    public func encode(into p: UnsafeMutableRawPointer) {
+        st32(p, 0, CaptureFormat.chunkMagic)
+        st16(p, 4, flags)
+        st16(p, 6, 0)
+        st64(p, 8, sequence)
+        st32(p, 16, payloadLength)
+        st32(p, 20, recordCount)
+        st64(p, 24, minTimestamp)
+        st64(p, 32, maxTimestamp)
+        st32(p, 40, payloadCRC)
+        st32(p, 44, CRC32C.checksum(UnsafeRawBufferPointer(start: p, count: 44)))
+    }
+
+    /// Validates magic, header checksum and payload length. Pure, never traps.
+    public static func parse(_ bytes: UnsafeRawBufferPointer) -> ParseResult {
+        guard bytes.count >= CaptureFormat.chunkHeaderSize, let p = bytes.baseAddress else { return .needMore }
+        let magic = ld32(p, 0)
+        guard magic == CaptureFormat.chunkMagic else {
+            return .invalid("bad chunk magic \(hex32(magic))")
+        }
+        let stored = ld32(p, 44)
+        let computed = CRC32C.checksum(UnsafeRawBufferPointer(start: p, count: 44))
+        guard stored == computed else {
+            return .invalid("chunk header checksum mismatch (stored \(hex32(stored)), computed \(hex32(computed)))")
+        }
+        let len = ld32(p, 16)
+        guard len <= UInt32(CaptureFormat.maxChunkPayload) else {
+            return .invalid("chunk payload length \(len) exceeds the maximum \(CaptureFormat.maxChunkPayload)")
+        }
+        guard len % 8 == 0 else {
+            return .invalid("chunk payload length \(len) is not a multiple of 8")
+        }
+        return .ok(CaptureChunkHeader(flags: ld16(p, 4), sequence: ld64(p, 8), payloadLength: len,
+                                      recordCount: ld32(p, 20), minTimestamp: ld64(p, 24),
+                                      maxTimestamp: ld64(p, 32), payloadCRC: ld32(p, 40)))
+    }
+}
+
+// MARK: - Pure chunk / record parsing
+
+/// Pure, allocation-free parsing of chunks and records held in memory
+/// (for tests and fuzzing; the file reader uses the same functions).
+public enum CaptureChunk {
+    public enum ParseResult: Sendable, Equatable {
+        /// A valid chunk: header, and the payload's range within the input bytes.
+        case ok(CaptureChunkHeader, payload: Range<Int>)
+        /// The input ends inside the chunk; `need` is the chunk's full size if known.
+        case needMore(need: Int?)
+        case invalid(String)
+    }
+
+    /// Parses and checksums one chunk at the start of `bytes`.
+    public static func parse(_ bytes: UnsafeRawBufferPointer) -> ParseResult {
+        switch CaptureChunkHeader.parse(bytes) {
+        case .needMore: return .needMore(need: nil)
+        case .invalid(let r): return .invalid(r)
+        case .ok(let h):
+            let total = CaptureFormat.chunkHeaderSize + Int(h.payloadLength)
+            guard bytes.count >= total else { return .needMore(need: total) }
+            let payload = UnsafeRawBufferPointer(rebasing: bytes[CaptureFormat.chunkHeaderSize..<total])
+            let crc = CRC32C.checksum(payload)
+            guard crc == h.payloadCRC else {
+                return .invalid("chunk payload checksum mismatch (stored \(hex32(h.payloadCRC)), computed \(hex32(crc)))")
+            }
+            return .ok(h, payload: CaptureFormat.chunkHeaderSize..<total)
+        }
+    }
+
+    /// Result of walking the records of a chunk payload.
+    public struct WalkResult: Sendable, Equatable {
+        /// Records visited (including the one at which `body` asked to stop).
+        public var records: Int
+        /// Offset within the payload of the first malformed record, if any.
+        public var malformedOffset: Int?
+        public var malformedReason: String?
+    }
+
+    /// Calls `body(offsetInPayload, type, flags, timestamp, payload)` for each record
+    /// of a chunk payload, stopping at the first malformed record. `body` returns
+    /// false to stop early. Pure, never traps.
+    @discardableResult
+    public static func walkRecords(
+        _ payload: UnsafeRawBufferPointer,
+        _ body: (Int, UInt16, UInt16, UInt64, UnsafeRawBufferPointer) throws -> Bool
+    ) rethrows -> WalkResult {
+        var result = WalkResult(records: 0)
+        guard let base = payload.baseAddress else { return result }
+        let len = payload.count
+        var off = 0
+        while off < len {
+            let rem = len - off
+            guard rem >= CaptureFormat.recordHeaderSize else {
+                result.malformedOffset = off
+                result.malformedReason = "record header truncated (\(rem) bytes left in chunk)"
+                return result
+            }
+            let p = base + off
+            let plen = Int(ld32(p, 4))
+            let size = CaptureFormat.recordSize(payloadLength: plen)  // plen < 2^32: no overflow
+            guard size <= rem else {
+                result.malformedOffset = off
+                result.malformedReason = "record payload length \(plen) overruns the chunk (\(rem - CaptureFormat.recordHeaderSize) bytes left)"
+                return result
+            }
+            let recPayload = UnsafeRawBufferPointer(start: p + CaptureFormat.recordHeaderSize, count: plen)
+            result.records += 1
+            if try !body(off, ld16(p, 0), ld16(p, 2), ld64(p, 8), recPayload) { return result }
+            off += size
+        }
+        return result
+    }
+}
+
+/// `Array.withUnsafeBytes` with a typed-throwing body.
+@inline(__always)
+func withBytes<R>(_ a: [UInt8], _ body: (UnsafeRawBufferPointer) throws(CaptureError) -> R) throws(CaptureError) -> R {
+    let r: Result<R, CaptureError> = a.withUnsafeBytes { b in
+        Result { () throws(CaptureError) -> R in try body(b) }
+    }
+    return try r.get()
+}

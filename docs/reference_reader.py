@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Minimal independent reader for storetrace capture files (format 1.x).
+
+Written from docs/capture-format.md only; used to check that the spec is
+complete. Usage: reference_reader.py FILE   (prints a summary, exit 1 on a
+file-header error). Not optimized; not part of the Swift package.
+"""
+import struct
+import sys
+
+def _crc_table():
+    t = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        t.append(c)
+    return t
+
+_T = _crc_table()
+
+def crc32c(data, crc=0):
+    c = crc ^ 0xFFFFFFFF
+    for b in data:
+        c = _T[(c ^ b) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+
+FILE_MAGIC = b"\x89STRCAP\n"
+CHUNK_MAGIC = b"STCK"
+MAX_PAYLOAD = 64 << 20
+
+def read_capture(data):
+    if len(data) < 16:
+        raise ValueError("offset 0: truncated file header")
+    if data[:8] != FILE_MAGIC:
+        raise ValueError("offset 0: bad magic")
+    major, minor, hlen = struct.unpack_from("<HHI", data, 8)
+    if major != 1:
+        raise ValueError("offset 8: unsupported major version %d" % major)
+    if hlen < 64 or hlen > 4096 or hlen % 8:
+        raise ValueError("offset 12: bad header length")
+    if len(data) < hlen:
+        raise ValueError("offset 0: truncated file header")
+    if struct.unpack_from("<I", data, hlen - 4)[0] != crc32c(data[:hlen - 4]):
+        raise ValueError("offset %d: header checksum mismatch" % (hlen - 4))
+    out = {"version": (major, minor), "schemas": {}, "records": [], "clocks": [],
+           "snapshots": [], "trailer": None, "corrupt": [], "tail": None}
+    pos, bad_start, last_seq, scanning = hlen, None, None, False
+    while True:
+        if len(data) - pos < 48:
+            break
+        h = data[pos:pos + 48]
+        ok = (h[:4] == CHUNK_MAGIC and struct.unpack_from("<I", h, 44)[0] == crc32c(h[:44]))
+        flags, _, seq, plen, count, tmin, tmax, pcrc = struct.unpack_from("<HHQIIQQI", h, 4) if ok else (0,) * 8
+        if ok and (plen > MAX_PAYLOAD or plen % 8):
+            ok = False
+        if ok and scanning and last_seq is not None and seq <= last_seq:
+            ok = False
+        if not ok:
+            if bad_start is None:
+                bad_start = pos
+            scanning = True
+            pos += 8
+            continue
+        if len(data) - pos < 48 + plen:
+            if scanning:
+                pos += 8
+                continue
+            break
+        payload = data[pos + 48:pos + 48 + plen]
+        if crc32c(payload) != pcrc:
+            if not scanning and bad_start is None:
+                bad_start = pos
+            if scanning:
+                pos += 8
+            else:
+                pos += 48 + plen
+            continue
+        if bad_start is not None:
+            out["corrupt"].append((bad_start, pos - bad_start))
+            bad_start = None
+        scanning = False
+        last_seq = seq
+        off = 0
+        while off < plen:
+            if plen - off < 16:
+                break
+            rtype, rflags, rlen, ts = struct.unpack_from("<HHIQ", payload, off)
+            size = 16 + ((rlen + 7) & ~7)
+            if size > plen - off:
+                break
+            body = payload[off + 16:off + 16 + rlen]
+            if rtype == 0xFF00:
+                tid, ver, nlen, _, tlen = struct.unpack_from("<HHHHI", body, 0)
+                name = body[16:16 + nlen].decode()
+                text = body[16 + nlen:16 + nlen + tlen].decode()
+                out["schemas"][tid] = (name, ver, text)
+            elif rtype == 0xFF01:
+                out["clocks"].append(struct.unpack_from("<QQQQ", body, 0))
+            elif rtype == 0xFF02:
+                out["snapshots"].append(bytes(body))
+            elif rtype == 0xFF03:
+                tot, chunks, emono, ereal, nt, nd, nlen, _ = struct.unpack_from("<QQQQIIII", body, 0)
+                o = 48
+                by_type = {}
+                for _ in range(nt):
+                    t, _, _, c = struct.unpack_from("<HHIQ", body, o)
+                    by_type[t] = c
+                    o += 16
+                drops = []
+                for _ in range(nd):
+                    c, ln, _ = struct.unpack_from("<QII", body, o)
+                    o += 16
+                    drops.append((body[o:o + ln].decode(), c))
+                    o += (ln + 7) & ~7
+                note = body[o:o + nlen].decode()
+                out["trailer"] = dict(records=tot, chunks=chunks, by_type=by_type, drops=drops, note=note)
+                out["trailer_end"] = pos + 48 + plen
+            elif rtype < 0xFF00:
+                out["records"].append((rtype, rflags, ts, bytes(body)))
+            off += size
+        pos += 48 + plen
+    if bad_start is not None:
+        out["tail"] = ("torn", bad_start)
+    elif pos < len(data):
+        out["tail"] = ("torn", pos)
+    elif out.get("trailer_end") == pos:
+        out["tail"] = ("complete", pos)
+    else:
+        out["tail"] = ("unclosed", pos)
+    return out
+
+if __name__ == "__main__":
+    with open(sys.argv[1], "rb") as f:
+        data = f.read()
+    try:
+        r = read_capture(data)
+    except ValueError as e:
+        print(e)
+        sys.exit(1)
+    print("version %d.%d" % r["version"])
+    for tid, (name, ver, text) in sorted(r["schemas"].items()):
+        print("schema %d: %s v%d (%d fields)" % (tid, name, ver, len([l for l in text.splitlines() if l.strip() and not l.startswith("#")])))
+    counts = {}
+    for rec in r["records"]:
+        counts[rec[0]] = counts.get(rec[0], 0) + 1
+    print("records", len(r["records"]), dict(sorted(counts.items())))
+    print("clock samples", len(r["clocks"]), "snapshots", len(r["snapshots"]))
+    print("trailer", r["trailer"])
+    print("corrupt regions", r["corrupt"])
+    print("tail", r["tail"])
