@@ -102,3 +102,8 @@ unsigned int st_dev_minor(uint64_t dev)
 {
     return minor(dev);
 }
+
+int st_tgkill(int tgid, int tid, int sig)
+{
+    return (int)syscall(SYS_tgkill, tgid, tid, sig);
+}

@@ -38,6 +38,10 @@ long st_splice(int fd_in, int64_t *off_in, int fd_out, int64_t *off_out, size_t 
 unsigned int st_dev_major(uint64_t dev);
 unsigned int st_dev_minor(uint64_t dev);
 
+/* tgkill(2): a signal to one thread, as the thread that blocks it in a
+ * signalfd-based loop must be the one to receive it. */
+int st_tgkill(int tgid, int tid, int sig);
+
 /* The calling thread's effective capability set (64 bits), or -1 on error. */
 int st_effective_caps(uint64_t *caps);
 

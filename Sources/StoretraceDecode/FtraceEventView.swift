@@ -1,0 +1,161 @@
+// A generic, allocation-free view of one ftrace record (the payload of a data
+// event on a trace_pipe_raw page), driven by the kernel's format files: any
+// tracepoint can be shown as `name field=value ...` without code per event,
+// and the function tracer's record additionally yields its ip/parent_ip.
+//
+// Built once per run from the formats of the enabled events (setup time,
+// allocates); `view(_:)` and `forEachField` then only read the record.
+
+public enum FtraceViewError: Error, Equatable, Sendable {
+    /// Shorter than the common fields every record starts with.
+    case shorterThanCommonFields(Int)
+    /// A common_type no loaded format describes (an event enabled by someone
+    /// else in the same instance, or a format that failed to parse).
+    case unknownEventType(UInt16)
+    /// The function tracer's record could not be read (cut short).
+    case badFunctionRecord(TraceRecordError)
+}
+
+/// The formats of the events one instance can deliver, by common_type id.
+public struct FtraceEventCatalog: Sendable {
+    struct Entry: Sendable {
+        let format: EventFormat
+        /// Where the system is known (events/SYSTEM/NAME), e.g. "block".
+        let system: String
+        /// The `comm` field, for events that carry one (sched_*, many others).
+        let comm: FieldLayout?
+        /// Present for the function tracer's event (ftrace:function).
+        let function: FunctionEventDecoder?
+        /// Parallel to format.fields: dynamic (__data_loc/__rel_loc) fields
+        /// holding char data, shown as text; other dynamic arrays are bytes.
+        let dynamicText: [Bool]
+    }
+
+    private let entries: [UInt16: Entry]
+
+    /// `formats` pairs each format with its system (the directory under
+    /// events/; "ftrace" for the function tracer's event).
+    public init(formats: [(system: String, format: EventFormat)]) {
+        var entries: [UInt16: Entry] = [:]
+        for (system, format) in formats {
+            let comm = format.fields.first { $0.name == "comm" && !$0.isCommon }?.layout
+            let function = system == "ftrace" && format.name == "function"
+                ? try? FunctionEventDecoder(format: format) : nil
+            let dynamicText = format.fields.map { $0.type.contains("char") }
+            entries[format.id] = Entry(
+                format: format, system: system, comm: comm, function: function, dynamicText: dynamicText)
+        }
+        self.entries = entries
+    }
+
+    public var formats: [UInt16: EventFormat] { entries.mapValues(\.format) }
+
+    public func format(id: UInt16) -> EventFormat? { entries[id]?.format }
+
+    /// Decodes the common fields and finds the record's format. The view
+    /// points into `payload`.
+    public func view(_ payload: UnsafeRawBufferPointer) throws(FtraceViewError) -> FtraceEventView {
+        let common: TraceEventCommonFields
+        do {
+            common = try TraceEventCommonFields(decoding: payload)
+        } catch {
+            throw .shorterThanCommonFields(payload.count)
+        }
+        guard let entry = entries[common.eventType] else { throw .unknownEventType(common.eventType) }
+        var call: FunctionCall?
+        if let function = entry.function {
+            do {
+                call = try function.decode(payload)
+            } catch {
+                throw .badFunctionRecord(error)
+            }
+        }
+        return FtraceEventView(
+            format: entry.format, system: entry.system, common: common, payload: payload,
+            commField: entry.comm, dynamicText: entry.dynamicText, functionCall: call)
+    }
+}
+
+/// One ftrace record, decoded lazily in place.
+public struct FtraceEventView {
+    public let format: EventFormat
+    public let system: String
+    public let common: TraceEventCommonFields
+    /// The whole record, common fields first. Valid only while the page is.
+    public let payload: UnsafeRawBufferPointer
+    let commField: FieldLayout?
+    let dynamicText: [Bool]
+    /// The function tracer's call (ip, parent_ip), nil for tracepoints.
+    public let functionCall: FunctionCall?
+
+    /// The event's name ("block_rq_error", "function").
+    public var name: String { format.name }
+    /// The thread that was running when the event fired (common_pid).
+    public var pid: Int32 { common.pid }
+
+    /// The record's own `comm` field, for events that have one. The
+    /// function tracer's record has none: resolve its pid instead.
+    public var comm: UnsafeRawBufferPointer? {
+        guard let commField else { return nil }
+        return try? commField.string(in: payload)
+    }
+
+    /// Calls `body` for each of the event's own fields (and the common ones
+    /// too if `includeCommon`), in format order, with its value read as its
+    /// kind says. A field that does not fit the record comes as `.unreadable`
+    /// so a renderer can still show the rest.
+    public func forEachField<E: Error>(
+        includeCommon: Bool = false,
+        _ body: (_ field: FieldFormat, _ value: FtraceFieldValue) throws(E) -> Void
+    ) throws(E) {
+        for (index, field) in format.fields.enumerated() where includeCommon || !field.isCommon {
+            try body(field, FtraceFieldValue(field.layout, dynamicIsText: dynamicText[index], in: payload))
+        }
+    }
+}
+
+/// A field's value, viewed in place.
+public enum FtraceFieldValue {
+    case signed(Int64)
+    case unsigned(UInt64)
+    /// An address (pointer field): print it in hex.
+    case pointer(UInt64)
+    /// Text up to its first NUL: a char array or a __data_loc/__rel_loc string.
+    case string(UnsafeRawBufferPointer)
+    /// Any other array or struct, as raw bytes.
+    case bytes(UnsafeRawBufferPointer)
+    case unreadable(TraceRecordError)
+
+    /// `dynamicIsText`: whether a __data_loc/__rel_loc field holds char data
+    /// (its type says so: `__data_loc char[]`).
+    public init(_ layout: FieldLayout, dynamicIsText: Bool = true, in record: UnsafeRawBufferPointer) {
+        do {
+            switch layout.kind {
+            case .integer:
+                self = layout.isSigned ? .signed(try layout.integer(in: record)) : .unsigned(try layout.unsignedInteger(in: record))
+            case .pointer:
+                self = .pointer(try layout.unsignedInteger(in: record))
+            case .charArray:
+                self = .string(try layout.string(in: record))
+            case .dataLoc, .relLoc:
+                // Only char data is text; u8[]/u32[] dynamic arrays are bytes.
+                self = dynamicIsText ? .string(try layout.string(in: record)) : .bytes(try layout.bytes(in: record))
+            case .array, .other:
+                self = .bytes(try layout.bytes(in: record))
+            }
+        } catch {
+            self = .unreadable(error)
+        }
+    }
+}
+
+extension KernelSymbolTable {
+    /// `name+0xoff` (with ` [module]` for module code), or the bare address in
+    /// hex when no symbol covers it, the way ftrace prints %pS.
+    public func describe(_ address: UInt64) -> String {
+        guard let match = lookup(address) else { return "0x" + String(address, radix: 16) }
+        var text = match.offset == 0 ? match.name : match.name + "+0x" + String(match.offset, radix: 16)
+        if let module = match.module { text += " [\(module)]" }
+        return text
+    }
+}

@@ -1,0 +1,379 @@
+import Glibc
+import SystemPackage
+
+/// Something a source could not set up: reported once, skipped, and the run
+/// goes on with the rest ("function tracer: the kernel refused ...").
+public struct SourceWarning: Equatable, Sendable, CustomStringConvertible {
+    /// What was skipped: "function tracer", "event iommu:add_device_to_group", "trace clock".
+    public var source: String
+    public var reason: String
+
+    public init(source: String, reason: String) {
+        self.source = source
+        self.reason = reason
+    }
+
+    public var description: String { "\(source): \(reason)" }
+}
+
+/// A tracepoint event by its tracefs name, `SYSTEM:NAME`.
+public struct TraceEventName: Hashable, Sendable, CustomStringConvertible {
+    public var system: String
+    public var name: String
+
+    public init(system: String, name: String) {
+        self.system = system
+        self.name = name
+    }
+
+    /// Parses `SYSTEM:NAME`. Only identifier characters are accepted, so a
+    /// name can never reach outside events/ ("../", "/").
+    public init?(_ text: String) {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, Self.isIdentifier(parts[0]), Self.isIdentifier(parts[1]) else { return nil }
+        system = String(parts[0])
+        name = String(parts[1])
+    }
+
+    public var description: String { "\(system):\(name)" }
+    /// Path below the instance: `events/SYSTEM/NAME`.
+    public var directory: String { "events/\(system)/\(name)" }
+
+    static func isIdentifier(_ text: Substring) -> Bool {
+        !text.isEmpty && text.utf8.allSatisfy { $0 == 0x5F || ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) }
+    }
+}
+
+public struct TracefsInstanceOptions: Sendable {
+    /// Kernel events that matter when a disk is attached or detached, where they exist.
+    public static let defaultEvents = [
+        "iommu:add_device_to_group", "iommu:remove_device_from_group",
+        "iommu:attach_device_to_domain", "block:block_rq_error",
+    ]
+    /// The driver-binding path: sysfs bind/unbind writes and the NVMe probe/remove.
+    public static let defaultFunctions = ["bind_store", "unbind_store", "nvme_probe", "nvme_remove"]
+
+    /// The trace clock to use. "mono" is CLOCK_MONOTONIC, the clock
+    /// bpf_ktime_get_ns and every other storetrace source use.
+    public var clock = "mono"
+    /// Per-CPU ring size; nil keeps the kernel's default for new instances.
+    public var bufferSizeKB: Int?
+    /// `SYSTEM:NAME` tracepoints to enable.
+    public var events: [String] = defaultEvents
+    /// Functions for the function tracer; empty leaves the tracer off.
+    public var functions: [String] = defaultFunctions
+
+    public init() {}
+}
+
+/// A private tracefs instance, `instances/storetrace-<pid>-<n>`, with its own
+/// ring buffer, clock, events and tracer. storetrace never touches the
+/// top-level buffer or tracer, which other tools (and people) use.
+///
+/// Everything the instance changes is recorded in `changes` and undone by
+/// `close()`, which then removes the instance. A run killed before it could
+/// close leaves its instance behind; `removeStale(tracefs:)` finds those by
+/// their dead pid. Tracing stays off until `start()`.
+public final class TracefsInstance {
+    public static let namePrefix = "storetrace-"
+
+    /// A setting this instance changed, in the order it was made.
+    public enum Change: Equatable, Sendable {
+        case created
+        case tracingOff
+        case clock(from: String, to: String)
+        case bufferSizeKB(Int)
+        case bufferPercent(Int)
+        case eventEnabled(TraceEventName)
+        case functionFilter([String])
+        case currentTracer(String)
+        case tracingOn
+    }
+
+    public let tracefs: TracefsMount
+    /// `storetrace-<pid>-<n>`.
+    public let name: String
+    /// Absolute path of the instance directory.
+    public let path: String
+    /// The trace clock in effect: the one asked for, or the kernel's default
+    /// when that is missing (then `warnings` says so).
+    public private(set) var clock: String
+    public private(set) var enabledEvents: [TraceEventName] = []
+    /// Functions in set_ftrace_filter with current_tracer = function; empty
+    /// when the tracer is off (not asked for, or refused: see `warnings`).
+    public private(set) var tracedFunctions: [String] = []
+    /// Everything that was asked for and skipped, one entry per cause.
+    public private(set) var warnings: [SourceWarning] = []
+    public private(set) var changes: [Change] = []
+    public private(set) var isClosed = false
+
+    public var functionTracerOn: Bool { !tracedFunctions.isEmpty }
+    /// True when ftrace timestamps are CLOCK_MONOTONIC nanoseconds and so
+    /// merge with the other sources.
+    public var clockIsMonotonic: Bool { clock == "mono" }
+
+    /// Creates the instance and applies `options`, tracing off. Only failing
+    /// to create the instance throws; anything else is a warning.
+    public init(tracefs: TracefsMount, options: TracefsInstanceOptions = .init()) throws(KernelError) {
+        self.tracefs = tracefs
+        let instances = tracefs.path + "/instances"
+        // mkdir is atomic, so trying the next n after EEXIST needs no lock,
+        // even with several instances per process.
+        var attempt = 0
+        var created: (name: String, path: String)?
+        while created == nil {
+            let candidate = "\(Self.namePrefix)\(getpid())-\(attempt)"
+            if mkdir(instances + "/" + candidate, 0o700) == 0 {
+                created = (candidate, instances + "/" + candidate)
+            } else if errno == EEXIST, attempt < 1000 {
+                attempt += 1
+            } else {
+                throw .tracefs(path: instances + "/" + candidate, errno: Errno(rawValue: errno),
+                               action: "create the tracefs instance")
+            }
+        }
+        name = created!.name
+        path = created!.path
+        clock = "local"
+        changes.append(.created)
+
+        // A new instance records from the moment it exists; keep it quiet
+        // until everything is set and the reader is ready.
+        if set("tracing_on", "0") == nil { changes.append(.tracingOff) }
+        applyClock(options.clock)
+        if let kilobytes = options.bufferSizeKB {
+            if let failure = set("buffer_size_kb", "\(kilobytes)") {
+                warnings.append(.init(source: "ftrace buffer", reason: "writing \(kilobytes) to \(path)/buffer_size_kb: \(failure.symbolicDescription); kept the default"))
+            } else {
+                changes.append(.bufferSizeKB(kilobytes))
+            }
+        }
+        // 0: wake a reader as soon as one event is there (the default, 50,
+        // waits for half a buffer, far too late for a live view).
+        if set("buffer_percent", "0") == nil { changes.append(.bufferPercent(0)) }
+        for text in options.events { enableEvent(text) }
+        enableFunctionTracer(options.functions)
+    }
+
+    deinit { close() }
+
+    /// Absolute path of a file in the instance.
+    public func file(_ relative: String) -> String { path + "/" + relative }
+
+    /// Turns the ring buffer on.
+    public func start() throws(KernelError) {
+        if let failure = set("tracing_on", "1") {
+            throw .tracefs(path: file("tracing_on"), errno: failure, action: "start tracing in")
+        }
+        changes.append(.tracingOn)
+    }
+
+    /// Undoes every change, then removes the instance. Safe to call twice.
+    /// Any file of the instance still open (trace_pipe_raw) makes the rmdir
+    /// fail with EBUSY: close the FtraceSource first (its close() does this).
+    /// Returns what could not be undone.
+    @discardableResult
+    public func close() -> [KernelError] {
+        guard !isClosed else { return [] }
+        isClosed = true
+        var failures: [KernelError] = []
+        func undo(_ relative: String, _ value: String, _ action: String) {
+            if let failure = set(relative, value) {
+                failures.append(.tracefs(path: file(relative), errno: failure, action: action))
+            }
+        }
+        undo("tracing_on", "0", "stop tracing in")
+        for event in enabledEvents {
+            undo(event.directory + "/enable", "0", "disable")
+        }
+        if changes.contains(where: { if case .currentTracer = $0 { true } else { false } }) {
+            undo("current_tracer", "nop", "reset the tracer in")
+        }
+        if changes.contains(where: { if case .functionFilter = $0 { true } else { false } }) {
+            undo("set_ftrace_filter", "", "clear the function filter in")
+        }
+        // The clock, buffer size and buffer_percent belong to the instance
+        // and go with it.
+        if rmdir(path) != 0 {
+            failures.append(.tracefs(path: path, errno: Errno(rawValue: errno), action: "remove the tracefs instance"))
+        }
+        return failures
+    }
+
+    // MARK: Stale instances
+
+    /// Removes every `storetrace-<pid>-<n>` instance whose process is gone
+    /// (a run that was killed), returning their names. Instances of live
+    /// processes, this one included, are left alone. A pid reused by an
+    /// unrelated process keeps its instance until that process exits too.
+    public static func removeStale(tracefs: TracefsMount) -> [String] {
+        let instances = tracefs.path + "/instances"
+        var removed: [String] = []
+        for name in TracefsFiles.list(instances).sorted() {
+            guard let pid = ownerPID(ofInstance: name), pid != getpid(), !processIsAlive(pid) else { continue }
+            let path = instances + "/" + name
+            // Quiet it before removing, in case rmdir fails and it lingers.
+            TracefsFiles.write(path + "/tracing_on", "0")
+            TracefsFiles.write(path + "/events/enable", "0")
+            TracefsFiles.write(path + "/current_tracer", "nop")
+            TracefsFiles.write(path + "/set_ftrace_filter", "")
+            if rmdir(path) == 0 { removed.append(name) }
+        }
+        return removed
+    }
+
+    /// The pid in `storetrace-<pid>-<n>`, or nil for any other name.
+    static func ownerPID(ofInstance name: String) -> pid_t? {
+        guard name.hasPrefix(namePrefix) else { return nil }
+        let parts = name.dropFirst(namePrefix.count).split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }),
+              let pid = pid_t(parts[0]), pid > 0
+        else { return nil }
+        return pid
+    }
+
+    static func processIsAlive(_ pid: pid_t) -> Bool {
+        kill(pid, 0) == 0 || errno == EPERM  // EPERM: it exists, we may not signal it
+    }
+
+    // MARK: Setup steps
+
+    private func set(_ relative: String, _ value: String) -> Errno? {
+        TracefsFiles.write(file(relative), value)
+    }
+
+    private func applyClock(_ wanted: String) {
+        guard case .success(let text) = TracefsFiles.readText(file("trace_clock")) else {
+            warnings.append(.init(source: "trace clock", reason: "cannot read \(file("trace_clock")); ftrace times may not line up with other sources"))
+            return
+        }
+        // "local global [mono] ...": the bracketed one is current.
+        var available: [String] = []
+        for word in text.split(whereSeparator: { $0 == " " || $0 == "\n" }) {
+            if word.hasPrefix("[") && word.hasSuffix("]") {
+                clock = String(word.dropFirst().dropLast())
+                available.append(clock)
+            } else {
+                available.append(String(word))
+            }
+        }
+        guard clock != wanted else { return }
+        guard available.contains(wanted) else {
+            warnings.append(.init(source: "trace clock", reason: "this kernel has no \"\(wanted)\" trace clock; using \"\(clock)\", so ftrace times will not line up exactly with the other sources"))
+            return
+        }
+        if let failure = set("trace_clock", wanted) {
+            warnings.append(.init(source: "trace clock", reason: "writing \(wanted) to \(file("trace_clock")): \(failure.symbolicDescription); using \"\(clock)\""))
+            return
+        }
+        changes.append(.clock(from: clock, to: wanted))
+        clock = wanted
+    }
+
+    private func enableEvent(_ text: String) {
+        guard let event = TraceEventName(text) else {
+            warnings.append(.init(source: "event \(text)", reason: "not a SYSTEM:NAME tracepoint name"))
+            return
+        }
+        guard !enabledEvents.contains(event) else { return }
+        guard access(file(event.directory), F_OK) == 0 else {
+            warnings.append(.init(source: "event \(event)", reason: "this kernel has no such tracepoint (no \(file(event.directory)))"))
+            return
+        }
+        if let failure = set(event.directory + "/enable", "1") {
+            warnings.append(.init(source: "event \(event)", reason: "writing 1 to \(file(event.directory))/enable: \(failure.symbolicDescription)"))
+            return
+        }
+        enabledEvents.append(event)
+        changes.append(.eventEnabled(event))
+    }
+
+    /// set_ftrace_filter first, current_tracer second: with an empty filter
+    /// the function tracer traces every function in the kernel. Every
+    /// refusal ends the attempt with one warning naming the file and errno.
+    private func enableFunctionTracer(_ requested: [String]) {
+        var wanted: [String] = []
+        for name in requested where !wanted.contains(name) { wanted.append(name) }
+        guard !wanted.isEmpty else { return }
+        let source = "function tracer"
+        let skipped = wanted.joined(separator: ", ")
+
+        let tracers = TracefsFiles.readText(file("available_tracers"))
+        guard case .success(let tracerList) = tracers,
+              tracerList.split(whereSeparator: { $0 == " " || $0 == "\n" }).contains("function")
+        else {
+            warnings.append(.init(source: source, reason: "this kernel has no function tracer (not in \(file("available_tracers"))); not tracing \(skipped)"))
+            return
+        }
+
+        // Only the top level has the list; it is the same for every instance.
+        let listPath = tracefs.path + "/available_filter_functions"
+        let available: [UInt8]
+        switch TracefsFiles.read(listPath) {
+        case .success(let bytes): available = bytes
+        case .failure(let failure):
+            warnings.append(refusal(source, reading: listPath, failure, skipped))
+            return
+        }
+        let present = Self.functionsListed(wanted, in: available)
+        for name in wanted where !present.contains(name) {
+            warnings.append(.init(source: "function \(name)", reason: "not in available_filter_functions (absent from this kernel, inlined, or not traceable); skipped"))
+        }
+        let traced = wanted.filter { present.contains($0) }
+        guard !traced.isEmpty else { return }
+
+        let filterPath = file("set_ftrace_filter")
+        if let failure = set("set_ftrace_filter", traced.joined(separator: " ")) {
+            changes.append(.functionFilter([]))  // a partial write is cleared at close
+            warnings.append(refusal(source, writing: filterPath, failure, skipped))
+            return
+        }
+        changes.append(.functionFilter(traced))
+        // Never enable the tracer on an empty filter: that would trace all functions.
+        guard case .success(let filter) = TracefsFiles.readText(filterPath),
+              !filter.split(separator: "\n").filter({ !$0.hasPrefix("#") }).isEmpty
+        else {
+            warnings.append(.init(source: source, reason: "\(filterPath) is empty after writing \(traced.joined(separator: " ")); not enabling the tracer"))
+            return
+        }
+        if let failure = set("current_tracer", "function") {
+            warnings.append(refusal(source, writing: file("current_tracer"), failure, skipped))
+            return
+        }
+        changes.append(.currentTracer("function"))
+        tracedFunctions = traced
+    }
+
+    private func refusal(_ source: String, reading path: String, _ failure: Errno, _ skipped: String) -> SourceWarning {
+        .init(source: source, reason: "the kernel refused reading \(path): \(failure.symbolicDescription)\(Self.hint(failure)); not tracing \(skipped)")
+    }
+
+    private func refusal(_ source: String, writing path: String, _ failure: Errno, _ skipped: String) -> SourceWarning {
+        .init(source: source, reason: "the kernel refused writing \(path): \(failure.symbolicDescription)\(Self.hint(failure)); not tracing \(skipped)")
+    }
+
+    private static func hint(_ failure: Errno) -> String {
+        failure == .notPermitted ? " (lockdown or a restricted kernel build disallows function tracing)" : ""
+    }
+
+    /// Which of `names` appear in available_filter_functions, whose lines are
+    /// `name` or `name [module]`.
+    static func functionsListed(_ names: [String], in list: [UInt8]) -> Set<String> {
+        let wanted = Set(names.map { Array($0.utf8) })
+        let lengths = Set(wanted.map(\.count))  // most lines are skipped on length alone
+        var found: Set<String> = []
+        var lineStart = 0
+        while lineStart < list.count, found.count < wanted.count {
+            var lineEnd = lineStart
+            while lineEnd < list.count, list[lineEnd] != 0x0A { lineEnd += 1 }
+            var nameEnd = lineStart
+            while nameEnd < lineEnd, list[nameEnd] != 0x20, list[nameEnd] != 0x09 { nameEnd += 1 }
+            if lengths.contains(nameEnd - lineStart) {
+                let name = Array(list[lineStart..<nameEnd])
+                if wanted.contains(name) { found.insert(String(decoding: name, as: UTF8.self)) }
+            }
+            lineStart = lineEnd + 1
+        }
+        return found
+    }
+}

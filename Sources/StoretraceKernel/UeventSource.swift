@@ -1,0 +1,173 @@
+import CStoretraceSys
+import Glibc
+import StoretraceDecode
+import SystemPackage
+
+/// Kernel device events (add, remove, change, bind, ...) from a
+/// NETLINK_KOBJECT_UEVENT socket bound to the kernel's multicast group only.
+/// Emits `.uevent` records holding the message exactly as received.
+///
+/// Timestamps are CLOCK_MONOTONIC at receipt: the message carries no time of
+/// its own. They trail the kernel's send by the scheduling delay of this
+/// process (microseconds on an idle node), so a uevent can sort just after
+/// an ftrace or syscall event that in fact followed it.
+public final class UeventSource: RecordSource {
+    public static let netlinkKobjectUevent: Int32 = 15
+    /// The kernel's multicast group; udev re-broadcasts on group 2, which we never join.
+    static let kernelGroup: UInt32 = 1
+    /// kobject_uevent messages are at most UEVENT_BUFFER_SIZE (2048) plus the
+    /// header; twice that leaves room, and MSG_TRUNC still catches the rest.
+    static let messageCapacity = 8192
+
+    public static let defaultSubsystems = ["block", "pci", "nvme", "scsi", "virtio"]
+
+    public let kind = SourceKind.uevent
+    public var pollFDs: [Int32] { fd >= 0 ? [fd] : [] }
+    /// The receive buffer the kernel granted (SO_RCVBUF as read back).
+    public let receiveBufferBytes: Int
+
+    private var fd: Int32
+    /// Subsystems to keep, as bytes for an allocation-free comparison; nil keeps all.
+    private let subsystems: [[UInt8]]?
+    private let buffer: UnsafeMutableRawBufferPointer
+    private let sender: UnsafeMutablePointer<sockaddr_nl>
+    private let maxMessagesPerDrain: Int
+
+    private var overruns: UInt64 = 0
+    private var malformed: UInt64 = 0
+    private var truncated: UInt64 = 0
+    private var foreignSenders: UInt64 = 0
+    private var receiveErrors: UInt64 = 0
+    /// Messages dropped by the subsystem filter: not a loss, shown for context.
+    public private(set) var filteredOut: UInt64 = 0
+
+    /// `subsystems`: keep only these SUBSYSTEM values; nil for every event.
+    /// `receiveBufferBytes`: asked for with SO_RCVBUFFORCE (root), else
+    /// SO_RCVBUF (capped by net.core.rmem_max). A burst of events (a PCI
+    /// rescan, many disks) must fit while the loop is busy elsewhere.
+    public init(subsystems: [String]? = defaultSubsystems, receiveBufferBytes: Int = 4 << 20,
+                maxMessagesPerDrain: Int = 256) throws(KernelError) {
+        let socketType = Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
+        let fd = socket(AF_NETLINK, socketType, Self.netlinkKobjectUevent)
+        if fd < 0 { throw .system("socket(NETLINK_KOBJECT_UEVENT)") }
+
+        var size = Int32(clamping: receiveBufferBytes)
+        let length = socklen_t(MemoryLayout<Int32>.size)
+        if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, length) != 0 {
+            _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, length)
+        }
+        var granted: Int32 = 0
+        var grantedLength = length
+        getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &granted, &grantedLength)
+        self.receiveBufferBytes = Int(granted)
+
+        var address = sockaddr_nl()
+        address.nl_family = sa_family_t(AF_NETLINK)
+        address.nl_pid = 0  // let the kernel pick our port id
+        address.nl_groups = Self.kernelGroup
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_nl>.size))
+            }
+        }
+        if bound != 0 {
+            let failure = KernelError.system("bind(NETLINK_KOBJECT_UEVENT, kernel group)")
+            Glibc.close(fd)
+            throw failure
+        }
+
+        self.fd = fd
+        self.subsystems = subsystems.map { $0.map { Array($0.utf8) } }
+        self.maxMessagesPerDrain = max(1, maxMessagesPerDrain)
+        buffer = .allocate(byteCount: Self.messageCapacity, alignment: 8)
+        sender = .allocate(capacity: 1)
+        sender.initialize(to: sockaddr_nl())
+    }
+
+    deinit {
+        close()
+        buffer.deallocate()
+        sender.deallocate()
+    }
+
+    @discardableResult
+    public func drain(_ emit: (RawRecord) -> Void) -> Int {
+        guard fd >= 0 else { return 0 }
+        var delivered = 0
+        var received = 0
+        while received < maxMessagesPerDrain {
+            var vector = iovec(iov_base: buffer.baseAddress, iov_len: buffer.count)
+            var header = msghdr()
+            header.msg_name = UnsafeMutableRawPointer(sender)
+            header.msg_namelen = socklen_t(MemoryLayout<sockaddr_nl>.size)
+            let count = withUnsafeMutablePointer(to: &vector) { vectorPointer in
+                header.msg_iov = vectorPointer
+                header.msg_iovlen = 1
+                return recvmsg(fd, &header, 0)
+            }
+            if count < 0 {
+                switch errno {
+                case EINTR: continue
+                case EAGAIN: return delivered
+                // The socket buffer overflowed: the kernel dropped messages
+                // (SEQNUM gaps show how many). Reading goes on.
+                case ENOBUFS: overruns += 1; continue
+                default: receiveErrors += 1; return delivered
+                }
+            }
+            received += 1
+            let timestamp = UInt64(KernelClock.now(CLOCK_MONOTONIC))
+            // Only the kernel (port id 0) sends on this group legitimately; a
+            // user process can forge uevents to a netlink group it may send to.
+            guard header.msg_namelen >= socklen_t(MemoryLayout<sockaddr_nl>.size),
+                  sender.pointee.nl_family == sa_family_t(AF_NETLINK), sender.pointee.nl_pid == 0
+            else {
+                foreignSenders += 1
+                continue
+            }
+            if header.msg_flags & Int32(MSG_TRUNC) != 0 {
+                truncated += 1
+                continue
+            }
+            let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
+            let message: UeventMessage
+            do {
+                message = try UeventMessage(parsing: bytes)
+            } catch {
+                malformed += 1
+                continue
+            }
+            guard keeps(message.subsystem) else {
+                filteredOut += 1
+                continue
+            }
+            emit(RawRecord(source: .uevent, timestamp: timestamp, bytes: bytes))
+            delivered += 1
+        }
+        return delivered
+    }
+
+    private func keeps(_ subsystem: UnsafeRawBufferPointer) -> Bool {
+        guard let subsystems else { return true }
+        for candidate in subsystems where candidate.count == subsystem.count {
+            if candidate.withUnsafeBytes({ $0.elementsEqual(subsystem) }) { return true }
+        }
+        return false
+    }
+
+    public var losses: [LossCount] {
+        [
+            LossCount(name: "uevent overrun", count: overruns),
+            LossCount(name: "uevent truncated", count: truncated),
+            LossCount(name: "uevent malformed", count: malformed),
+            LossCount(name: "uevent not from kernel", count: foreignSenders),
+            LossCount(name: "uevent receive errors", count: receiveErrors),
+        ]
+    }
+
+    public func close() {
+        guard fd >= 0 else { return }
+        Glibc.close(fd)
+        fd = -1
+    }
+}
