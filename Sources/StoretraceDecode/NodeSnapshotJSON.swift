@@ -1,0 +1,369 @@
+// The JSON form of a node snapshot (keys documented in docs/snapshot.md).
+// Keys are snake_case and stable; absent values are left out rather than
+// written as null. The reader ignores keys it does not know (a newer
+// storetrace may add some) and accepts null for any optional value, but a
+// value of the wrong type is an error naming its path: it means the document
+// is not what it claims to be.
+
+public enum NodeSnapshotDecodingError: Error, Equatable, Sendable, CustomStringConvertible {
+    case json(JSONParseError)
+    /// The document is JSON but its "format" is not a storetrace snapshot.
+    case notASnapshot(format: String?)
+    /// Written by a storetrace whose snapshot version this one cannot read.
+    case unsupportedVersion(Int)
+    case missingKey(path: String)
+    case wrongType(path: String, expected: String)
+
+    public var description: String {
+        switch self {
+        case .json(let error): return "snapshot: \(error)"
+        case .notASnapshot(let format):
+            return "not a storetrace node snapshot (format \(format.map { "\"\($0)\"" } ?? "missing"))"
+        case .unsupportedVersion(let version):
+            return "snapshot version \(version) is newer than this storetrace reads (\(NodeSnapshot.version)); upgrade storetrace"
+        case .missingKey(let path): return "snapshot: missing \(path)"
+        case .wrongType(let path, let expected): return "snapshot: \(path) is not \(expected)"
+        }
+    }
+}
+
+// MARK: - Encoding
+
+extension NodeSnapshot {
+    /// The snapshot as JSON text. `.lines` puts one process, mount or device
+    /// per line (for people and grep); `.compact` is one line.
+    public func jsonText(_ layout: JSONValue.Layout = .lines) -> String {
+        jsonValue.serialized(layout)
+    }
+
+    public var jsonValue: JSONValue {
+        var top = MemberList()
+        top.add("format", .string(Self.format))
+        top.add("version", .integer(Self.version))
+        top.add("taken_at", .object([
+            .init("monotonic_ns", .integer(takenAt.monotonicNanoseconds)),
+            .init("realtime_ns", .integer(takenAt.realtimeNanoseconds)),
+        ]))
+        var offsets = MemberList()
+        offsets.add("realtime_minus_monotonic_ns", .integer(clockOffsets.realtimeMinusMonotonic))
+        offsets.add("boottime_minus_monotonic_ns", clockOffsets.boottimeMinusMonotonic)
+        top.add("clock_offsets", .object(offsets.members))
+        top.add("kernel_release", kernelRelease)
+        top.add("hostname", hostname)
+        top.add("boot_id", bootID)
+        top.add("online_cpus", onlineCPUs)
+        top.add("processes", .array(processes.map(\.jsonValue)))
+        top.add("mount_namespaces", .array(mountNamespaces.map(\.jsonValue)))
+        top.add("block_devices", .array(blockDevices.map(\.jsonValue)))
+        top.add("pci_functions", .array(pciFunctions.map(\.jsonValue)))
+        top.add("virtio_devices", .array(virtioDevices.map(\.jsonValue)))
+        top.add("omitted", .object([
+            .init("processes_exited", .integer(omitted.processesExited)),
+            .init("processes_over_limit", .integer(omitted.processesOverLimit)),
+            .init("namespaces_over_limit", .integer(omitted.namespacesOverLimit)),
+            .init("namespaces_without_mounts", .integer(omitted.namespacesWithoutMounts)),
+        ]))
+        return .object(top.members)
+    }
+}
+
+extension NodeSnapshot.ProcessEntry {
+    var jsonValue: JSONValue {
+        var list = MemberList()
+        list.add("pid", .integer(pid))
+        list.add("ppid", ppid)
+        list.add("comm", comm)
+        list.add("uid", uid)
+        list.add("mntns", mountNamespace)
+        list.add("cgroup", cgroup)
+        if let cgroupV1 { list.add("cgroup_v1", .array(cgroupV1.map { .string($0) })) }
+        return .object(list.members)
+    }
+}
+
+extension NodeSnapshot.MountNamespace {
+    var jsonValue: JSONValue {
+        var list = MemberList()
+        list.add("mntns", .integer(inode))
+        list.add("process_count", .integer(processCount))
+        list.add("owner_pid", ownerPID)
+        list.add("owner_comm", ownerComm)
+        list.add("mountinfo_pid", mountinfoPID)
+        if mountsOverLimit != 0 { list.add("mounts_over_limit", .integer(mountsOverLimit)) }
+        if malformedLines != 0 { list.add("malformed_lines", .integer(malformedLines)) }
+        if let mounts { list.add("mounts", .array(mounts.map(\.jsonValue))) }
+        return .object(list.members)
+    }
+}
+
+extension NodeSnapshot.Mount {
+    var jsonValue: JSONValue {
+        .object([
+            .init("mount_id", .integer(mountID)),
+            .init("parent_id", .integer(parentID)),
+            .init("major", .integer(major)),
+            .init("minor", .integer(minor)),
+            .init("root", .string(root)),
+            .init("mount_point", .string(mountPoint)),
+            .init("options", .string(options)),
+            .init("optional_fields", .array(optionalFields.map { .string($0) })),
+            .init("fstype", .string(fstype)),
+            .init("source", .string(source)),
+            .init("super_options", .string(superOptions)),
+        ])
+    }
+}
+
+extension NodeSnapshot.BlockDevice {
+    var jsonValue: JSONValue {
+        var list = MemberList()
+        list.add("name", .string(name))
+        list.add("parent", parent)
+        list.add("partition", partitionNumber)
+        list.add("major", major)
+        list.add("minor", minor)
+        list.add("size_bytes", sizeBytes)
+        list.add("read_ahead_kb", readAheadKB)
+        list.add("rotational", rotational)
+        list.add("scheduler", scheduler)
+        list.add("serial", serial)
+        list.add("loop_backing_file", loopBackingFile)
+        list.add("pci_address", pciAddress)
+        list.add("pci_driver", pciDriver)
+        list.add("driver", driver)
+        list.add("read_only", readOnly)
+        return .object(list.members)
+    }
+}
+
+extension NodeSnapshot.PCIFunction {
+    var jsonValue: JSONValue {
+        var list = MemberList()
+        list.add("address", .string(address))
+        list.add("vendor", vendor)
+        list.add("device", device)
+        list.add("class", pciClass)
+        list.add("driver", driver)
+        list.add("driver_override", driverOverride)
+        return .object(list.members)
+    }
+}
+
+extension NodeSnapshot.VirtioDevice {
+    var jsonValue: JSONValue {
+        var list = MemberList()
+        list.add("name", .string(name))
+        list.add("device_id", deviceID)
+        list.add("driver", driver)
+        list.add("pci_address", pciAddress)
+        return .object(list.members)
+    }
+}
+
+/// Builds an object's members, leaving out absent optionals.
+private struct MemberList {
+    var members: [JSONValue.Member] = []
+
+    mutating func add(_ key: String, _ value: JSONValue) {
+        members.append(.init(key, value))
+    }
+
+    mutating func add(_ key: String, _ value: String?) {
+        if let value { members.append(.init(key, .string(value))) }
+    }
+
+    mutating func add<T: BinaryInteger>(_ key: String, _ value: T?) {
+        if let value { members.append(.init(key, .integer(value))) }
+    }
+
+    mutating func add(_ key: String, _ value: Bool?) {
+        if let value { members.append(.init(key, .bool(value))) }
+    }
+}
+
+// MARK: - Decoding
+
+extension NodeSnapshot {
+    /// Reads a snapshot from its JSON text. Throws, never traps, on any
+    /// input; `limits` bound what a hostile document can make it allocate.
+    public init(json bytes: [UInt8], limits: JSONLimits = JSONLimits()) throws(NodeSnapshotDecodingError) {
+        let value: JSONValue
+        do {
+            value = try JSONValue.parse(bytes, limits: limits)
+        } catch {
+            throw .json(error)
+        }
+        try self.init(jsonValue: value)
+    }
+
+    public init(json text: String, limits: JSONLimits = JSONLimits()) throws(NodeSnapshotDecodingError) {
+        try self.init(json: Array(text.utf8), limits: limits)
+    }
+
+    public init(jsonValue value: JSONValue) throws(NodeSnapshotDecodingError) {
+        guard case .object = value else { throw .wrongType(path: "(document)", expected: "an object") }
+        let top = ObjectReader(value: value, path: "")
+        let format = try top.optional("format", \.stringValue, "a string")
+        guard format == Self.format else { throw .notASnapshot(format: format) }
+        let version: Int = try top.required("version", { $0.integer() }, "an integer")
+        guard version >= 1, version <= Self.version else { throw .unsupportedVersion(version) }
+
+        let taken = try top.object("taken_at")
+        takenAt = TakenAt(
+            monotonicNanoseconds: try taken.required("monotonic_ns", { $0.integer() }, "an integer"),
+            realtimeNanoseconds: try taken.required("realtime_ns", { $0.integer() }, "an integer"))
+        let offsets = try top.object("clock_offsets")
+        clockOffsets = ClockOffsets(
+            realtimeMinusMonotonic: try offsets.required("realtime_minus_monotonic_ns", { $0.integer() }, "an integer"),
+            boottimeMinusMonotonic: try offsets.optional("boottime_minus_monotonic_ns", { $0.integer() }, "an integer"))
+        kernelRelease = try top.optional("kernel_release", \.stringValue, "a string")
+        hostname = try top.optional("hostname", \.stringValue, "a string")
+        bootID = try top.optional("boot_id", \.stringValue, "a string")
+        onlineCPUs = try top.optional("online_cpus", { $0.integer() }, "an integer")
+
+        processes = try top.array("processes") { (entry) throws(NodeSnapshotDecodingError) in
+            ProcessEntry(
+                pid: try entry.required("pid", { $0.integer() }, "a pid"),
+                ppid: try entry.optional("ppid", { $0.integer() }, "a pid"),
+                comm: try entry.optional("comm", \.stringValue, "a string"),
+                uid: try entry.optional("uid", { $0.integer() }, "a uid"),
+                mountNamespace: try entry.optional("mntns", { $0.integer() }, "an inode number"),
+                cgroup: try entry.optional("cgroup", \.stringValue, "a string"),
+                cgroupV1: try entry.optionalStrings("cgroup_v1"))
+        }
+        mountNamespaces = try top.array("mount_namespaces") { (entry) throws(NodeSnapshotDecodingError) in
+            MountNamespace(
+                inode: try entry.required("mntns", { $0.integer() }, "an inode number"),
+                processCount: try entry.optional("process_count", { $0.integer() }, "a count") ?? 0,
+                ownerPID: try entry.optional("owner_pid", { $0.integer() }, "a pid"),
+                ownerComm: try entry.optional("owner_comm", \.stringValue, "a string"),
+                mountinfoPID: try entry.optional("mountinfo_pid", { $0.integer() }, "a pid"),
+                mounts: entry.has("mounts") ? try entry.array("mounts", Mount.init(reading:)) : nil,
+                mountsOverLimit: try entry.optional("mounts_over_limit", { $0.integer() }, "a count") ?? 0,
+                malformedLines: try entry.optional("malformed_lines", { $0.integer() }, "a count") ?? 0)
+        }
+        blockDevices = try top.array("block_devices") { (entry) throws(NodeSnapshotDecodingError) in
+            BlockDevice(
+                name: try entry.required("name", \.stringValue, "a string"),
+                parent: try entry.optional("parent", \.stringValue, "a string"),
+                partitionNumber: try entry.optional("partition", { $0.integer() }, "an integer"),
+                major: try entry.optional("major", { $0.integer() }, "a device major"),
+                minor: try entry.optional("minor", { $0.integer() }, "a device minor"),
+                sizeBytes: try entry.optional("size_bytes", { $0.integer() }, "a size"),
+                readAheadKB: try entry.optional("read_ahead_kb", { $0.integer() }, "a size"),
+                rotational: try entry.optional("rotational", \.boolValue, "a boolean"),
+                scheduler: try entry.optional("scheduler", \.stringValue, "a string"),
+                serial: try entry.optional("serial", \.stringValue, "a string"),
+                loopBackingFile: try entry.optional("loop_backing_file", \.stringValue, "a string"),
+                pciAddress: try entry.optional("pci_address", \.stringValue, "a string"),
+                pciDriver: try entry.optional("pci_driver", \.stringValue, "a string"),
+                driver: try entry.optional("driver", \.stringValue, "a string"),
+                readOnly: try entry.optional("read_only", \.boolValue, "a boolean"))
+        }
+        pciFunctions = try top.array("pci_functions") { (entry) throws(NodeSnapshotDecodingError) in
+            PCIFunction(
+                address: try entry.required("address", \.stringValue, "a string"),
+                vendor: try entry.optional("vendor", \.stringValue, "a string"),
+                device: try entry.optional("device", \.stringValue, "a string"),
+                pciClass: try entry.optional("class", \.stringValue, "a string"),
+                driver: try entry.optional("driver", \.stringValue, "a string"),
+                driverOverride: try entry.optional("driver_override", \.stringValue, "a string"))
+        }
+        virtioDevices = try top.array("virtio_devices") { (entry) throws(NodeSnapshotDecodingError) in
+            VirtioDevice(
+                name: try entry.required("name", \.stringValue, "a string"),
+                deviceID: try entry.optional("device_id", \.stringValue, "a string"),
+                driver: try entry.optional("driver", \.stringValue, "a string"),
+                pciAddress: try entry.optional("pci_address", \.stringValue, "a string"))
+        }
+        if top.has("omitted") {
+            let counts = try top.object("omitted")
+            omitted = Omissions(
+                processesExited: try counts.optional("processes_exited", { $0.integer() }, "a count") ?? 0,
+                processesOverLimit: try counts.optional("processes_over_limit", { $0.integer() }, "a count") ?? 0,
+                namespacesOverLimit: try counts.optional("namespaces_over_limit", { $0.integer() }, "a count") ?? 0,
+                namespacesWithoutMounts: try counts.optional("namespaces_without_mounts", { $0.integer() }, "a count") ?? 0)
+        } else {
+            omitted = Omissions()
+        }
+    }
+}
+
+extension NodeSnapshot.Mount {
+    fileprivate init(reading entry: ObjectReader) throws(NodeSnapshotDecodingError) {
+        self.init(
+            mountID: try entry.required("mount_id", { $0.integer() }, "an integer"),
+            parentID: try entry.required("parent_id", { $0.integer() }, "an integer"),
+            major: try entry.required("major", { $0.integer() }, "a device major"),
+            minor: try entry.required("minor", { $0.integer() }, "a device minor"),
+            root: try entry.required("root", \.stringValue, "a string"),
+            mountPoint: try entry.required("mount_point", \.stringValue, "a string"),
+            options: try entry.optional("options", \.stringValue, "a string") ?? "",
+            optionalFields: try entry.optionalStrings("optional_fields") ?? [],
+            fstype: try entry.required("fstype", \.stringValue, "a string"),
+            source: try entry.optional("source", \.stringValue, "a string") ?? "",
+            superOptions: try entry.optional("super_options", \.stringValue, "a string") ?? "")
+    }
+}
+
+/// Typed access to one JSON object with the path of every value, so an
+/// error says where ("block_devices[3].size_bytes is not a size").
+private struct ObjectReader {
+    let value: JSONValue
+    let path: String
+
+    func keyPath(_ key: String) -> String { path.isEmpty ? key : path + "." + key }
+
+    func has(_ key: String) -> Bool {
+        if let found = value[key], found != .null { return true }
+        return false
+    }
+
+    func required<T>(_ key: String, _ convert: (JSONValue) -> T?, _ expected: String) throws(NodeSnapshotDecodingError) -> T {
+        guard let found = value[key], found != .null else { throw .missingKey(path: keyPath(key)) }
+        guard let converted = convert(found) else { throw .wrongType(path: keyPath(key), expected: expected) }
+        return converted
+    }
+
+    /// Missing or null is nil; present but of the wrong type is an error.
+    func optional<T>(_ key: String, _ convert: (JSONValue) -> T?, _ expected: String) throws(NodeSnapshotDecodingError) -> T? {
+        guard let found = value[key], found != .null else { return nil }
+        guard let converted = convert(found) else { throw .wrongType(path: keyPath(key), expected: expected) }
+        return converted
+    }
+
+    func optionalStrings(_ key: String) throws(NodeSnapshotDecodingError) -> [String]? {
+        guard let found = value[key], found != .null else { return nil }
+        guard let elements = found.arrayValue else { throw .wrongType(path: keyPath(key), expected: "an array of strings") }
+        var strings: [String] = []
+        strings.reserveCapacity(elements.count)
+        for (index, element) in elements.enumerated() {
+            guard let text = element.stringValue else {
+                throw .wrongType(path: keyPath(key) + "[\(index)]", expected: "a string")
+            }
+            strings.append(text)
+        }
+        return strings
+    }
+
+    func object(_ key: String) throws(NodeSnapshotDecodingError) -> ObjectReader {
+        guard let found = value[key], found != .null else { throw .missingKey(path: keyPath(key)) }
+        guard case .object = found else { throw .wrongType(path: keyPath(key), expected: "an object") }
+        return ObjectReader(value: found, path: keyPath(key))
+    }
+
+    /// A missing array is empty: a snapshot from a reader that could not
+    /// list, say, PCI devices simply has none.
+    func array<T>(_ key: String, _ element: (ObjectReader) throws(NodeSnapshotDecodingError) -> T) throws(NodeSnapshotDecodingError) -> [T] {
+        guard let found = value[key], found != .null else { return [] }
+        guard let elements = found.arrayValue else { throw .wrongType(path: keyPath(key), expected: "an array") }
+        var result: [T] = []
+        result.reserveCapacity(elements.count)
+        for (index, item) in elements.enumerated() {
+            let itemPath = keyPath(key) + "[\(index)]"
+            guard case .object = item else { throw .wrongType(path: itemPath, expected: "an object") }
+            result.append(try element(ObjectReader(value: item, path: itemPath)))
+        }
+        return result
+    }
+}

@@ -1,0 +1,444 @@
+import Glibc
+import StoretraceDecode
+
+/// Caps that keep a snapshot of a huge or hostile node bounded in time and
+/// memory. What they cut is counted in the snapshot (`omitted`,
+/// `mountsOverLimit`), never dropped silently.
+public struct NodeSnapshotLimits: Sendable {
+    public var maxProcesses = 100_000
+    public var maxMountNamespaces = 10_000
+    public var maxMountsPerNamespace = 100_000
+    /// Largest /proc/PID/mountinfo read (a node with 100k mounts writes ~15 MiB).
+    public var maxMountinfoBytes = 64 << 20
+    /// Largest other file read (status, cgroup, sysfs attributes).
+    public var maxSmallFileBytes = 64 << 10
+    /// How many pids of one namespace to try before giving up on its mounts.
+    public var mountinfoAttempts = 16
+
+    public init() {}
+}
+
+extension NodeSnapshot {
+    /// Takes a snapshot of this node from /proc and /sys. Never fails: what
+    /// cannot be read is left absent, a process that exits mid-scan is
+    /// skipped and counted. Needs root (or CAP_SYS_PTRACE and
+    /// CAP_DAC_READ_SEARCH) to see other users' namespaces and mounts.
+    public static func take(limits: NodeSnapshotLimits = NodeSnapshotLimits()) -> NodeSnapshot {
+        var reader = SnapshotFileReader(maxSmallFileBytes: limits.maxSmallFileBytes)
+        let takenAt = TakenAt(monotonicNanoseconds: KernelClock.now(CLOCK_MONOTONIC),
+                              realtimeNanoseconds: KernelClock.now(CLOCK_REALTIME))
+        let offsets = ClockOffsets(realtimeMinusMonotonic: KernelClock.measureOffset().realtimeMinusMonotonic,
+                                   boottimeMinusMonotonic: measureBoottimeOffset())
+
+        var names = utsname()
+        let hasNames = uname(&names) == 0
+        var snapshot = NodeSnapshot(
+            takenAt: takenAt,
+            clockOffsets: offsets,
+            kernelRelease: hasNames ? withUnsafeBytes(of: &names.release, cStringField) : nil,
+            hostname: hasNames ? withUnsafeBytes(of: &names.nodename, cStringField) : nil,
+            bootID: reader.attribute("/proc/sys/kernel/random/boot_id"),
+            onlineCPUs: reader.attribute("/sys/devices/system/cpu/online").flatMap { SnapshotText.cpuCount(list: $0[...]) }
+                ?? onlineCPUsFromSysconf())
+
+        scanProcesses(into: &snapshot, reader: &reader, limits: limits)
+        scanMountNamespaces(into: &snapshot, reader: &reader, limits: limits)
+        snapshot.blockDevices = scanBlockDevices(reader: &reader)
+        snapshot.pciFunctions = scanPCIStorage(reader: &reader)
+        snapshot.virtioDevices = scanVirtio(reader: &reader)
+        return snapshot
+    }
+
+    /// CLOCK_BOOTTIME minus CLOCK_MONOTONIC from the tightest of a few samples.
+    static func measureBoottimeOffset() -> Int64? {
+        var probe = timespec()
+        guard clock_gettime(CLOCK_BOOTTIME, &probe) == 0 else { return nil }
+        var best = Int64.max
+        var offset: Int64 = 0
+        for _ in 0..<5 {
+            let before = KernelClock.now(CLOCK_MONOTONIC)
+            let boottime = KernelClock.now(CLOCK_BOOTTIME)
+            let after = KernelClock.now(CLOCK_MONOTONIC)
+            if after - before < best {
+                best = after - before
+                offset = boottime - (before + (after - before) / 2)
+            }
+        }
+        return offset
+    }
+
+    static func onlineCPUsFromSysconf() -> Int? {
+        let count = sysconf(Int32(_SC_NPROCESSORS_ONLN))
+        return count > 0 ? count : nil
+    }
+
+    // MARK: Processes
+
+    static func scanProcesses(into snapshot: inout NodeSnapshot, reader: inout SnapshotFileReader,
+                              limits: NodeSnapshotLimits) {
+        var processes: [ProcessEntry] = []
+        for pid in numericEntries(of: "/proc") {
+            guard processes.count < limits.maxProcesses else {
+                snapshot.omitted.processesOverLimit += 1
+                continue
+            }
+            // Every file is read relative to one open /proc/PID so that all
+            // fields come from the same process even if the pid is reused.
+            let directory = open("/proc/\(pid)", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard directory >= 0 else {
+                snapshot.omitted.processesExited += 1
+                continue
+            }
+            defer { close(directory) }
+            var entry = ProcessEntry(pid: pid)
+            let status = reader.withContents("status", at: directory) { bytes, _ in SnapshotText.processStatus(bytes) }
+            if let status {
+                entry.comm = status.name
+                entry.ppid = status.ppid
+                entry.uid = status.uid
+            } else if reader.lastErrno == ENOENT || reader.lastErrno == ESRCH {
+                snapshot.omitted.processesExited += 1
+                continue
+            }
+            if let link = reader.readLink("ns/mnt", at: directory) {
+                entry.mountNamespace = SnapshotText.namespaceInode(link: link[...])
+            }
+            if let cgroups = reader.withContents("cgroup", at: directory, { bytes, _ in SnapshotText.cgroups(bytes) }) {
+                (entry.cgroup, entry.cgroupV1) = cgroups
+            }
+            processes.append(entry)
+        }
+        processes.sort { $0.pid < $1.pid }
+        snapshot.processes = processes
+    }
+
+    // MARK: Mount namespaces
+
+    static func scanMountNamespaces(into snapshot: inout NodeSnapshot, reader: inout SnapshotFileReader,
+                                    limits: NodeSnapshotLimits) {
+        var namespaceOf: [Int32: UInt64] = [:]
+        var members: [UInt64: [Int]] = [:] // indexes into processes, ascending pid
+        for (index, process) in snapshot.processes.enumerated() {
+            guard let inode = process.mountNamespace else { continue }
+            namespaceOf[process.pid] = inode
+            members[inode, default: []].append(index)
+        }
+
+        var namespaces: [MountNamespace] = []
+        for (inode, indexes) in members {
+            // The owner is the first process whose parent is outside the
+            // namespace: the one that created it or was started into it.
+            let ownerIndex = indexes.first(where: { index in
+                guard let parent = snapshot.processes[index].ppid, parent > 0,
+                      let parentNamespace = namespaceOf[parent] else { return true }
+                return parentNamespace != inode
+            }) ?? indexes[0]
+            let owner = snapshot.processes[ownerIndex]
+            namespaces.append(MountNamespace(inode: inode, processCount: indexes.count,
+                                             ownerPID: owner.pid, ownerComm: owner.comm))
+        }
+        namespaces.sort { ($0.ownerPID ?? .max, $0.inode) < ($1.ownerPID ?? .max, $1.inode) }
+        if namespaces.count > limits.maxMountNamespaces {
+            snapshot.omitted.namespacesOverLimit = namespaces.count - limits.maxMountNamespaces
+            namespaces.removeLast(namespaces.count - limits.maxMountNamespaces)
+        }
+
+        for index in namespaces.indices {
+            let inode = namespaces[index].inode
+            var candidates: [Int32] = namespaces[index].ownerPID.map { [$0] } ?? []
+            for member in members[inode] ?? [] where candidates.count < limits.mountinfoAttempts {
+                let pid = snapshot.processes[member].pid
+                if pid != namespaces[index].ownerPID { candidates.append(pid) }
+            }
+            for pid in candidates {
+                guard let text = reader.mountinfo(pid: pid, expectingNamespace: inode, maxBytes: limits.maxMountinfoBytes)
+                else { continue }
+                // A file cut at the byte cap may end in a partial line:
+                // drop it and count it as cut rather than malformed.
+                var body = text.text[...]
+                if text.cut { body = body[..<(body.lastIndex(of: "\n") ?? body.startIndex)] }
+                var mounts: [Mount] = []
+                var malformed = 0
+                var overLimit = text.cut ? 1 : 0
+                for line in body.split(separator: "\n") {
+                    guard mounts.count < limits.maxMountsPerNamespace else {
+                        overLimit += 1
+                        continue
+                    }
+                    if let mount = SnapshotText.mount(mountinfoLine: line) {
+                        mounts.append(mount)
+                    } else {
+                        malformed += 1
+                    }
+                }
+                namespaces[index].mounts = mounts
+                namespaces[index].mountinfoPID = pid
+                namespaces[index].malformedLines = malformed
+                namespaces[index].mountsOverLimit = overLimit
+                break
+            }
+            if namespaces[index].mounts == nil { snapshot.omitted.namespacesWithoutMounts += 1 }
+        }
+        snapshot.mountNamespaces = namespaces
+    }
+
+    // MARK: Block devices
+
+    static func scanBlockDevices(reader: inout SnapshotFileReader) -> [BlockDevice] {
+        var disks: [(disk: BlockDevice, partitions: [BlockDevice])] = []
+        for name in directoryEntries(of: "/sys/block") {
+            let path = "/sys/block/" + name
+            var disk = blockDevice(name: name, path: path, reader: &reader)
+            disk.readAheadKB = reader.attribute(path + "/queue/read_ahead_kb").flatMap { UInt64($0) }
+            disk.rotational = reader.attribute(path + "/queue/rotational").flatMap(flag)
+            disk.scheduler = reader.attribute(path + "/queue/scheduler").flatMap { SnapshotText.activeScheduler($0[...]) }
+            disk.serial = nonEmpty(reader.attribute(path + "/serial")) ?? nonEmpty(reader.attribute(path + "/device/serial"))
+            disk.loopBackingFile = nonEmpty(reader.attribute(path + "/loop/backing_file"))
+            disk.driver = readLink(path + "/device/driver").map(basename)
+
+            var partitions: [BlockDevice] = []
+            for entry in directoryEntries(of: path) where access(path + "/" + entry + "/partition", F_OK) == 0 {
+                var partition = blockDevice(name: entry, path: path + "/" + entry, reader: &reader)
+                partition.parent = name
+                partition.partitionNumber = reader.attribute(path + "/" + entry + "/partition").flatMap { Int($0) }
+                partitions.append(partition)
+            }
+            partitions.sort(by: deviceOrder)
+            disks.append((disk, partitions))
+        }
+        disks.sort { deviceOrder($0.disk, $1.disk) }
+        return disks.flatMap { [$0.disk] + $0.partitions }
+    }
+
+    /// What disks and partitions have alike: number, size, PCI parent.
+    static func blockDevice(name: String, path: String, reader: inout SnapshotFileReader) -> BlockDevice {
+        var device = BlockDevice(name: name)
+        if let number = reader.attribute(path + "/dev").flatMap({ SnapshotText.deviceNumber($0[...]) }) {
+            device.major = number.major
+            device.minor = number.minor
+        }
+        if let sectors = reader.attribute(path + "/size").flatMap({ UInt64($0) }) {
+            // `size` counts 512-byte sectors whatever the logical block size.
+            let (bytes, overflow) = sectors.multipliedReportingOverflow(by: 512)
+            device.sizeBytes = overflow ? nil : bytes
+        }
+        device.readOnly = reader.attribute(path + "/ro").flatMap(flag)
+        if let resolved = realPath(path), let address = SnapshotText.pciAddress(inDevicePath: resolved[...]) {
+            device.pciAddress = address
+            device.pciDriver = readLink("/sys/bus/pci/devices/\(address)/driver").map(basename)
+        }
+        return device
+    }
+
+    static func deviceOrder(_ a: BlockDevice, _ b: BlockDevice) -> Bool {
+        (a.major ?? .max, a.minor ?? .max, a.name) < (b.major ?? .max, b.minor ?? .max, b.name)
+    }
+
+    // MARK: PCI and virtio
+
+    static func scanPCIStorage(reader: inout SnapshotFileReader) -> [PCIFunction] {
+        var functions: [PCIFunction] = []
+        for address in directoryEntries(of: "/sys/bus/pci/devices") {
+            let path = "/sys/bus/pci/devices/" + address
+            guard let pciClass = reader.attribute(path + "/class"), pciClass.hasPrefix("0x01") else { continue }
+            let override = reader.attribute(path + "/driver_override")
+            functions.append(PCIFunction(
+                address: address,
+                vendor: reader.attribute(path + "/vendor"),
+                device: reader.attribute(path + "/device"),
+                pciClass: pciClass,
+                driver: readLink(path + "/driver").map(basename),
+                driverOverride: override == "(null)" ? nil : nonEmpty(override)))
+        }
+        return functions.sorted { $0.address < $1.address }
+    }
+
+    static func scanVirtio(reader: inout SnapshotFileReader) -> [VirtioDevice] {
+        var devices: [VirtioDevice] = []
+        for name in directoryEntries(of: "/sys/bus/virtio/devices") {
+            let path = "/sys/bus/virtio/devices/" + name
+            devices.append(VirtioDevice(
+                name: name,
+                deviceID: reader.attribute(path + "/device"),
+                driver: readLink(path + "/driver").map(basename),
+                pciAddress: realPath(path).flatMap { SnapshotText.pciAddress(inDevicePath: $0[...]) }))
+        }
+        // virtio2 before virtio10.
+        return devices.sorted { ($0.name.count, $0.name) < ($1.name.count, $1.name) }
+    }
+
+    // MARK: Small helpers
+
+    static func flag(_ text: String) -> Bool? {
+        switch text {
+        case "0": return false
+        case "1": return true
+        default: return nil
+        }
+    }
+
+    static func nonEmpty(_ text: String?) -> String? {
+        guard let text, !text.isEmpty else { return nil }
+        return text
+    }
+
+    static func basename(_ path: String) -> String {
+        path.split(separator: "/").last.map(String.init) ?? path
+    }
+
+    static func cStringField(_ raw: UnsafeRawBufferPointer) -> String {
+        let bytes = raw.prefix(while: { $0 != 0 })
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// Names in a directory, without "." and "..". Empty when it cannot be read.
+fileprivate func directoryEntries(of path: String) -> [String] {
+    guard let directory = opendir(path) else { return [] }
+    defer { closedir(directory) }
+    var names: [String] = []
+    while let entry = readdir(directory) {
+        let name = withUnsafeBytes(of: &entry.pointee.d_name) { raw in
+            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
+        if name != ".", name != ".." { names.append(name) }
+    }
+    return names
+}
+
+/// The pids in /proc (numeric entries), without building a String for the rest.
+fileprivate func numericEntries(of path: String) -> [Int32] {
+    guard let directory = opendir(path) else { return [] }
+    defer { closedir(directory) }
+    var pids: [Int32] = []
+    while let entry = readdir(directory) {
+        let pid = withUnsafeBytes(of: &entry.pointee.d_name) { raw -> Int32? in
+            var value: Int32 = 0
+            var digits = 0
+            for byte in raw {
+                if byte == 0 { break }
+                guard byte >= 0x30, byte <= 0x39, digits < 9 else { return nil }
+                value = value * 10 + Int32(byte - 0x30)
+                digits += 1
+            }
+            return digits > 0 && value > 0 ? value : nil
+        }
+        if let pid { pids.append(pid) }
+    }
+    return pids
+}
+
+/// readlink(2) as a String; nil when it fails.
+fileprivate func readLink(_ path: String) -> String? {
+    var buffer = [UInt8](repeating: 0, count: Int(PATH_MAX))
+    let count = buffer.withUnsafeMutableBufferPointer { pointer in
+        pointer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: pointer.count) {
+            readlink(path, $0, pointer.count)
+        }
+    }
+    guard count > 0 else { return nil }
+    return String(decoding: buffer[..<count], as: UTF8.self)
+}
+
+/// realpath(3); nil when it fails.
+fileprivate func realPath(_ path: String) -> String? {
+    guard let resolved = realpath(path, nil) else { return nil }
+    defer { free(resolved) }
+    return String(cString: resolved)
+}
+
+/// Reads procfs and sysfs files through one reused buffer (a snapshot
+/// reads a few files per process; allocating for each was most of its
+/// user time). A failure leaves `lastErrno` set and returns nil; callers
+/// leave the field absent.
+struct SnapshotFileReader {
+    let maxSmallFileBytes: Int
+    private var buffer: [UInt8]
+    private var linkBuffer: [UInt8]
+    private(set) var lastErrno: Int32 = 0
+
+    init(maxSmallFileBytes: Int) {
+        self.maxSmallFileBytes = maxSmallFileBytes
+        buffer = [UInt8](repeating: 0, count: 16 << 10)
+        linkBuffer = [UInt8](repeating: 0, count: Int(PATH_MAX))
+    }
+
+    /// A one-value sysfs attribute, trimmed of its newline and spaces.
+    mutating func attribute(_ path: String) -> String? {
+        withContents(path) { bytes, _ in bytes.trimmedString }
+    }
+
+    /// readlinkat(2) as a String; nil when it fails.
+    mutating func readLink(_ path: String, at directory: Int32) -> String? {
+        let count = linkBuffer.withUnsafeMutableBufferPointer { pointer in
+            pointer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: pointer.count) {
+                readlinkat(directory, path, $0, pointer.count)
+            }
+        }
+        guard count > 0 else {
+            lastErrno = errno
+            return nil
+        }
+        return String(decoding: linkBuffer[..<count], as: UTF8.self)
+    }
+
+    /// /proc/PID/mountinfo, but only if PID is still in `namespace`: the
+    /// pid may have exited and been reused since the process scan.
+    mutating func mountinfo(pid: Int32, expectingNamespace namespace: UInt64, maxBytes: Int) -> (text: String, cut: Bool)? {
+        let directory = open("/proc/\(pid)", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard directory >= 0 else { return nil }
+        defer { close(directory) }
+        guard let link = readLink("ns/mnt", at: directory),
+              SnapshotText.namespaceInode(link: link[...]) == namespace
+        else { return nil }
+        return withContents("mountinfo", at: directory, maxBytes: maxBytes) { bytes, cut in
+            (String(decoding: bytes, as: UTF8.self), cut)
+        }
+    }
+
+    /// Reads up to `maxBytes` (default: the small-file cap) of a file into
+    /// the reused buffer and passes a view of it, and whether the file had
+    /// more, to `body`. nil when the file cannot be opened or read.
+    mutating func withContents<Result>(_ path: String, at directory: Int32 = AT_FDCWD, maxBytes: Int? = nil,
+                                       _ body: (UnsafeRawBufferPointer, _ cut: Bool) -> Result) -> Result? {
+        let limit = maxBytes ?? maxSmallFileBytes
+        let fd = openat(directory, path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            lastErrno = errno
+            return nil
+        }
+        defer { close(fd) }
+        var used = 0
+        while true {
+            // One byte past the limit tells a file of exactly `limit` bytes
+            // from a longer one.
+            if used == buffer.count {
+                guard buffer.count <= limit else { break }
+                buffer.append(contentsOf: repeatElement(0, count: min(buffer.count, limit + 1 - buffer.count)))
+            }
+            let count = buffer.withUnsafeMutableBytes { raw in
+                Glibc.read(fd, raw.baseAddress! + used, raw.count - used)
+            }
+            if count < 0 {
+                if errno == EINTR { continue }
+                lastErrno = errno
+                return nil
+            }
+            if count == 0 { break }
+            used += count
+        }
+        let cut = used > limit
+        return buffer.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[..<min(used, limit)]), cut) }
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    fileprivate var trimmedString: String {
+        var lower = 0
+        var upper = count
+        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A }
+        while lower < upper, isSpace(self[lower]) { lower += 1 }
+        while upper > lower, isSpace(self[upper - 1]) { upper -= 1 }
+        return String(decoding: UnsafeRawBufferPointer(rebasing: self[lower..<upper]), as: UTF8.self)
+    }
+}
