@@ -14,6 +14,8 @@ public enum KernelError: Error, CustomStringConvertible, Equatable {
     case load(program: String?, errno: Errno, log: [String])
     case attach(program: String, errno: Errno)
     case system(call: String, errno: Errno)
+    /// Anything else, already phrased for the user.
+    case other(String)
 
     public var description: String {
         switch self {
@@ -33,6 +35,8 @@ public enum KernelError: Error, CustomStringConvertible, Equatable {
             return "attaching BPF program \(program) failed: \(errno)"
         case .system(let call, let errno):
             return "\(call) failed: \(errno)"
+        case .other(let message):
+            return message
         }
     }
 

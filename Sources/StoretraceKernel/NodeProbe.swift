@@ -65,6 +65,7 @@ public enum NodeProbe {
                 }
             }
             results.append(functionTracer(tracefs))
+            results += SourceProbes.run(tracefs: tracefs)
             tracefs.release()
         }
 

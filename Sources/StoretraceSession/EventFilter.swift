@@ -1,30 +1,65 @@
 import StoretraceDecode
 
-/// The filters of `live` (and later `record` and `replay`). Checking a
-/// record reads its fields in place and allocates nothing.
+/// The event types of the kernel-side sources, as `--type` names them.
+public enum KernelEventType: String, CaseIterable, Sendable {
+    case uevent, kmsg, function, tracepoint
+}
+
+/// The filters of `live`, `record` and `replay`. Checking a record reads its
+/// fields in place and allocates nothing.
 public struct EventFilter: Sendable {
     public var pids: [UInt32] = []
     /// Exact comm names (as the kernel truncates them: at most 15 bytes).
     public var comms: [[UInt8]] = []
+    /// Syscalls asked for with --type; with `kernelTypes`, empty means all.
     public var kinds: Set<SyscallKind> = []
+    public var kernelTypes: Set<KernelEventType> = []
     public var failedOnly = false
     public var minLatencyNanoseconds: UInt64 = 0
 
     public init() {}
 
-    /// Calls to trace: the kinds asked for, or all.
+    var typesRestricted: Bool { !kinds.isEmpty || !kernelTypes.isEmpty }
+
+    /// Calls to trace: the kinds asked for, all if no type was named, none
+    /// if only kernel-side types were.
     public var tracedKinds: [SyscallKind] {
-        kinds.isEmpty ? SyscallKind.allCases : SyscallKind.allCases.filter { kinds.contains($0) }
+        if !typesRestricted { return SyscallKind.allCases }
+        return SyscallKind.allCases.filter { kinds.contains($0) }
+    }
+
+    /// Whether events of this kernel-side type can pass at all (so a source
+    /// nobody asked for is not even opened).
+    public func wants(_ type: KernelEventType) -> Bool {
+        if typesRestricted && !kernelTypes.contains(type) { return false }
+        // --failed and --min-latency are about syscalls; they exclude the rest.
+        if failedOnly || minLatencyNanoseconds > 0 { return false }
+        return true
     }
 
     public func accepts(_ record: SyscallRecord) -> Bool {
-        if !kinds.isEmpty && !kinds.contains(record.kind) { return false }
+        if typesRestricted && !kinds.contains(record.kind) { return false }
         if failedOnly && record.errno == nil { return false }
         if record.latency < minLatencyNanoseconds { return false }
         if !pids.isEmpty && !pids.contains(record.pid) { return false }
         if !comms.isEmpty {
             let comm = record.comm
             if !comms.contains(where: { $0.elementsEqual(comm) }) { return false }
+        }
+        return true
+    }
+
+    /// Events without a process (uevents, kmsg) pass only when no process filter is set.
+    public func acceptsKernel(_ type: KernelEventType) -> Bool {
+        wants(type) && pids.isEmpty && comms.isEmpty
+    }
+
+    /// ftrace events carry a pid (the thread) and maybe a comm.
+    public func acceptsFtrace(_ type: KernelEventType, pid: Int32, comm: UnsafeRawBufferPointer?) -> Bool {
+        guard wants(type) else { return false }
+        if !pids.isEmpty && !pids.contains(UInt32(bitPattern: pid)) { return false }
+        if !comms.isEmpty {
+            guard let comm, comms.contains(where: { $0.elementsEqual(comm) }) else { return false }
         }
         return true
     }

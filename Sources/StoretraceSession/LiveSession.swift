@@ -1,43 +1,85 @@
 import Glibc
+import StoretraceCapture
 import StoretraceDecode
 import StoretraceKernel
 import StoretraceRender
 
-/// `storetrace live`: trace, filter, render to stdout until Ctrl-C, SIGTERM,
-/// `--duration` or a closed pipe; then detach and print a one-line summary.
+/// Which kernel-side sources join the syscalls.
+public struct SourceOptions: Sendable {
+    public var ftrace = true
+    public var ftraceEvents = TracefsInstanceOptions.defaultEvents
+    public var functions = TracefsInstanceOptions.defaultFunctions
+    public var uevents = true
+    public var ueventSubsystems: [String]? = UeventSource.defaultSubsystems
+    public var kmsg = true
+    public var kmsgBacklog = false
+    public init() {}
+}
+
+/// Where and how `record` writes.
+public struct RecordOptions: Sendable {
+    public var path: String
+    public var maxSize: UInt64?
+    /// Flush (write and fdatasync) at least this often.
+    public var flushIntervalMilliseconds = 1000
+    public var overwrite = false
+    public init(path: String) { self.path = path }
+}
+
+/// `storetrace live` and `storetrace record`: trace, filter, render and/or
+/// record until Ctrl-C, SIGTERM, `--duration`, `--max-size` or a closed
+/// pipe; then detach everything and print a one-line summary.
 public struct LiveConfiguration: Sendable {
     public var filter = EventFilter()
     public var format = OutputFormat.text
     public var color = false
     public var tracer = TracerOptions()
+    public var sources = SourceOptions()
     /// Stop after this many nanoseconds; nil runs until stopped.
     public var duration: UInt64?
-    public var outputFD: Int32 = STDOUT_FILENO
-    /// Where status, drop reports and the summary go.
+    /// Where events are rendered; nil renders nothing (record without --live).
+    public var outputFD: Int32? = STDOUT_FILENO
+    /// Where status, warnings and the summary go.
     public var statusFD: Int32 = STDERR_FILENO
-
+    public var record: RecordOptions?
+    /// Refresh a one-line status on statusFD once a second (record on a terminal).
+    public var statusLine = false
     public init() {}
 }
 
 public struct LiveSummary: Sendable {
     public var counts: PipelineCounts
-    public var losses: LossCounters
-    public var skipped: [(kind: SyscallKind, reason: String)]
+    public var losses: [LossCount]
     public var stopReason: String
 
-    /// "storetrace: 1200 events shown (1300 traced), 0 lost, 0 malformed"
+    public var lost: UInt64 { losses.filter(\.isLoss).reduce(0) { $0 + $1.count } }
+
+    /// "storetrace: 1200 events shown (1300 traced), 0 lost, 0 malformed; stopped by SIGINT"
     public var line: String {
-        var text = "storetrace: \(counts.shown) events shown (\(counts.received) traced), \(losses.lost) lost"
-        if losses.lost > 0 {
-            var parts: [String] = []
-            if losses.bufferFull > 0 { parts.append("\(losses.bufferFull) ring buffer full") }
-            if losses.perfLost > 0 { parts.append("\(losses.perfLost) perf buffer lost") }
-            if losses.pendingFull > 0 { parts.append("\(losses.pendingFull) entry table full") }
-            text += " (" + parts.joined(separator: ", ") + ")"
+        var text = "storetrace: \(counts.shown) events shown (\(counts.received) traced), \(lost) lost"
+        let nonzero = losses.filter { $0.count > 0 }
+        if !nonzero.isEmpty {
+            text += " (" + nonzero.map { "\($0.count) \($0.name)" }.joined(separator: ", ") + ")"
         }
         text += ", \(counts.malformed) malformed"
-        if losses.stringFaults > 0 { text += ", \(losses.stringFaults) unreadable strings" }
         return text + "; stopped by \(stopReason)"
+    }
+}
+
+extension LossCount {
+    /// Counters that are information, not lost events.
+    var isLoss: Bool {
+        !["exits without entry", "unreadable strings", "uevents filtered"].contains(name) && !name.contains("not from kernel")
+    }
+}
+
+extension LossCounters {
+    var named: [LossCount] {
+        [LossCount(name: "ring buffer full", count: bufferFull),
+         LossCount(name: "perf buffer lost", count: perfLost),
+         LossCount(name: "entry table full", count: pendingFull),
+         LossCount(name: "exits without entry", count: exitUnmatched),
+         LossCount(name: "unreadable strings", count: stringFaults)]
     }
 }
 
@@ -60,53 +102,203 @@ public final class LiveSession {
         }
         signal(SIGPIPE, SIG_IGN)
 
-        let clock = KernelClock.measureOffset()
-        let sink = OutputSink(fd: config.outputFD)
+        // The recorder measures the clock offset it stores; rendering uses the
+        // same one so that `record --live` and `replay` print the same bytes.
+        var recorder: CaptureRecorder?
+        if let record = config.record {
+            do {
+                var options = CaptureWriterOptions()
+                options.overwrite = record.overwrite
+                options.maxFileSize = record.maxSize
+                recorder = try CaptureRecorder(path: record.path, options: options)
+            } catch {
+                throw .other("cannot create capture \(record.path): \(error)")
+            }
+        }
+        let clock = recorder?.clock ?? KernelClock.measureOffset()
+        let sink = config.outputFD.map(OutputSink.init(fd:))
         let processor = RecordProcessor(
             filter: config.filter, format: config.format,
             text: TextRenderer(color: config.color, utcOffsetSeconds: KernelClock.localUTCOffset(), clock: clock),
             json: JSONRenderer(clock: clock), sink: sink)
+        processor.recorder = recorder
+        if let recorder {
+            recorder.appendSnapshot(Array(NodeSnapshot.take().jsonText(.compact).utf8))
+        }
 
+        let tracefs = try TracefsMount()
+        var sources: [RecordSource] = []
+        var tracer: SyscallTracer?
+        var closed = false
+        func closeAll() {
+            guard !closed else { return }
+            closed = true
+            tracer?.close()
+            for source in sources { source.close() }
+            tracefs.release()
+        }
+        defer { closeAll() }
+
+        // Several sources: merge them in time order. One: pass straight through.
+        var reorder: ReorderBuffer?
+        func deliver(_ record: RawRecord) {
+            if let reorder { reorder.insert(record) { processor.process($0) } } else { processor.process(record) }
+        }
+
+        // Kernel-side sources first: a refusal is reported once and the rest goes on.
         var tracerOptions = config.tracer
         tracerOptions.kinds = config.filter.tracedKinds
         if config.filter.pids.count == 1 { tracerOptions.targetPID = config.filter.pids[0] }
         tracerOptions.excludePID = UInt32(getpid())
-
-        let tracefs = try TracefsMount()
-        let tracer: SyscallTracer
-        do {
-            tracer = try SyscallTracer(options: tracerOptions, tracefs: tracefs) { processor.process($0) }
-        } catch {
-            tracefs.release()
-            throw error
+        let wantsFtrace = config.sources.ftrace && (config.filter.wants(.function) || config.filter.wants(.tracepoint))
+        if wantsFtrace {
+            for removed in TracefsInstance.removeStale(tracefs: tracefs) {
+                say(status, "storetrace: removed tracefs instance \(removed) left by a run that was killed")
+            }
+            var options = TracefsInstanceOptions()
+            options.events = config.filter.wants(.tracepoint) ? config.sources.ftraceEvents : []
+            options.functions = config.filter.wants(.function) ? config.sources.functions : []
+            do {
+                let instance = try TracefsInstance(tracefs: tracefs, options: options)
+                for warning in instance.warnings { say(status, "storetrace: \(warning)") }
+                if !instance.clockIsMonotonic {
+                    say(status, "storetrace: ftrace clock is \(instance.clock), not mono: its events may be out of order with the others")
+                }
+                if instance.enabledEvents.isEmpty && !instance.functionTracerOn {
+                    _ = instance.close()
+                } else {
+                    let ftrace = try FtraceSource(instance: instance)
+                    for warning in ftrace.warnings { say(status, "storetrace: \(warning)") }
+                    processor.ftraceCatalog = ftrace.catalog
+                    processor.describeAddress = { ftrace.describe(address: $0) }
+                    processor.commOfPid = { pid in ProcessNames.comm(of: pid) }
+                    if let recorder {
+                        let now = UInt64(KernelClock.now(CLOCK_MONOTONIC))
+                        var events = instance.enabledEvents
+                        if instance.functionTracerOn { events.append(TraceEventName(system: "ftrace", name: "function")) }
+                        for event in events {
+                            if let text = try? readFile(tracefs.path + "/" + event.directory + "/format") {
+                                recorder.appendFormat(system: event.system, formatText: text, timestamp: now)
+                            }
+                        }
+                    }
+                    sources.append(ftrace)
+                }
+            } catch {
+                say(status, "storetrace: not reading ftrace events: \(error)")
+            }
         }
-        tracefs.release() // attached: tracefs no longer needed, leave the node as found
-        defer { tracer.close() }
-
-        for (kind, reason) in tracer.skipped {
-            say(status, "storetrace: not tracing \(kind.callName): \(reason)")
+        if config.sources.uevents && config.filter.wants(.uevent) {
+            do {
+                sources.append(try UeventSource(subsystems: config.sources.ueventSubsystems))
+            } catch {
+                say(status, "storetrace: not reading uevents: \(error)")
+            }
         }
-        let mode = tracer.usesPerfBuffer ? "perf buffer" : "ring buffer \(config.tracer.bufferSize >> 10) KiB"
-        say(status, "storetrace: tracing \(tracer.attached.count) syscalls (\(mode)); Ctrl-C to stop")
+        if config.sources.kmsg && config.filter.wants(.kmsg) {
+            do {
+                let offset = KmsgSource.measurePrintkClockOffset() ?? 0
+                sources.append(try KmsgSource(backlog: config.sources.kmsgBacklog, clockOffset: offset))
+            } catch {
+                say(status, "storetrace: not reading the kernel log: \(error)")
+            }
+        }
 
-        try loop.add(fd: tracer.pollFD) {
-            tracer.consume()
-            sink.flush()
-            if sink.failure != nil {
-                stopReason = sink.failure == EPIPE ? "closed output" : "output error"
+        if !tracerOptions.kinds.isEmpty {
+            let syscalls = try SyscallTracer(options: tracerOptions, tracefs: tracefs) { bytes in
+                if reorder != nil, bytes.count >= SyscallLayout.headerSize {
+                    let timestamp = bytes.loadUnaligned(fromByteOffset: 32, as: UInt64.self)
+                    deliver(RawRecord(source: .syscall, timestamp: timestamp, bytes: bytes))
+                } else {
+                    processor.process(bytes)
+                }
+            }
+            tracer = syscalls
+            for (kind, reason) in syscalls.skipped {
+                say(status, "storetrace: not tracing \(kind.callName): \(reason)")
+            }
+        }
+        if sources.count + (tracer == nil ? 0 : 1) > 1 { reorder = ReorderBuffer() }
+        if sources.isEmpty && tracer == nil {
+            throw .missingFeature("any source for the requested --type")
+        }
+
+        var parts: [String] = []
+        if let tracer {
+            let mode = tracer.usesPerfBuffer ? "perf buffer" : "ring buffer \(config.tracer.bufferSize >> 10) KiB"
+            parts.append("\(tracer.attached.count) syscalls (\(mode))")
+        }
+        parts += sources.map(\.kind.name)
+        say(status, "storetrace: tracing " + parts.joined(separator: ", ") + (config.record.map { " into \($0.path)" } ?? "") + "; Ctrl-C to stop")
+
+        func flushOutput() {
+            sink?.flush()
+            if let failure = sink?.failure {
+                stopReason = failure == EPIPE ? "closed output" : "output error"
                 loop.stop()
             }
+            if let recorder {
+                if recorder.failure != nil {
+                    stopReason = "capture error"
+                    loop.stop()
+                } else if recorder.limitReached {
+                    stopReason = "--max-size"
+                    loop.stop()
+                }
+            }
         }
-        var reported = LossCounters()
+        if let tracer {
+            try loop.add(fd: tracer.pollFD) {
+                tracer.consume()
+                if reorder == nil { flushOutput() }
+            }
+        }
+        for source in sources {
+            for fd in source.pollFDs {
+                try loop.add(fd: fd) { source.drain { deliver($0) } }
+            }
+        }
+        if let reorder {
+            // Release merged records a window behind the clock.
+            try loop.addTimer(milliseconds: 50) {
+                let now = UInt64(KernelClock.now(CLOCK_MONOTONIC))
+                reorder.flush(upTo: now > reorder.window ? now - reorder.window : 0) { processor.process($0) }
+                flushOutput()
+            }
+        }
+
+        func allLosses() -> [LossCount] {
+            (tracer?.counters().named ?? []) + sources.flatMap(\.losses)
+        }
+        var reportedLost: UInt64 = 0
         let started = KernelClock.now(CLOCK_MONOTONIC)
+        var lastFlush = started
         try loop.addTimer(milliseconds: 1000) {
             processor.text.utcOffsetSeconds = KernelClock.localUTCOffset()
-            let now = tracer.counters()
-            if now.lost > reported.lost {
-                say(status, "storetrace: lost \(now.lost - reported.lost) events in the last second (\(now.lost) in all); try a larger --buffer-size")
+            let losses = allLosses()
+            let lost = losses.filter(\.isLoss).reduce(0) { $0 + $1.count }
+            if lost > reportedLost && !config.statusLine {
+                say(status, "storetrace: lost \(lost - reportedLost) events in the last second (\(lost) in all): "
+                    + losses.filter { $0.isLoss && $0.count > 0 }.map { "\($0.count) \($0.name)" }.joined(separator: ", "))
             }
-            reported = now
-            if let duration = config.duration, UInt64(KernelClock.now(CLOCK_MONOTONIC) - started) >= duration {
+            reportedLost = lost
+            let now = KernelClock.now(CLOCK_MONOTONIC)
+            if let recorder, let interval = config.record?.flushIntervalMilliseconds,
+               now - lastFlush >= Int64(interval) * 1_000_000 - 10_000_000 {
+                recorder.flush()
+                lastFlush = now
+            }
+            if config.statusLine, let recorder {
+                let seconds = (now - started) / 1_000_000_000
+                let bySource = SourceKind.allCases.map { "\($0.name) \(processor.counts.bySource[Int($0.rawValue)])" }
+                status.withBuffer {
+                    $0.append(string: "\r\u{1B}[Krecording \(seconds / 60):\(String(format2: seconds % 60))  \(processor.counts.shown) events ("
+                              + bySource.joined(separator: ", ") + ")  \(lost) lost  \(recorder.writer.projectedSize >> 10) KiB")
+                }
+                status.flush()
+            }
+            flushOutput()
+            if let duration = config.duration, UInt64(now - started) >= duration {
                 stopReason = "--duration"
                 loop.stop()
             }
@@ -119,17 +311,45 @@ public final class LiveSession {
         }
 
         loop.run()
+        if config.statusLine { say(status, "") }
         // Drain what arrived before the stop, then detach.
-        tracer.consume()
-        sink.flush()
-        let losses = tracer.counters()
-        tracer.close()
-        let summary = LiveSummary(counts: processor.counts, losses: losses, skipped: tracer.skipped, stopReason: stopReason)
+        tracer?.consume()
+        for source in sources { source.drain { deliver($0) } }
+        reorder?.flush(upTo: .max) { processor.process($0) }
+        sink?.flush()
+        let losses = allLosses()
+        closeAll()
+        if let recorder {
+            recorder.appendSnapshot(Array(NodeSnapshot.take().jsonText(.compact).utf8))
+            recorder.close(drops: losses, note: "stopped by \(stopReason)")
+            if let failure = recorder.failure {
+                say(status, "storetrace: capture \(config.record!.path): \(failure); everything flushed before is readable")
+            }
+        }
+        let summary = LiveSummary(counts: processor.counts, losses: losses, stopReason: stopReason)
         say(status, summary.line)
-        if let failure = sink.failure, failure != EPIPE {
+        if let failure = sink?.failure, failure != EPIPE {
             throw .system(call: "write to output", errno: .init(rawValue: failure))
         }
+        if let failure = recorder?.failure {
+            throw .other("capture \(config.record!.path): \(failure)")
+        }
         return summary
+    }
+}
+
+extension String {
+    /// Two digits, zero-padded.
+    init(format2 value: Int64) {
+        self = value < 10 ? "0\(value)" : "\(value)"
+    }
+}
+
+/// comm of a live process, for function events whose records carry none.
+enum ProcessNames {
+    static func comm(of pid: Int32) -> [UInt8]? {
+        guard let text = try? readFile("/proc/\(pid)/comm") else { return nil }
+        return Array(text.utf8.prefix { $0 != UInt8(ascii: "\n") })
     }
 }
 

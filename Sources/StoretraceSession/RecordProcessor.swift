@@ -1,4 +1,5 @@
 import StoretraceDecode
+import StoretraceKernel
 import StoretraceRender
 
 public enum OutputFormat: String, Sendable, CaseIterable {
@@ -8,27 +9,38 @@ public enum OutputFormat: String, Sendable, CaseIterable {
 
 /// Counts of what went through the pipeline.
 public struct PipelineCounts: Equatable, Sendable {
-    /// Records received from the kernel.
+    /// Records received from the sources.
     public var received: UInt64 = 0
-    /// Records shown (after filters).
+    /// Records shown or recorded (after filters).
     public var shown: UInt64 = 0
     /// Records that failed validation and were skipped.
     public var malformed: UInt64 = 0
+    /// Records shown, by source.
+    public var bySource: [UInt64] = [0, 0, 0, 0, 0]
     public init() {}
 }
 
-/// The hot path: raw record bytes in, validated, filtered, rendered into the
-/// sink's buffer. Nothing here allocates once the buffer has grown.
+/// The hot path: raw records in, validated, filtered, rendered into the
+/// sink's buffer and handed to the recorder. Nothing here allocates once
+/// the buffers have grown (ftrace tracepoint names aside).
 public final class RecordProcessor {
     public var filter: EventFilter
     public var format: OutputFormat
     public var text: TextRenderer
     public var json: JSONRenderer
-    public let sink: OutputSink
+    /// nil: no rendering (record without --live, or a null sink for benchmarks).
+    public let sink: OutputSink?
+    public var recorder: CaptureRecorder?
+    /// Decodes ftrace payloads; set when an ftrace source is on (or a capture holds formats).
+    public var ftraceCatalog: FtraceEventCatalog?
+    /// Kernel address to `symbol+0xoff`.
+    public var describeAddress: (UInt64) -> String = { "0x" + String($0, radix: 16) }
+    /// Comm of a pid, for function events (their records have none).
+    public var commOfPid: (Int32) -> [UInt8]? = { _ in nil }
     public private(set) var counts = PipelineCounts()
-    public private(set) var lastMalformed: RecordError?
+    public private(set) var lastMalformed: String?
 
-    public init(filter: EventFilter, format: OutputFormat, text: TextRenderer, json: JSONRenderer, sink: OutputSink) {
+    public init(filter: EventFilter, format: OutputFormat, text: TextRenderer, json: JSONRenderer, sink: OutputSink?) {
         self.filter = filter
         self.format = format
         self.text = text
@@ -36,21 +48,119 @@ public final class RecordProcessor {
         self.sink = sink
     }
 
+    /// A syscall record straight from the BPF ring buffer.
     public func process(_ bytes: UnsafeRawBufferPointer) {
         counts.received &+= 1
         let record: SyscallRecord
         do {
             record = try SyscallRecord(validating: bytes)
         } catch {
-            counts.malformed &+= 1
-            lastMalformed = error
+            malformed("\(error)")
             return
         }
         guard filter.accepts(record) else { return }
-        counts.shown &+= 1
+        shown(.syscall)
+        recorder?.append(RawRecord(source: .syscall, timestamp: record.timestamp, bytes: bytes))
+        guard let sink else { return }
         switch format {
         case .text: sink.withBuffer { text.render(record, into: &$0) }
         case .json: sink.withBuffer { json.render(record, into: &$0) }
         }
+    }
+
+    public func process(_ raw: RawRecord) {
+        switch raw.source {
+        case .syscall: process(raw.bytes)
+        case .uevent: processUevent(raw)
+        case .kmsg: processKmsg(raw)
+        case .ftrace: processFtrace(raw)
+        }
+    }
+
+    private func processUevent(_ raw: RawRecord) {
+        counts.received &+= 1
+        let message: UeventMessage
+        do {
+            message = try UeventMessage(parsing: raw.bytes)
+        } catch {
+            malformed("uevent: \(error)")
+            return
+        }
+        guard filter.acceptsKernel(.uevent) else { return }
+        shown(.uevent)
+        recorder?.append(raw)
+        guard let sink else { return }
+        switch format {
+        case .text: sink.withBuffer { text.renderUevent(message, monotonic: raw.timestamp, into: &$0) }
+        case .json: sink.withBuffer { json.renderUevent(message, monotonic: raw.timestamp, into: &$0) }
+        }
+    }
+
+    private func processKmsg(_ raw: RawRecord) {
+        counts.received &+= 1
+        let record: KmsgRecord
+        do {
+            record = try KmsgRecord(parsing: raw.bytes)
+        } catch {
+            malformed("kmsg: \(error)")
+            return
+        }
+        guard filter.acceptsKernel(.kmsg) else { return }
+        shown(.kmsg)
+        recorder?.append(raw)
+        guard let sink else { return }
+        switch format {
+        case .text: sink.withBuffer { text.renderKmsg(record, monotonic: raw.timestamp, into: &$0) }
+        case .json: sink.withBuffer { json.renderKmsg(record, monotonic: raw.timestamp, into: &$0) }
+        }
+    }
+
+    private func processFtrace(_ raw: RawRecord) {
+        counts.received &+= 1
+        guard let catalog = ftraceCatalog else {
+            malformed("ftrace record without formats")
+            return
+        }
+        let view: FtraceEventView
+        do {
+            view = try catalog.view(raw.bytes)
+        } catch {
+            malformed("ftrace: \(error)")
+            return
+        }
+        let type: KernelEventType = view.functionCall == nil ? .tracepoint : .function
+        let resolvedComm = view.comm == nil ? commOfPid(view.pid) : nil
+        let accepted: Bool = {
+            if let resolvedComm {
+                return resolvedComm.withUnsafeBytes { filter.acceptsFtrace(type, pid: view.pid, comm: $0) }
+            }
+            return filter.acceptsFtrace(type, pid: view.pid, comm: view.comm)
+        }()
+        guard accepted else { return }
+        shown(.ftrace)
+        if let recorder, let call = view.functionCall {
+            recorder.appendSymbol(call.ip, name: { describeAddress(call.ip) }, timestamp: raw.timestamp)
+            recorder.appendSymbol(call.parentIP, name: { describeAddress(call.parentIP) }, timestamp: raw.timestamp)
+        }
+        recorder?.append(raw)
+        guard let sink else { return }
+        let render = { (comm: UnsafeRawBufferPointer?) in
+            switch self.format {
+            case .text: sink.withBuffer { self.text.renderFtrace(view, monotonic: raw.timestamp, cpu: raw.cpu, comm: comm, describe: self.describeAddress, into: &$0) }
+            case .json: sink.withBuffer { self.json.renderFtrace(view, monotonic: raw.timestamp, cpu: raw.cpu, comm: comm, describe: self.describeAddress, into: &$0) }
+            }
+        }
+        if let resolvedComm { resolvedComm.withUnsafeBytes { render($0) } } else { render(nil) }
+    }
+
+    @inline(__always)
+    private func shown(_ source: SourceKind) {
+        counts.shown &+= 1
+        counts.bySource[Int(source.rawValue)] &+= 1
+    }
+
+    private func malformed(_ why: String) {
+        counts.malformed &+= 1
+        lastMalformed = why
     }
 }

@@ -13,7 +13,20 @@ struct Doctor: ParsableCommand {
             """
     )
 
+    @Flag(name: .long, help: "Remove tracefs instances left by storetrace runs that were killed, then check.")
+    var cleanup = false
+
     func run() throws {
+        if cleanup {
+            do {
+                let tracefs = try TracefsMount()
+                let removed = TracefsInstance.removeStale(tracefs: tracefs)
+                tracefs.release()
+                print(removed.isEmpty ? "cleanup: no stale storetrace instances" : "cleanup: removed " + removed.joined(separator: ", "))
+            } catch {
+                print("cleanup: \(error)")
+            }
+        }
         let results = NodeProbe.run()
         let width = results.map(\.name.count).max() ?? 0
         let color = isatty(STDOUT_FILENO) == 1 && getenv("NO_COLOR") == nil

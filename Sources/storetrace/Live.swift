@@ -5,61 +5,28 @@ import StoretraceSession
 
 struct Live: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show storage syscalls as they happen (the default command).",
+        abstract: "Show storage events as they happen (the default command).",
         discussion: """
-            One line per call: local time, command[pid], mount namespace, latency, the call \
-            as strace writes it, and its result. With --json, one JSON object per line \
-            (docs/events.md). Ctrl-C or SIGTERM detaches and prints a summary with the \
-            number of events lost, if any, on stderr.
+            Syscalls of the mount family and file copies, driver binding through the function \
+            tracer, storage tracepoints, device uevents and the kernel log, merged on one \
+            timeline. One line per event: local time, command[pid], mount namespace, latency, \
+            the call as strace writes it, and its result. With --json, one JSON object per line \
+            (docs/events.md). A source the kernel refuses is reported once and the rest goes on. \
+            Ctrl-C or SIGTERM detaches everything and prints a summary, with every lost event \
+            counted, on stderr.
             """
     )
 
     @OptionGroup var filters: FilterOptions
-
-    @Flag(name: .long, help: "Print JSON lines instead of text.")
-    var json = false
-
-    @Option(name: .long, help: ArgumentHelp("Color: auto (a terminal without NO_COLOR), always or never.", valueName: "when"))
-    var color: ColorChoice = .auto
-
-    @Option(name: .long, help: ArgumentHelp("Stop after this long: 30s, 5m.", valueName: "duration"))
-    var duration: String?
-
-    @Option(name: .long, help: ArgumentHelp("Kernel buffer size: a power of two, e.g. 8M, 64M.", valueName: "size"))
-    var bufferSize: String = "8M"
-
-    @Flag(name: .long, help: "Use the perf buffer even where the BPF ring buffer exists (it is the fallback for kernels before 5.8).")
-    var perfBuffer = false
-
-    enum ColorChoice: String, ExpressibleByArgument, CaseIterable {
-        case auto, always, never
-    }
-
-    func validate() throws {
-        if let duration, Duration.parseNanoseconds(duration) == nil {
-            throw ValidationError("cannot read --duration '\(duration)'; write e.g. 30s or 5m")
-        }
-        guard let bytes = ByteSize.parse(bufferSize) else {
-            throw ValidationError("cannot read --buffer-size '\(bufferSize)'; write e.g. 8M or 64M")
-        }
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        guard bytes >= page, bytes & (bytes - 1) == 0, bytes <= 1 << 30 else {
-            throw ValidationError("--buffer-size must be a power of two between \(page >> 10)K and 1G (got \(bufferSize))")
-        }
-    }
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var trace: TraceOptions
 
     func run() throws {
         var config = LiveConfiguration()
         config.filter = filters.filter
-        config.format = json ? .json : .text
-        switch color {
-        case .always: config.color = true
-        case .never: config.color = false
-        case .auto: config.color = !json && isatty(STDOUT_FILENO) == 1 && getenv("NO_COLOR") == nil
-        }
-        config.duration = duration.flatMap(Duration.parseNanoseconds)
-        config.tracer.bufferSize = ByteSize.parse(bufferSize) ?? (8 << 20)
-        config.tracer.forcePerfBuffer = perfBuffer
+        config.format = output.json ? .json : .text
+        config.color = output.useColor(fd: STDOUT_FILENO)
+        trace.apply(to: &config)
         do {
             _ = try LiveSession(configuration: config).run()
         } catch {
@@ -73,9 +40,8 @@ enum ByteSize {
     static func parse(_ text: String) -> Int? {
         let scales: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
         var digits = Substring(text.uppercased())
-        if digits.hasSuffix("IB") || digits.hasSuffix("B") && digits.count > 1 && scales[digits.dropLast().last!] != nil {
-            digits = digits.hasSuffix("IB") ? digits.dropLast(2) : digits.dropLast()
-        }
+        if digits.hasSuffix("IB") { digits = digits.dropLast(2) } else if digits.count > 1, digits.hasSuffix("B"),
+            let unit = digits.dropLast().last, scales[unit] != nil { digits = digits.dropLast() }
         var scale = 1
         if let last = digits.last, let unit = scales[last] {
             scale = unit

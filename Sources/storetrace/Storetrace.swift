@@ -4,12 +4,14 @@ import ArgumentParser
 struct Storetrace: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "storetrace",
-        abstract: "Trace mounts, unmounts and file copies on a Linux node, live.",
+        abstract: "Trace mounts, unmounts, file copies and driver binding on a Linux node.",
         discussion: """
             storetrace attaches BPF programs to the syscall tracepoints of the mount family \
             (mount, umount2, fsopen, fsconfig, fsmount, move_mount, open_tree, mount_setattr, \
             fspick) and of copy_file_range with its io.Copy fallbacks (splice, sendfile), and \
-            prints one line per call with its arguments, result and latency.
+            prints one line per call with its arguments, result and latency. Driver binding \
+            (function tracer on bind_store, nvme_probe...), storage tracepoints, device uevents \
+            and the kernel log join them on the same timeline.
 
             Needs root, or CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN also works). \
             Run `storetrace doctor` to see what this node supports.
@@ -19,8 +21,11 @@ struct Storetrace: ParsableCommand {
               storetrace live --failed            # only calls that returned an error
               storetrace live --type mount --type umount --json
               storetrace live --comm kubelet --min-latency 10ms
+              storetrace record -o reattach.stcap       # during a disk re-attach
+              storetrace replay reattach.stcap          # later, on any machine
+              storetrace info --snapshot reattach.stcap
             """,
-        subcommands: [Live.self, Doctor.self],
+        subcommands: [Live.self, Record.self, Replay.self, Info.self, Doctor.self],
         defaultSubcommand: Live.self
     )
 }

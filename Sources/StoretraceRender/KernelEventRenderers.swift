@@ -1,0 +1,241 @@
+import StoretraceDecode
+
+/// Text and JSON for the kernel-side sources: uevents, kernel log lines and
+/// ftrace events (function tracer and tracepoints). They share the time,
+/// who and namespace/latency columns of syscall lines, so everything lines
+/// up on one timeline:
+///
+///     14:07:31.123456  [uevent]                                  bind pci 0000:1d:01.4 driver=nvme seq=4242
+///     14:07:31.123501  bash[4120]                                bind_store <- kernfs_fop_write_iter cpu=1
+///     14:07:31.125000  [kmsg]                                    <6>info nvme nvme0: pci function 0000:1d:01.4
+extension TextRenderer {
+    /// The columns before the description: time, who, and the empty
+    /// namespace and latency columns.
+    func appendKernelPrefix(monotonic: UInt64, into out: inout OutputBuffer, who: (inout OutputBuffer) -> Void) {
+        appendPrefix(monotonic: monotonic, into: &out)
+        let start = out.count
+        paint(.cyan, into: &out)
+        who(&out)
+        paint(.reset, into: &out)
+        out.pad(since: start, to: Self.commColumn + 1 + Self.namespaceColumn + 1 + Self.latencyColumn)
+        out.append("  ")
+    }
+
+    public func renderUevent(_ message: UeventMessage, monotonic: UInt64, into out: inout OutputBuffer) {
+        appendKernelPrefix(monotonic: monotonic, into: &out) { $0.append("[uevent]") }
+        paint(.bold, into: &out)
+        out.appendPrintable(message.actionName)
+        paint(.reset, into: &out)
+        out.append(UInt8(ascii: " "))
+        out.appendPrintable(message.subsystem)
+        out.append(UInt8(ascii: " "))
+        // The device by its most useful name: the PCI address, the /dev
+        // name, or the last component of the sysfs path.
+        if let slot = message.pciSlotName {
+            out.appendPrintable(slot)
+        } else if let name = message.devname {
+            out.appendPrintable(name)
+        } else {
+            let path = message.devpath
+            let slash = path.lastIndex(of: UInt8(ascii: "/")).map { $0 + 1 } ?? 0
+            out.appendPrintable(UnsafeRawBufferPointer(rebasing: path[slash...]))
+        }
+        if let driver = message.driver {
+            out.append(" driver=")
+            out.appendPrintable(driver)
+        }
+        if let major = message.major, let minor = message.minor {
+            out.append(" dev=")
+            out.appendDecimal(major)
+            out.append(UInt8(ascii: ":"))
+            out.appendDecimal(minor)
+        }
+        if let sequence = message.sequenceNumber {
+            out.append(" seq=")
+            out.appendDecimal(sequence)
+        }
+        out.append(UInt8(ascii: "\n"))
+    }
+
+    public func renderKmsg(_ record: KmsgRecord, monotonic: UInt64, into out: inout OutputBuffer) {
+        appendKernelPrefix(monotonic: monotonic, into: &out) { $0.append("[kmsg]") }
+        let severe = record.level.rawValue <= 3
+        if severe { paint(.red, into: &out) }
+        out.append(UInt8(ascii: "<"))
+        out.appendDecimal(record.level.rawValue)
+        out.append(UInt8(ascii: ">"))
+        out.append(string: record.level.name)
+        out.append(UInt8(ascii: " "))
+        // /dev/kmsg already escapes non-printable bytes as \xNN.
+        out.appendPrintable(record.message)
+        if severe { paint(.reset, into: &out) }
+        out.append(UInt8(ascii: "\n"))
+    }
+
+    /// `describe` turns a kernel address into `symbol+0xoff`.
+    public func renderFtrace(_ view: FtraceEventView, monotonic: UInt64, cpu: UInt32,
+                             comm: UnsafeRawBufferPointer?, describe: (UInt64) -> String,
+                             into out: inout OutputBuffer) {
+        appendKernelPrefix(monotonic: monotonic, into: &out) { out in
+            if let comm = comm ?? view.comm, comm.count > 0 {
+                out.appendPrintable(comm)
+            } else {
+                out.append("pid")
+            }
+            out.append(UInt8(ascii: "["))
+            out.appendDecimal(view.pid)
+            out.append(UInt8(ascii: "]"))
+        }
+        paint(.bold, into: &out)
+        if let call = view.functionCall {
+            out.append(string: describe(call.ip))
+            paint(.reset, into: &out)
+            out.append(" <- ")
+            out.append(string: describe(call.parentIP))
+        } else {
+            out.append(string: view.system)
+            out.append(UInt8(ascii: ":"))
+            out.append(string: view.name)
+            paint(.reset, into: &out)
+            view.forEachField { field, value in
+                out.append(UInt8(ascii: " "))
+                out.append(string: field.name)
+                out.append(UInt8(ascii: "="))
+                switch value {
+                case .signed(let number): out.appendDecimal(number)
+                case .unsigned(let number): out.appendDecimal(number)
+                case .pointer(let address): out.appendHex(address)
+                case .string(let text): out.appendQuoted(text)
+                case .bytes(let bytes): out.append("<"); out.appendDecimal(bytes.count); out.append(" bytes>")
+                case .unreadable: out.append("?")
+                }
+            }
+        }
+        out.append(" cpu=")
+        out.appendDecimal(cpu)
+        out.append(UInt8(ascii: "\n"))
+    }
+}
+
+extension JSONRenderer {
+    private func head(type: StaticString, monotonic: UInt64, into out: inout OutputBuffer) {
+        out.append("{\"time\":")
+        appendTime(monotonic: monotonic, into: &out)
+        out.append(",\"type\":\"")
+        out.append(type)
+        out.append("\"")
+    }
+
+    private func optionalString(_ key: StaticString, _ value: UnsafeRawBufferPointer?, into out: inout OutputBuffer) {
+        out.append(",\"")
+        out.append(key)
+        out.append("\":")
+        if let value { out.appendJSONString(value) } else { out.append("null") }
+    }
+
+    /// Kernel-side events have no calling process: pid, tid and comm are null.
+    private func noProcess(into out: inout OutputBuffer) {
+        out.append(",\"pid\":null,\"tid\":null,\"comm\":null")
+    }
+
+    public func renderUevent(_ message: UeventMessage, monotonic: UInt64, into out: inout OutputBuffer) {
+        head(type: "uevent", monotonic: monotonic, into: &out)
+        noProcess(into: &out)
+        optionalString("action", message.actionName, into: &out)
+        optionalString("subsystem", message.subsystem, into: &out)
+        optionalString("devpath", message.devpath, into: &out)
+        optionalString("devname", message.devname, into: &out)
+        optionalString("devtype", message.devtype, into: &out)
+        optionalString("driver", message.driver, into: &out)
+        optionalString("pci_slot", message.pciSlotName, into: &out)
+        out.append(",\"major\":")
+        if let major = message.major { out.appendDecimal(major) } else { out.append("null") }
+        out.append(",\"minor\":")
+        if let minor = message.minor { out.appendDecimal(minor) } else { out.append("null") }
+        out.append(",\"seqnum\":")
+        if let sequence = message.sequenceNumber { out.appendDecimal(sequence) } else { out.append("null") }
+        out.append(",\"properties\":{")
+        var first = true
+        message.forEachProperty { key, value in
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            out.appendJSONString(key)
+            out.append(UInt8(ascii: ":"))
+            out.appendJSONString(value)
+        }
+        out.append("}}\n")
+    }
+
+    public func renderKmsg(_ record: KmsgRecord, monotonic: UInt64, into out: inout OutputBuffer) {
+        head(type: "kmsg", monotonic: monotonic, into: &out)
+        noProcess(into: &out)
+        out.append(",\"level\":\"")
+        out.append(string: record.level.name)
+        out.append("\",\"priority\":")
+        out.appendDecimal(record.level.rawValue)
+        out.append(",\"facility\":")
+        out.appendDecimal(record.facility)
+        out.append(",\"seq\":")
+        out.appendDecimal(record.sequence)
+        out.append(",\"kernel_time_us\":")
+        out.appendDecimal(record.timestampMicroseconds)
+        optionalString("message", record.message, into: &out)
+        optionalString("subsystem", record.subsystem, into: &out)
+        optionalString("device", record.device, into: &out)
+        out.append("}\n")
+    }
+
+    public func renderFtrace(_ view: FtraceEventView, monotonic: UInt64, cpu: UInt32,
+                             comm: UnsafeRawBufferPointer?, describe: (UInt64) -> String,
+                             into out: inout OutputBuffer) {
+        head(type: view.functionCall == nil ? "tracepoint" : "function", monotonic: monotonic, into: &out)
+        out.append(",\"pid\":")
+        out.appendDecimal(view.pid)
+        out.append(",\"tid\":")
+        out.appendDecimal(view.pid) // ftrace's pid is the thread id; the tgid is not recorded
+        optionalString("comm", comm ?? view.comm, into: &out)
+        out.append(",\"cpu\":")
+        out.appendDecimal(cpu)
+        if let call = view.functionCall {
+            out.append(",\"function\":")
+            out.appendJSONString(string: describe(call.ip))
+            out.append(",\"caller\":")
+            out.appendJSONString(string: describe(call.parentIP))
+            out.append(",\"ip\":\"")
+            out.appendHex(call.ip)
+            out.append("\",\"parent_ip\":\"")
+            out.appendHex(call.parentIP)
+            out.append("\"}\n")
+            return
+        }
+        out.append(",\"event\":")
+        out.appendJSONString(string: view.system + ":" + view.name)
+        out.append(",\"fields\":{")
+        var first = true
+        view.forEachField { field, value in
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            out.appendJSONString(string: field.name)
+            out.append(UInt8(ascii: ":"))
+            switch value {
+            case .signed(let number): out.appendDecimal(number)
+            case .unsigned(let number): out.appendDecimal(number)
+            case .pointer(let address): out.append("\""); out.appendHex(address); out.append("\"")
+            case .string(let text): out.appendJSONString(text)
+            case .bytes(let bytes):
+                out.append("\"")
+                for byte in bytes { out.appendHexByte(byte) }
+                out.append("\"")
+            case .unreadable: out.append("null")
+            }
+        }
+        out.append("}}\n")
+    }
+}
+
+extension OutputBuffer {
+    public mutating func appendJSONString(string: String) {
+        var copy = string
+        copy.withUTF8 { appendJSONString(UnsafeRawBufferPointer($0)) }
+    }
+}
