@@ -86,7 +86,9 @@ let package = Package(
             dependencies: [
                 "StoretraceKernel", "StoretraceSession", "StoretraceDecode", "StoretraceRender",
                 "CStoretraceSys", "CAllocCounter", "CLibbpf",
-            ]
+            ],
+            // Read by path (#filePath), not bundled: a capture written by format 1.0.
+            exclude: ["Fixtures"]
         ),
     ],
     swiftLanguageModes: [.v5]

@@ -1,0 +1,232 @@
+import Foundation
+import Glibc
+import Testing
+@testable import StoretraceKernel
+
+/// A storetrace process running in the background, as a user starts one.
+final class RunningCLI {
+    let process = Process()
+    let out = Pipe(), err = Pipe()
+    private(set) var stderrText = ""
+
+    init(_ arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: CLI.executable)
+        process.arguments = arguments
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+    }
+
+    /// Waits for the "Ctrl-C to stop" line: everything is attached.
+    func waitUntilReady(seconds: Double = 20) -> Bool {
+        var status = Data()
+        let deadline = Date().addingTimeInterval(seconds)
+        while !String(decoding: status, as: UTF8.self).contains("Ctrl-C to stop"), Date() < deadline, process.isRunning {
+            status.append(err.fileHandleForReading.availableData)
+        }
+        stderrText += String(decoding: status, as: UTF8.self)
+        return stderrText.contains("Ctrl-C to stop")
+    }
+
+    /// Sends `signal`, then collects stdout and stderr until exit.
+    func stop(_ signal: Int32 = SIGTERM) -> (status: Int32, stdout: String, stderr: String) {
+        kill(process.processIdentifier, signal)
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        stderrText += String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, stdout, stderrText)
+    }
+}
+
+func run(_ command: String, _ arguments: [String]) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: command)
+    process.arguments = arguments
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try? process.run()
+    process.waitUntilExit()
+}
+
+func jsonLines(_ text: String) -> [[String: Any]] {
+    text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+}
+
+extension KernelTests {
+@Suite struct RecordReplayTests {
+    /// Record with --live --json, replay --json: the same events print the same bytes.
+    @Test func recordThenReplayPrintsWhatLiveShowed() throws {
+        let scratch = Scratch()
+        let source = scratch.dir("src"), target = scratch.dir("dst")
+        let capture = scratch.path + "/round.stcap"
+        let recorder = try RunningCLI(["record", "-o", capture, "--live", "--json", "--type", "mount", "--type", "umount", "--comm", "mount", "--comm", "umount"])
+        #expect(recorder.waitUntilReady())
+        for _ in 0..<3 {
+            run("/bin/mount", ["--bind", source, target])
+            run("/bin/umount", [target])
+        }
+        run("/bin/umount", [target]) // fails: EINVAL
+        usleep(300_000)
+        let live = recorder.stop()
+        #expect(live.status == 0, "\(live.stderr)")
+        var mode = stat()
+        stat(capture, &mode)
+        #expect(mode.st_mode & 0o777 == 0o600)
+
+        let replay = try CLI.run(["replay", capture, "--json"])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        #expect(replay.stdout == live.stdout)
+        let events = jsonLines(replay.stdout).filter { ($0["target"] as? String) == target }
+        #expect(events.map { $0["type"] as? String ?? "" } == ["mount", "umount", "mount", "umount", "mount", "umount", "umount"])
+        #expect(events.last?["errno"] as? String == "EINVAL")
+        #expect(events.first?["source"] as? String == source)
+        #expect(events.first?["flags"] as? [String] == ["MS_BIND"])
+
+        // Filters apply to replay too.
+        let failed = try CLI.run(["replay", capture, "--json", "--failed"])
+        #expect(jsonLines(failed.stdout).count == 1)
+
+        let info = try CLI.run(["info", capture])
+        #expect(info.status == 0)
+        #expect(info.stdout.contains("storetrace.syscall v1"))
+        #expect(info.stdout.contains("complete: closed cleanly"))
+        #expect(info.stdout.contains("drops "))
+        #expect(info.stdout.contains("snapshot: host"))
+        let snapshot = try CLI.run(["info", "--snapshot", capture])
+        #expect(snapshot.stdout.contains("Mount namespace mnt:"))
+        #expect(snapshot.stdout.contains("Block devices"))
+    }
+
+    /// kill -9 while recording: every chunk flushed before is readable.
+    @Test func captureSurvivesSIGKILL() throws {
+        let scratch = Scratch()
+        let source = scratch.dir("src"), target = scratch.dir("dst")
+        let capture = scratch.path + "/killed.stcap"
+        let tracefsWasMounted = TracefsMount.existing() != nil
+        defer {
+            // A killed run cannot undo its tracefs mount or instance; the next
+            // run removes the instance, and the test puts the mount back as found.
+            if let stale = TracefsMount.existing() {
+                if let tracefs = try? TracefsMount() { _ = TracefsInstance.removeStale(tracefs: tracefs) }
+                if !tracefsWasMounted { umount2(stale, 0) }
+            }
+        }
+        let recorder = try RunningCLI(["record", "-o", capture, "--type", "mount", "--flush-interval", "50ms"])
+        #expect(recorder.waitUntilReady())
+        for _ in 0..<20 {
+            run("/bin/mount", ["--bind", source, target])
+            run("/bin/umount", [target])
+        }
+        sleep(2) // at least one flush
+        _ = recorder.stop(SIGKILL)
+        let replay = try CLI.run(["replay", capture, "--json"])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        #expect(jsonLines(replay.stdout).filter { $0["target"] as? String == target }.count == 20)
+        #expect(replay.stderr.contains("not closed cleanly") || replay.stderr.contains("torn tail"), "\(replay.stderr)")
+        let info = try CLI.run(["info", capture])
+        #expect(info.stdout.contains("unknown: the capture was not closed cleanly"))
+    }
+
+    /// A copy cut at any byte replays every complete chunk and says where it was cut.
+    @Test func truncatedCopiesReplayUpToTheCut() throws {
+        let scratch = Scratch()
+        let source = scratch.dir("src"), target = scratch.dir("dst")
+        let capture = scratch.path + "/full.stcap"
+        let recorder = try RunningCLI(["record", "-o", capture, "--type", "mount", "--flush-interval", "20ms"])
+        #expect(recorder.waitUntilReady())
+        for round in 0..<6 {
+            run("/bin/mount", ["--bind", source, target])
+            run("/bin/umount", [target])
+            if round % 2 == 1 { usleep(150_000) } // several chunks
+        }
+        _ = recorder.stop()
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: capture))
+        let full = jsonLines(try CLI.run(["replay", capture, "--json"]).stdout)
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<12 {
+            let cut = Int.random(in: 64..<bytes.count, using: &generator)
+            let copy = scratch.path + "/cut-\(cut).stcap"
+            try bytes.prefix(cut).write(to: URL(fileURLWithPath: copy))
+            let replay = try CLI.run(["replay", copy, "--json"])
+            #expect(replay.status == 0, "cut at \(cut): \(replay.stderr)")
+            let events = jsonLines(replay.stdout)
+            #expect(events.count <= full.count)
+            // A prefix of what the full capture holds, in the same order.
+            #expect(zip(events, full).allSatisfy { ($0["time"] as? String) == ($1["time"] as? String) })
+            #expect(replay.stderr.contains("offset"), "cut at \(cut): \(replay.stderr)")
+        }
+    }
+
+    @Test func corruptAndHostileFilesGetOneLine() throws {
+        let scratch = Scratch()
+        let notCapture = scratch.path + "/text.stcap"
+        try Data("hello, this is not a capture file at all......................................".utf8).write(to: URL(fileURLWithPath: notCapture))
+        let wrongMagic = try CLI.run(["replay", notCapture])
+        #expect(wrongMagic.status == 1)
+        #expect(wrongMagic.stderr.hasPrefix("storetrace: \(notCapture): "))
+        #expect(wrongMagic.stderr.contains("offset 0"))
+        #expect(wrongMagic.stderr.split(separator: "\n").count == 1)
+
+        let empty = scratch.path + "/empty.stcap"
+        #expect(FileManager.default.createFile(atPath: empty, contents: Data()))
+        let truncated = try CLI.run(["info", empty])
+        #expect(truncated.status == 1)
+        #expect(truncated.stderr.split(separator: "\n").count == 1)
+
+        let missing = try CLI.run(["replay", scratch.path + "/nope.stcap"])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("nope.stcap"))
+
+        // A future major version: refused by name, not misread.
+        var fixture = try Data(contentsOf: URL(fileURLWithPath: RecordReplayTests.fixture))
+        fixture[8] = 99
+        let future = scratch.path + "/future.stcap"
+        try fixture.write(to: URL(fileURLWithPath: future))
+        let unsupported = try CLI.run(["replay", future])
+        #expect(unsupported.status == 1)
+        #expect(unsupported.stderr.contains("version"), "\(unsupported.stderr)")
+
+        // A flipped byte in the middle: that chunk is skipped and named, the rest reads.
+        var damaged = try Data(contentsOf: URL(fileURLWithPath: RecordReplayTests.fixture))
+        damaged[damaged.count / 2] ^= 0xff
+        let flipped = scratch.path + "/flipped.stcap"
+        try damaged.write(to: URL(fileURLWithPath: flipped))
+        let replay = try CLI.run(["replay", flipped, "--json"])
+        #expect(replay.status == 0)
+        #expect(replay.stderr.contains("offset"), "\(replay.stderr)")
+    }
+
+    static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/capture-v1.0.stcap").path
+
+    /// A capture written by format 1.0 (kept as a file) still replays to the
+    /// same JSON with every later storetrace.
+    @Test func readsFormatOneCapture() throws {
+        let expected = try String(contentsOfFile: RecordReplayTests.fixture.replacingOccurrences(of: ".stcap", with: ".json"), encoding: .utf8)
+        let replay = try CLI.run(["replay", RecordReplayTests.fixture, "--json"])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        #expect(replay.stdout == expected)
+    }
+
+    /// replay --follow shows events of a capture still being recorded, and
+    /// ends when the recorder closes it.
+    @Test func followsAGrowingCapture() throws {
+        let scratch = Scratch()
+        let source = scratch.dir("src"), target = scratch.dir("dst")
+        let capture = scratch.path + "/growing.stcap"
+        let recorder = try RunningCLI(["record", "-o", capture, "--type", "mount", "--flush-interval", "20ms"])
+        #expect(recorder.waitUntilReady())
+        let follower = try RunningCLI(["replay", capture, "--follow", "--json"])
+        run("/bin/mount", ["--bind", source, target])
+        run("/bin/umount", [target])
+        sleep(1)
+        _ = recorder.stop()
+        // The trailer ends the follow by itself.
+        let deadline = Date().addingTimeInterval(10)
+        while follower.process.isRunning && Date() < deadline { usleep(50_000) }
+        #expect(!follower.process.isRunning, "follow did not end at the trailer")
+        let result = follower.stop(SIGINT)
+        #expect(jsonLines(result.stdout).contains { $0["target"] as? String == target && $0["type"] as? String == "mount" })
+    }
+}
+}
