@@ -72,6 +72,14 @@ struct {
     __type(value, struct st_scratch);
 } st_scratch SEC(".maps");
 
+/* Per CPU: when this CPU last forced a ring-buffer wake-up (ktime ns). */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, __u64);
+} st_last_wakeup SEC(".maps");
+
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
     __uint(max_entries, ST_COUNTER_MAX);
@@ -100,6 +108,24 @@ static __always_inline int wanted(__u32 tgid)
     if (st_settings.exclude_pid && st_settings.exclude_pid == tgid)
         return 0;
     return st_settings.target_pid == 0 || st_settings.target_pid == tgid;
+}
+
+/* Flags for bpf_ringbuf_output: wake the reader only when this CPU has not
+ * for wakeup_interval_ns, or when the ring is filling up (see st_settings). */
+static __always_inline __u64 wakeup_flags(__u64 now)
+{
+    if (st_settings.wakeup_interval_ns == 0)
+        return 0;
+    __u32 zero = 0;
+    __u64 *last = bpf_map_lookup_elem(&st_last_wakeup, &zero);
+    if (!last)
+        return 0;
+    if (now - *last >= st_settings.wakeup_interval_ns ||
+        bpf_ringbuf_query(&st_events, BPF_RB_AVAIL_DATA) >= st_settings.wakeup_bytes) {
+        *last = now;
+        return BPF_RB_FORCE_WAKEUP;
+    }
+    return BPF_RB_NO_WAKEUP;
 }
 
 static __always_inline __s64 read_user_loff(__u64 uptr)
@@ -200,14 +226,29 @@ static __always_inline __u32 put_file_name(struct st_syscall_event *e, __u8 *buf
     return off + (n - 1);
 }
 
-static __always_inline struct file *fd_file(struct task_struct *task, __u64 fd)
+/* The caller's descriptor table, read once for both files of a copy: every
+ * kernel read is a helper call the traced syscall pays for. */
+struct st_fd_table {
+    struct file **fds;
+    __u32 max_fds;
+};
+
+static __always_inline void fd_table(struct task_struct *task, struct st_fd_table *table)
 {
     struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-    if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
-        return NULL;
-    struct file **fds = BPF_CORE_READ(fdt, fd);
+    table->fds = NULL;
+    table->max_fds = 0;
+    if (!fdt)
+        return;
+    table->max_fds = BPF_CORE_READ(fdt, max_fds);
+    table->fds = BPF_CORE_READ(fdt, fd);
+}
+
+static __always_inline struct file *fd_file(const struct st_fd_table *table, __u64 fd)
+{
     struct file *f = NULL;
-    bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+    if (table->fds && fd < table->max_fds)
+        bpf_probe_read_kernel(&f, sizeof(f), &table->fds[fd]);
     return f;
 }
 
@@ -215,8 +256,11 @@ static __always_inline void file_ref(struct file *f, struct st_file_ref *ref)
 {
     if (!f)
         return;
-    ref->ino = BPF_CORE_READ(f, f_inode, i_ino);
-    ref->dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
+    struct inode *inode = BPF_CORE_READ(f, f_inode);
+    if (!inode)
+        return;
+    ref->ino = BPF_CORE_READ(inode, i_ino);
+    ref->dev = BPF_CORE_READ(inode, i_sb, s_dev);
 }
 
 static __always_inline int on_exit(struct st_sys_exit *ctx, enum st_kind kind)
@@ -306,8 +350,10 @@ static __always_inline int on_exit(struct st_sys_exit *ctx, enum st_kind kind)
         break;
     case ST_KIND_COPY_FILE_RANGE:
     case ST_KIND_SPLICE: { /* in file name, out file name */
-        struct file *in = fd_file(task, e->args[0]);
-        struct file *out = fd_file(task, e->args[2]);
+        struct st_fd_table table;
+        fd_table(task, &table);
+        struct file *in = fd_file(&table, e->args[0]);
+        struct file *out = fd_file(&table, e->args[2]);
         file_ref(in, &e->detail.copy.in);
         file_ref(out, &e->detail.copy.out);
         e->nstr = 2;
@@ -316,8 +362,10 @@ static __always_inline int on_exit(struct st_sys_exit *ctx, enum st_kind kind)
         break;
     }
     case ST_KIND_SENDFILE: { /* sendfile(out_fd, in_fd, offset, count) */
-        struct file *in = fd_file(task, e->args[1]);
-        struct file *out = fd_file(task, e->args[0]);
+        struct st_fd_table table;
+        fd_table(task, &table);
+        struct file *in = fd_file(&table, e->args[1]);
+        struct file *out = fd_file(&table, e->args[0]);
         file_ref(in, &e->detail.copy.in);
         file_ref(out, &e->detail.copy.out);
         e->nstr = 2;
@@ -337,7 +385,7 @@ static __always_inline int on_exit(struct st_sys_exit *ctx, enum st_kind kind)
     if (st_settings.use_perfbuf)
         err = bpf_perf_event_output(ctx, &st_perf_events, BPF_F_CURRENT_CPU, buf, off);
     else
-        err = bpf_ringbuf_output(&st_events, buf, off, 0);
+        err = bpf_ringbuf_output(&st_events, buf, off, wakeup_flags(now));
     if (err)
         count(ST_COUNTER_RINGBUF_FULL);
     return 0;

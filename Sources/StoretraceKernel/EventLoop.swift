@@ -66,6 +66,39 @@ public final class EventLoop {
         }
     }
 
+    /// A timer that fires once per `arm`: for work that is due only after
+    /// something happened, so an idle loop is not woken for nothing.
+    public final class OneShotTimer {
+        fileprivate let fd: Int32
+        fileprivate init(fd: Int32) { self.fd = fd }
+
+        /// Fires `milliseconds` from now; an earlier arming is replaced.
+        public func arm(milliseconds: Int) {
+            var spec = itimerspec()
+            spec.it_value.tv_sec = milliseconds / 1000
+            spec.it_value.tv_nsec = (milliseconds % 1000) * 1_000_000
+            timerfd_settime(fd, 0, &spec, nil)
+        }
+
+        fileprivate func fired() {
+            var expirations: UInt64 = 0
+            _ = read(fd, &expirations, 8)
+        }
+    }
+
+    /// A one-shot timer, disarmed until `arm`; `handler` runs when it fires.
+    public func addOneShotTimer(_ handler: @escaping (OneShotTimer) -> Void) throws(KernelError) -> OneShotTimer {
+        let fd = timerfd_create(CLOCK_MONOTONIC, Int32(TFD_CLOEXEC | TFD_NONBLOCK))
+        if fd < 0 { throw .system("timerfd_create") }
+        ownedFDs.append(fd)
+        let timer = OneShotTimer(fd: fd)
+        try add(fd: fd) {
+            timer.fired()
+            handler(timer)
+        }
+        return timer
+    }
+
     public func stop() { stopped = true }
 
     /// Runs until `stop()`.

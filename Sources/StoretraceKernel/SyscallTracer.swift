@@ -17,6 +17,12 @@ public struct TracerOptions: Sendable {
     public var forcePerfBuffer = false
     /// The calls to trace; the others are not even loaded.
     public var kinds: [SyscallKind] = SyscallKind.allCases
+    /// Ring buffer only: a CPU wakes the reader at most once per this many
+    /// nanoseconds while records stream (or when a quarter of the buffer is
+    /// waiting); the reader drains the rest every `drainIntervalMilliseconds`. 0 wakes
+    /// it whenever it has caught up, the kernel's default: lowest latency,
+    /// but one irq_work per record on a storm, paid by the traced call.
+    public var wakeupIntervalNanoseconds: UInt64 = 5_000_000
 
     public init() {}
 }
@@ -47,6 +53,10 @@ public final class SyscallTracer {
     public typealias RecordHandler = (UnsafeRawBufferPointer) -> Void
 
     public let usesPerfBuffer: Bool
+    /// How often the owner must call `consume()` after records arrived, since
+    /// not every record wakes `pollFD` (see `TracerOptions.wakeupIntervalNanoseconds`);
+    /// nil when every record wakes it.
+    public let drainIntervalMilliseconds: Int?
     public private(set) var attached: [SyscallKind] = []
     /// Calls this kernel cannot trace, with the reason.
     public private(set) var skipped: [(kind: SyscallKind, reason: String)] = []
@@ -106,6 +116,16 @@ public final class SyscallTracer {
         settings.target_pid = options.targetPID
         settings.exclude_pid = options.excludePID
         settings.use_perfbuf = perf ? 1 : 0
+        if !perf && options.wakeupIntervalNanoseconds > 0 {
+            settings.wakeup_interval_ns = options.wakeupIntervalNanoseconds
+            settings.wakeup_bytes = UInt64(options.bufferSize / 4)
+            // Twice the interval: every record written without a wake-up
+            // follows a forced one by less than an interval, so a drain that
+            // late always finds it.
+            drainIntervalMilliseconds = max(Int(2 * options.wakeupIntervalNanoseconds / 1_000_000), 1)
+        } else {
+            drainIntervalMilliseconds = nil
+        }
         do {
             try Self.writeSettings(settings, into: object)
         } catch {
@@ -233,10 +253,14 @@ public final class SyscallTracer {
         return 0
     }
 
-    /// Waits up to `timeoutMilliseconds` for records and consumes them.
+    /// Waits up to `timeoutMilliseconds` for a wake-up, then consumes every
+    /// record available, including those written without a wake-up.
     @discardableResult
     public func poll(timeoutMilliseconds: Int32) -> Int {
-        if let ringBuffer { return Int(max(ring_buffer__poll(ringBuffer, timeoutMilliseconds), 0)) }
+        if let ringBuffer {
+            let woken = Int(max(ring_buffer__poll(ringBuffer, timeoutMilliseconds), 0))
+            return woken + Int(max(ring_buffer__consume(ringBuffer), 0))
+        }
         if let perfBuffer { return Int(max(perf_buffer__poll(perfBuffer, timeoutMilliseconds), 0)) }
         return 0
     }

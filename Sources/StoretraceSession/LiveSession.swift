@@ -248,10 +248,20 @@ public final class LiveSession {
             }
         }
         if let tracer {
-            try loop.add(fd: tracer.pollFD) {
-                tracer.consume()
+            // Not every record wakes pollFD (wake-ups are batched to spare the
+            // traced calls): after records came, drain again until none do.
+            // Re-armed after every non-empty drain, the timer always fires after
+            // the last record a forced wake-up left behind (SyscallTracer).
+            var drain: EventLoop.OneShotTimer?
+            func consume() {
+                let count = tracer.consume()
                 if reorder == nil { flushOutput() }
+                if count > 0, let interval = tracer.drainIntervalMilliseconds { drain?.arm(milliseconds: interval) }
             }
+            if tracer.drainIntervalMilliseconds != nil {
+                drain = try loop.addOneShotTimer { _ in consume() }
+            }
+            try loop.add(fd: tracer.pollFD) { consume() }
         }
         for source in sources {
             for fd in source.pollFDs {

@@ -92,6 +92,9 @@ struct TraceOptions: ParsableArguments {
     @Flag(name: .long, help: "Use the perf buffer even where the BPF ring buffer exists (it is the fallback for kernels before 5.8).")
     var perfBuffer = false
 
+    @Option(name: .long, help: ArgumentHelp("While syscall events stream, each CPU wakes storetrace at most this often; the rest is read on a timer, so events show up to twice this late. 0 wakes it for every event: least delay, but the traced calls pay for each wake-up.", valueName: "duration"))
+    var wakeupInterval: String = "5ms"
+
     @Option(name: .customLong("function"), help: ArgumentHelp("Also trace this kernel function with the function tracer (repeatable; defaults: bind_store, unbind_store, nvme_probe, nvme_remove).", valueName: "name"))
     var functions: [String] = []
 
@@ -124,6 +127,12 @@ struct TraceOptions: ParsableArguments {
         guard bytes >= page, bytes & (bytes - 1) == 0, bytes <= 1 << 30 else {
             throw ValidationError("--buffer-size must be a power of two between \(page >> 10)K and 1G (got \(bufferSize))")
         }
+        guard let interval = Duration.parseNanoseconds(wakeupInterval), interval <= 1_000_000_000 else {
+            throw ValidationError("--wakeup-interval must be a duration from 0 to 1s, e.g. 5ms (got \(wakeupInterval))")
+        }
+        if interval > 0 && interval < 1_000_000 {
+            throw ValidationError("--wakeup-interval below 1ms is not supported (got \(wakeupInterval)); use 0 to wake for every event")
+        }
         for event in events where event.split(separator: ":").count != 2 {
             throw ValidationError("--event '\(event)' is not SYSTEM:NAME, e.g. block:block_rq_error")
         }
@@ -133,6 +142,7 @@ struct TraceOptions: ParsableArguments {
         config.duration = duration.flatMap(Duration.parseNanoseconds)
         config.tracer.bufferSize = ByteSize.parse(bufferSize) ?? (8 << 20)
         config.tracer.forcePerfBuffer = perfBuffer
+        config.tracer.wakeupIntervalNanoseconds = Duration.parseNanoseconds(wakeupInterval) ?? 5_000_000
         config.sources.ftrace = !noFtrace
         if !functions.isEmpty { config.sources.functions = TracefsInstanceOptions.defaultFunctions + functions }
         if !events.isEmpty { config.sources.ftraceEvents = TracefsInstanceOptions.defaultEvents + events }

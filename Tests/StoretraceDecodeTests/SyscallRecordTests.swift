@@ -181,7 +181,8 @@ import Testing
         #expect(MemoryLayout<E>.offset(of: \E.str_len) == SyscallLayout.strLen)
         #expect(MemoryLayout<st_event_detail>.size == 48)
         #expect(MemoryLayout<st_file_ref>.size == 16)
-        #expect(MemoryLayout<st_settings>.size == 16)
+        #expect(MemoryLayout<st_settings>.size == 32)
+        #expect(MemoryLayout<st_settings>.offset(of: \st_settings.wakeup_interval_ns) == 16)
     }
 
     /// The union's members: write through C's view, read through the decoder's.

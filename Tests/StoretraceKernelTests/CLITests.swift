@@ -188,6 +188,27 @@ extension KernelTests {
         #expect((TracefsMount.existing() != nil) == wasMounted)
     }
 
+    /// Wake-ups are batched: a burst of calls wakes storetrace once, and the
+    /// drain timer must still show every call of the burst while it runs,
+    /// not only when it stops.
+    @Test func burstIsShownWhileRunningNotOnlyAtStop() throws {
+        let scratch = Scratch()
+        let notMounted = scratch.dir("plain")
+        let cli = try RunningCLI(["live", "--json", "--type", "umount", "--pid", "\(getpid())", "--wakeup-interval", "50ms"])
+        #expect(cli.waitUntilReady())
+        // EINVAL each, spread over ~20 ms: within one wake-up interval, so only
+        // the first call wakes storetrace, and it is back asleep for the rest.
+        for _ in 0..<200 {
+            _ = umount2(notMounted, 0)
+            usleep(100)
+        }
+        let lines = cli.readLines(count: 200, seconds: 3)
+        #expect(lines.count == 200, "only \(lines.count) of 200 shown while running")
+        #expect(lines.allSatisfy { $0.contains("\"errno\":\"EINVAL\"") })
+        let result = cli.stop()
+        #expect(result.status == 0, "\(result.stderr)")
+    }
+
     @Test func durationStopsAndPerfBufferWorks() throws {
         let result = try CLI.run(["live", "--duration", "300ms", "--perf-buffer"])
         #expect(result.status == 0, "\(result.stderr)")

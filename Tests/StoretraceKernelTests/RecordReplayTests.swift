@@ -28,10 +28,29 @@ final class RunningCLI {
         return stderrText.contains("Ctrl-C to stop")
     }
 
+    private var stdoutSoFar = Data()
+
+    /// Reads stdout while the process runs until `count` lines came or
+    /// `seconds` passed; what was read is also part of `stop()`'s stdout.
+    func readLines(count: Int, seconds: Double) -> [Substring] {
+        let fd = out.fileHandleForReading.fileDescriptor
+        let deadline = Date().addingTimeInterval(seconds)
+        var lines: [Substring] { String(decoding: stdoutSoFar, as: UTF8.self).split(separator: "\n") }
+        while lines.count < count, Date() < deadline {
+            var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&ready, 1, 50) > 0 else { continue }
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            let got = read(fd, &buffer, buffer.count)
+            if got <= 0 { break }
+            stdoutSoFar.append(contentsOf: buffer[0..<got])
+        }
+        return lines
+    }
+
     /// Sends `signal`, then collects stdout and stderr until exit.
     func stop(_ signal: Int32 = SIGTERM) -> (status: Int32, stdout: String, stderr: String) {
         kill(process.processIdentifier, signal)
-        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stdout = String(decoding: stdoutSoFar + out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         stderrText += String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         return (process.terminationStatus, stdout, stderrText)

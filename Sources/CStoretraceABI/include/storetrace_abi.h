@@ -127,8 +127,16 @@ struct st_settings {
     uint32_t exclude_pid;  /* never report this process (storetrace itself); 0: none */
     uint8_t  use_perfbuf;  /* 1: emit through the perf buffer, not the ring buffer */
     uint8_t  _pad[7];
+    /* Ring-buffer wake-ups. Waking the reader costs the traced call an
+     * irq_work (a self-IPI, a VM exit on a guest): on a syscall storm it was
+     * a quarter of the workload's time. A CPU forces a wake-up only if it
+     * sent none for wakeup_interval_ns, or once wakeup_bytes are waiting;
+     * the reader drains the rest on a timer (SyscallTracer.drainInterval).
+     * 0: the kernel's default, a wake-up whenever the reader has caught up. */
+    uint64_t wakeup_interval_ns;
+    uint64_t wakeup_bytes;
 };
 
-_Static_assert(sizeof(struct st_settings) == 16, "st_settings layout");
+_Static_assert(sizeof(struct st_settings) == 32, "st_settings layout");
 
 #endif /* STORETRACE_ABI_H */
