@@ -8,6 +8,7 @@ import PackageDescription
 //   StoretraceBPF    the compiled BPF object, embedded by the CompileBPF plugin
 //   StoretraceDecode pure decoding: bytes in, typed events out; flag and errno tables
 //   StoretraceKernel kernel I/O: libbpf loader, ring/perf buffers, epoll, probes
+//   CStoretraceCRC   C: CRC-32C with the CPU's instruction (SSE4.2, ARMv8 CRC)
 //   StoretraceCapture the capture file format: chunked, checksummed, self-describing
 //   StoretraceRender terminal text and JSON lines
 //   StoretraceSession wires sources to sinks: filters, counters, signals
@@ -51,7 +52,8 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
-        .target(name: "StoretraceCapture"),
+        .target(name: "CStoretraceCRC"),
+        .target(name: "StoretraceCapture", dependencies: ["CStoretraceCRC"]),
         .target(
             name: "StoretraceRender",
             dependencies: ["StoretraceDecode"]

@@ -12,14 +12,25 @@ public struct EventFilter: Sendable {
     /// Exact comm names (as the kernel truncates them: at most 15 bytes).
     public var comms: [[UInt8]] = []
     /// Syscalls asked for with --type; with `kernelTypes`, empty means all.
-    public var kinds: Set<SyscallKind> = []
-    public var kernelTypes: Set<KernelEventType> = []
+    public var kinds: Set<SyscallKind> = [] {
+        didSet { updateKindMask() }
+    }
+    public var kernelTypes: Set<KernelEventType> = [] {
+        didSet { updateKindMask() }
+    }
     public var failedOnly = false
     public var minLatencyNanoseconds: UInt64 = 0
+    /// Bit `kind.rawValue` set: that syscall passes. `accepts` runs per
+    /// event: a mask test instead of hashing into `kinds`.
+    private var kindMask: UInt64 = ~0
 
     public init() {}
 
     var typesRestricted: Bool { !kinds.isEmpty || !kernelTypes.isEmpty }
+
+    private mutating func updateKindMask() {
+        kindMask = typesRestricted ? kinds.reduce(0) { $0 | (1 << UInt64($1.rawValue)) } : ~0
+    }
 
     /// Calls to trace: the kinds asked for, all if no type was named, none
     /// if only kernel-side types were.
@@ -38,7 +49,7 @@ public struct EventFilter: Sendable {
     }
 
     public func accepts(_ record: SyscallRecord) -> Bool {
-        if typesRestricted && !kinds.contains(record.kind) { return false }
+        if kindMask & (1 << UInt64(record.kind.rawValue)) == 0 { return false }
         if failedOnly && record.errno == nil { return false }
         if record.latency < minLatencyNanoseconds { return false }
         if !pids.isEmpty && !pids.contains(record.pid) { return false }

@@ -24,8 +24,8 @@ public struct PipelineCounts: Equatable, Sendable {
 /// sink's buffer and handed to the recorder. Nothing here allocates once
 /// the buffers have grown (ftrace tracepoint names aside).
 public final class RecordProcessor {
-    public var filter: EventFilter
-    public var format: OutputFormat
+    public let filter: EventFilter
+    public let format: OutputFormat
     public var text: TextRenderer
     public var json: JSONRenderer
     /// nil: no rendering (record without --live, or a null sink for benchmarks).

@@ -99,6 +99,22 @@ public final class ReplaySession {
         let accept: (CaptureSchema) -> Bool = { schema in
             CaptureTypes.schemas.contains { $0.name == schema.name && $0.version == schema.version }
         }
+        // What each record type of this file is, decided once per type id
+        // (ids are file-local, bound to one schema for the whole file): the
+        // per-record path then costs one table load, no string compares.
+        let actions = UnsafeMutablePointer<ReplayAction>.allocate(capacity: 65536)
+        actions.initialize(repeating: .undecided, count: 65536)
+        defer { actions.deallocate() }
+        func action(of type: UInt16) -> ReplayAction {
+            guard let schema = reader.schemas[type] else { return .undecided }
+            switch schema.name {
+            case CaptureTypes.ftraceFormat.name: return .ftraceFormat
+            case CaptureTypes.kernelSymbol.name: return .kernelSymbol
+            default:
+                let source = SourceKind.allCases.first { CaptureTypes.schemas[Int($0.rawValue) - 1].name == schema.name }
+                return source.map(ReplayAction.source) ?? .skip
+            }
+        }
         let body: (CaptureRecord) throws -> Void = { record in
             if !clockSet {
                 // The clock sample written at start is the offset `live` used.
@@ -111,9 +127,18 @@ public final class ReplaySession {
                 upperBound = config.until?.monotonic(start: start, clock: processor.json.clock) ?? .max
                 clockSet = true
             }
-            guard let schema = reader.schemas[record.type] else { return }
-            switch schema.name {
-            case CaptureTypes.ftraceFormat.name:
+            var kind = actions[Int(record.type)]
+            if case .undecided = kind {
+                kind = action(of: record.type)
+                actions[Int(record.type)] = kind
+            }
+            let source: SourceKind
+            switch kind {
+            case .source(let recorded):
+                source = recorded
+            case .undecided, .skip:
+                return
+            case .ftraceFormat:
                 let bytes = record.payload
                 guard let nul = bytes.firstIndex(of: 0) else { return }
                 let system = String(decoding: bytes[..<nul], as: UTF8.self)
@@ -122,16 +147,13 @@ public final class ReplaySession {
                     processor.ftraceCatalog = FtraceEventCatalog(formats: formats)
                 }
                 return
-            case CaptureTypes.kernelSymbol.name:
+            case .kernelSymbol:
                 guard record.payload.count > 8 else { return }
                 let address = record.payload.loadUnaligned(as: UInt64.self)
                 symbols[address] = String(decoding: record.payload[8...], as: UTF8.self)
                 return
-            default:
-                break
             }
             guard record.timestamp >= lowerBound, record.timestamp <= upperBound else { return }
-            guard let source = SourceKind.allCases.first(where: { CaptureTypes.schemas[Int($0.rawValue) - 1].name == schema.name }) else { return }
             processor.process(RawRecord(source: source, timestamp: record.timestamp, cpu: UInt32(record.flags), bytes: record.payload))
             if sink.failure != nil {
                 stopped = true
@@ -158,6 +180,15 @@ public final class ReplaySession {
                              corruptions: reader.corruptions.map(\.description),
                              skippedTypes: reader.stats.skippedRecords.values.reduce(0, +))
     }
+}
+
+/// What replay does with the records of one type id.
+enum ReplayAction {
+    case undecided
+    case skip
+    case ftraceFormat
+    case kernelSymbol
+    case source(SourceKind)
 }
 
 /// RFC 3339 date-times to epoch nanoseconds (UTC "Z" or a numeric offset).
