@@ -6,9 +6,13 @@ import StoretraceDecode
 /// order so that output is byte-for-byte reproducible.
 public struct JSONRenderer {
     public var clock: ClockOffset
+    /// From the capture's node snapshot (record, replay): adds `mntns_owner`
+    /// and, in file objects, `block_device` and `read_ahead_kb`.
+    public var enrichment: SnapshotEnrichment?
 
-    public init(clock: ClockOffset) {
+    public init(clock: ClockOffset, enrichment: SnapshotEnrichment? = nil) {
         self.clock = clock
+        self.enrichment = enrichment
     }
 
     public func render(_ record: SyscallRecord, into out: inout OutputBuffer) {
@@ -26,6 +30,7 @@ public struct JSONRenderer {
         out.appendDecimal(record.uid)
         out.append(",\"mntns\":")
         out.appendDecimal(record.mountNamespace)
+        enrichment?.appendNamespaceOwner(record.mountNamespace, into: &out)
         out.append(",\"cgroup_id\":")
         out.appendDecimal(record.cgroupID)
         out.append(",\"ret\":")
@@ -187,6 +192,7 @@ public struct JSONRenderer {
         out.appendDecimal(ref.inode)
         out.append(",\"name\":")
         if let text = record.string(index) { out.appendJSONString(text) } else { out.append("null") }
+        enrichment?.appendBlockDevice(major: ref.major, minor: ref.minor, into: &out)
         out.append(UInt8(ascii: "}"))
     }
 }

@@ -73,17 +73,19 @@ extension TextRenderer {
     }
 
     /// `describe` turns a kernel address into `symbol+0xoff`.
+    /// `task` is the thread that was running (nil: it could not be named);
+    /// an event's own `comm` field (sched_wakeup's woken task) is a field.
     public func renderFtrace(_ view: FtraceEventView, monotonic: UInt64, cpu: UInt32,
-                             comm: UnsafeRawBufferPointer?, describe: (UInt64) -> String,
+                             task: TaskIdentity?, describe: (UInt64) -> String,
                              into out: inout OutputBuffer) {
         appendKernelPrefix(monotonic: monotonic, into: &out) { out in
-            if let comm = comm ?? view.comm, comm.count > 0 {
-                out.appendPrintable(comm)
+            if let task, !task.comm.isEmpty {
+                task.comm.withUnsafeBytes { out.appendPrintable($0) }
             } else {
-                out.append("pid")
+                out.append("tid")
             }
             out.append(UInt8(ascii: "["))
-            out.appendDecimal(view.pid)
+            out.appendDecimal(task?.tgid ?? view.pid)
             out.append(UInt8(ascii: "]"))
         }
         paint(.bold, into: &out)
@@ -186,14 +188,17 @@ extension JSONRenderer {
     }
 
     public func renderFtrace(_ view: FtraceEventView, monotonic: UInt64, cpu: UInt32,
-                             comm: UnsafeRawBufferPointer?, describe: (UInt64) -> String,
+                             task: TaskIdentity?, describe: (UInt64) -> String,
                              into out: inout OutputBuffer) {
         head(type: view.functionCall == nil ? "tracepoint" : "function", monotonic: monotonic, into: &out)
+        // ftrace records the thread id (common_pid); the process and the
+        // name come from the session's task table.
         out.append(",\"pid\":")
-        out.appendDecimal(view.pid)
+        if let task { out.appendDecimal(task.tgid) } else { out.append("null") }
         out.append(",\"tid\":")
-        out.appendDecimal(view.pid) // ftrace's pid is the thread id; the tgid is not recorded
-        optionalString("comm", comm ?? view.comm, into: &out)
+        out.appendDecimal(view.pid)
+        out.append(",\"comm\":")
+        if let task { task.comm.withUnsafeBytes { out.appendJSONString($0) } } else { out.append("null") }
         out.append(",\"cpu\":")
         out.appendDecimal(cpu)
         if let call = view.functionCall {

@@ -1,4 +1,5 @@
 import StoretraceCapture
+import StoretraceRender
 import StoretraceDecode
 import StoretraceKernel
 
@@ -14,6 +15,8 @@ public enum CaptureTypes {
     public static let ftraceFormat = (id: UInt16(16), name: "storetrace.ftrace_format", version: UInt16(1))
     /// A kernel address and its symbol: u64 address, then "name+0xoff".
     public static let kernelSymbol = (id: UInt16(17), name: "storetrace.ksym", version: UInt16(1))
+    /// A thread of an ftrace event, once per thread: u32 tid, u32 tgid, comm.
+    public static let task = (id: UInt16(18), name: "storetrace.task", version: UInt16(1))
 
     static let schemas: [(id: UInt16, name: String, version: UInt16, fields: String)] = [
         (syscall.id, syscall.name, syscall.version,
@@ -23,6 +26,7 @@ public enum CaptureTypes {
         (kmsg.id, kmsg.name, kmsg.version, "record 0 * bytes"),
         (ftraceFormat.id, ftraceFormat.name, ftraceFormat.version, "system_and_format 0 * bytes"),
         (kernelSymbol.id, kernelSymbol.name, kernelSymbol.version, "address 0 8 u64\nsymbol 8 * bytes"),
+        (task.id, task.name, task.version, "tid 0 4 u32\ntgid 4 4 u32\ncomm 8 * bytes"),
     ]
 }
 
@@ -73,6 +77,15 @@ public final class CaptureRecorder {
         bytes += Array(name().utf8)
         do {
             try writer.append(type: CaptureTypes.kernelSymbol.id, timestamp: timestamp, bytes: bytes)
+        } catch { failure = error }
+    }
+
+    /// Writes which process a thread of an ftrace event belongs to, and its
+    /// name, before the thread's first event.
+    public func appendTask(tid: Int32, _ identity: TaskIdentity, timestamp: UInt64) {
+        guard failure == nil else { return }
+        do {
+            try writer.append(type: CaptureTypes.task.id, timestamp: timestamp, bytes: TaskTable.encode(tid: tid, identity))
         } catch { failure = error }
     }
 

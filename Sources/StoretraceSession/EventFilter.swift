@@ -65,10 +65,12 @@ public struct EventFilter: Sendable {
         wants(type) && pids.isEmpty && comms.isEmpty
     }
 
-    /// ftrace events carry a pid (the thread) and maybe a comm.
-    public func acceptsFtrace(_ type: KernelEventType, pid: Int32, comm: UnsafeRawBufferPointer?) -> Bool {
+    /// ftrace events: the process and name of their thread, where known.
+    public func acceptsFtrace(_ type: KernelEventType, pid: Int32?, comm: UnsafeRawBufferPointer?) -> Bool {
         guard wants(type) else { return false }
-        if !pids.isEmpty && !pids.contains(UInt32(bitPattern: pid)) { return false }
+        if !pids.isEmpty {
+            guard let pid, pids.contains(UInt32(bitPattern: pid)) else { return false }
+        }
         if !comms.isEmpty {
             guard let comm, comms.contains(where: { $0.elementsEqual(comm) }) else { return false }
         }

@@ -123,7 +123,12 @@ public final class LiveSession {
             json: JSONRenderer(clock: clock), sink: sink)
         processor.recorder = recorder
         if let recorder {
-            recorder.appendSnapshot(Array(NodeSnapshot.take().jsonText(.compact).utf8))
+            let snapshot = Array(NodeSnapshot.take().jsonText(.compact).utf8)
+            recorder.appendSnapshot(snapshot)
+            // Enrich from the snapshot as stored, exactly as replay will.
+            if let stored = try? NodeSnapshot(json: snapshot) {
+                processor.json.enrichment = SnapshotEnrichment(NodeSnapshotIndex(stored))
+            }
         }
 
         let tracefs = try TracefsMount()
@@ -171,7 +176,12 @@ public final class LiveSession {
                     for warning in ftrace.warnings { say(status, "storetrace: \(warning)") }
                     processor.ftraceCatalog = ftrace.catalog
                     processor.describeAddress = { ftrace.describe(address: $0) }
-                    processor.commOfPid = { pid in ProcessNames.comm(of: pid) }
+                    processor.tasks.resolve = TaskTable.fromProc
+                    if let recorder {
+                        processor.tasks.onResolved = { tid, identity in
+                            recorder.appendTask(tid: tid, identity, timestamp: UInt64(KernelClock.now(CLOCK_MONOTONIC)))
+                        }
+                    }
                     if let recorder {
                         let now = UInt64(KernelClock.now(CLOCK_MONOTONIC))
                         var events = instance.enabledEvents
@@ -355,13 +365,6 @@ extension String {
     }
 }
 
-/// comm of a live process, for function events whose records carry none.
-enum ProcessNames {
-    static func comm(of pid: Int32) -> [UInt8]? {
-        guard let text = try? readFile("/proc/\(pid)/comm") else { return nil }
-        return Array(text.utf8.prefix { $0 != UInt8(ascii: "\n") })
-    }
-}
 
 func say(_ sink: OutputSink, _ line: String) {
     sink.withBuffer { $0.append(string: line + "\n") }

@@ -35,8 +35,9 @@ public final class RecordProcessor {
     public var ftraceCatalog: FtraceEventCatalog?
     /// Kernel address to `symbol+0xoff`.
     public var describeAddress: (UInt64) -> String = { "0x" + String($0, radix: 16) }
-    /// Comm of a pid, for function events (their records have none).
-    public var commOfPid: (Int32) -> [UInt8]? = { _ in nil }
+    /// Process and name of the thread of an ftrace event (its record has
+    /// only the thread id).
+    public var tasks = TaskTable()
     public private(set) var counts = PipelineCounts()
     public private(set) var lastMalformed: String?
 
@@ -129,12 +130,10 @@ public final class RecordProcessor {
             return
         }
         let type: KernelEventType = view.functionCall == nil ? .tracepoint : .function
-        let resolvedComm = view.comm == nil ? commOfPid(view.pid) : nil
+        let task = tasks.identity(of: view.pid)
         let accepted: Bool = {
-            if let resolvedComm {
-                return resolvedComm.withUnsafeBytes { filter.acceptsFtrace(type, pid: view.pid, comm: $0) }
-            }
-            return filter.acceptsFtrace(type, pid: view.pid, comm: view.comm)
+            guard let task else { return filter.acceptsFtrace(type, pid: nil, comm: nil) }
+            return task.comm.withUnsafeBytes { filter.acceptsFtrace(type, pid: task.tgid, comm: $0) }
         }()
         guard accepted else { return }
         shown(.ftrace)
@@ -144,13 +143,10 @@ public final class RecordProcessor {
         }
         recorder?.append(raw)
         guard let sink else { return }
-        let render = { (comm: UnsafeRawBufferPointer?) in
-            switch self.format {
-            case .text: sink.withBuffer { self.text.renderFtrace(view, monotonic: raw.timestamp, cpu: raw.cpu, comm: comm, describe: self.describeAddress, into: &$0) }
-            case .json: sink.withBuffer { self.json.renderFtrace(view, monotonic: raw.timestamp, cpu: raw.cpu, comm: comm, describe: self.describeAddress, into: &$0) }
-            }
+        switch format {
+        case .text: sink.withBuffer { text.renderFtrace(view, monotonic: raw.timestamp, cpu: raw.cpu, task: task, describe: describeAddress, into: &$0) }
+        case .json: sink.withBuffer { json.renderFtrace(view, monotonic: raw.timestamp, cpu: raw.cpu, task: task, describe: describeAddress, into: &$0) }
         }
-        if let resolvedComm { resolvedComm.withUnsafeBytes { render($0) } } else { render(nil) }
     }
 
     @inline(__always)

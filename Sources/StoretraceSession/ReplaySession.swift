@@ -110,6 +110,7 @@ public final class ReplaySession {
             switch schema.name {
             case CaptureTypes.ftraceFormat.name: return .ftraceFormat
             case CaptureTypes.kernelSymbol.name: return .kernelSymbol
+            case CaptureTypes.task.name: return .task
             default:
                 let source = SourceKind.allCases.first { CaptureTypes.schemas[Int($0.rawValue) - 1].name == schema.name }
                 return source.map(ReplayAction.source) ?? .skip
@@ -122,6 +123,20 @@ public final class ReplaySession {
                     let clock = ClockOffset(realtimeMinusMonotonic: sample.realtimeOffsetNs)
                     processor.text.clock = clock
                     processor.json.clock = clock
+                }
+                // The start snapshot comes before the first event: enrich from
+                // it as `record --live` did, and name pids of function events.
+                if let bytes = reader.hostSnapshots.first, let snapshot = try? NodeSnapshot(json: bytes) {
+                    let index = NodeSnapshotIndex(snapshot)
+                    processor.json.enrichment = SnapshotEnrichment(index)
+                    // Captures written before task records existed: name a
+                    // process's main thread from the snapshot. Newer ones name
+                    // exactly the threads `live` named, as it named them.
+                    if !reader.schemas.values.contains(where: { $0.name == CaptureTypes.task.name }) {
+                        processor.tasks.resolve = { tid in
+                            index.process(pid: tid).map { TaskIdentity(tgid: $0.pid, comm: Array(($0.comm ?? "").utf8)) }
+                        }
+                    }
                 }
                 lowerBound = config.since?.monotonic(start: start, clock: processor.json.clock) ?? 0
                 upperBound = config.until?.monotonic(start: start, clock: processor.json.clock) ?? .max
@@ -146,6 +161,9 @@ public final class ReplaySession {
                     formats.append((system, format))
                     processor.ftraceCatalog = FtraceEventCatalog(formats: formats)
                 }
+                return
+            case .task:
+                if let (tid, identity) = TaskTable.decode(record.payload) { processor.tasks.insert(tid: tid, identity) }
                 return
             case .kernelSymbol:
                 guard record.payload.count > 8 else { return }
@@ -188,6 +206,7 @@ enum ReplayAction {
     case skip
     case ftraceFormat
     case kernelSymbol
+    case task
     case source(SourceKind)
 }
 

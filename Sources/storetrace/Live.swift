@@ -14,6 +14,13 @@ struct Live: ParsableCommand {
             (docs/events.md). A source the kernel refuses is reported once and the rest goes on. \
             Ctrl-C or SIGTERM detaches everything and prints a summary, with every lost event \
             counted, on stderr.
+
+            Examples:
+              storetrace live --type umount --failed          # who gets EBUSY, and in which mount namespace
+              storetrace live --comm kubelet --comm csi-node  # what the CSI path mounts
+              storetrace live --type copy_file_range --type splice --type sendfile --min-latency 1ms
+              storetrace live --type uevent --type kmsg --subsystem all
+              storetrace live --json --duration 30s > events.jsonl
             """
     )
 

@@ -1,3 +1,4 @@
+import CStoretraceSys
 import Foundation
 import Glibc
 import Testing
@@ -114,6 +115,73 @@ extension KernelTests {
         let snapshot = try CLI.run(["info", "--snapshot", capture])
         #expect(snapshot.stdout.contains("Mount namespace mnt:"))
         #expect(snapshot.stdout.contains("Block devices"))
+    }
+
+    /// Replay names what the start snapshot knew: the owner of the mount
+    /// namespace, and the block device of a copy's file with its
+    /// read_ahead_kb, read here from sysfs to compare.
+    @Test func replayEnrichesFromTheSnapshot() throws {
+        let scratch = Scratch()
+        let source = scratch.path + "/in.bin", copy = scratch.path + "/out.bin"
+        try Data(repeating: 7, count: 65536).write(to: URL(fileURLWithPath: source))
+        let capture = scratch.path + "/enriched.stcap"
+        let recorder = try RunningCLI(["record", "-o", capture, "--live", "--json", "--type", "copy_file_range", "--comm", "cp"])
+        #expect(recorder.waitUntilReady())
+        run("/bin/cp", [source, copy])
+        usleep(300_000)
+        let live = recorder.stop()
+        let replay = try CLI.run(["replay", capture, "--json"])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        #expect(replay.stdout == live.stdout)
+        let event = try #require(jsonLines(replay.stdout).first { ($0["file_out"] as? [String: Any])?["name"] as? String == "out.bin" })
+        let owner = try #require(event["mntns_owner"] as? [String: Any], "\(event)")
+        #expect(owner["pid"] is Int)
+        #expect(owner["comm"] is String)
+
+        var info = stat()
+        #expect(stat(source, &info) == 0)
+        let major = (info.st_dev >> 8) & 0xfff, minor = (info.st_dev & 0xff) | ((info.st_dev >> 12) & 0xfff00)
+        let sysfs = "/sys/dev/block/\(major):\(minor)"
+        let fileIn = try #require(event["file_in"] as? [String: Any])
+        #expect(fileIn["dev"] as? String == "\(major):\(minor)")
+        guard let link = try? FileManager.default.destinationOfSymbolicLink(atPath: sysfs) else {
+            // /tmp on tmpfs or overlay: no block device to name.
+            #expect(fileIn["block_device"] is NSNull)
+            return
+        }
+        let name = URL(fileURLWithPath: link).lastPathComponent
+        #expect(fileIn["block_device"] as? String == name)
+        let partition = FileManager.default.fileExists(atPath: sysfs + "/partition")
+        let queue = partition ? sysfs + "/../queue/read_ahead_kb" : sysfs + "/queue/read_ahead_kb"
+        let readAhead = try String(contentsOfFile: queue, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(fileIn["read_ahead_kb"] as? Int == Int(readAhead))
+    }
+
+    /// ftrace records carry only the thread id: live names the process and
+    /// the thread from /proc, stores them in the capture, and replay prints
+    /// the same. The mkdir (x86-64 glibc: the mkdir syscall, not mkdirat) is
+    /// made from a test worker thread (tid != pid).
+    @Test func tracepointEventsNameTheirThreadLiveAndInReplay() throws {
+        let scratch = Scratch()
+        let capture = scratch.path + "/tasks.stcap"
+        let recorder = try RunningCLI(["record", "-o", capture, "--live", "--json", "--type", "tracepoint",
+                                       "--event", "syscalls:sys_enter_mkdir", "--pid", "\(getpid())"])
+        #expect(recorder.waitUntilReady())
+        let tid = Int(st_gettid())
+        let comm = try String(contentsOfFile: "/proc/self/task/\(tid)/comm", encoding: .utf8).trimmingCharacters(in: .newlines)
+        #expect(mkdir(scratch.path + "/made-by-the-test", 0o755) == 0)
+        usleep(300_000)
+        let live = recorder.stop()
+        #expect(live.status == 0, "\(live.stderr)")
+        let events = jsonLines(live.stdout).filter { $0["event"] as? String == "syscalls:sys_enter_mkdir" }
+        let mine = try #require(events.first { $0["tid"] as? Int == tid }, "\(live.stdout)")
+        #expect(mine["pid"] as? Int == Int(getpid()))
+        #expect(mine["comm"] as? String == comm)
+        #expect(events.allSatisfy { $0["pid"] as? Int == Int(getpid()) }, "--pid filters by process")
+
+        let replay = try CLI.run(["replay", capture, "--json"])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        #expect(replay.stdout == live.stdout)
     }
 
     /// kill -9 while recording: every chunk flushed before is readable.

@@ -4,7 +4,7 @@ import Testing
 
 /// A two-namespace node with a disk, a partition, a loop device and an
 /// unbound NVMe function: small enough to check the output byte for byte.
-fileprivate func smallNodeSnapshot() -> NodeSnapshot {
+func smallNodeSnapshot() -> NodeSnapshot {
     NodeSnapshot(
         takenAt: .init(monotonicNanoseconds: 12_345_678_901, realtimeNanoseconds: 1_795_442_851_123_456_789),
         clockOffsets: .init(realtimeMinusMonotonic: 1_795_442_838_777_777_888, boottimeMinusMonotonic: 0),

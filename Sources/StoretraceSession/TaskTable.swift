@@ -1,0 +1,75 @@
+import Glibc
+import StoretraceRender
+import StoretraceKernel
+
+/// Thread id -> process and name, for ftrace events (their records hold only
+/// the thread id). Live, a thread is looked up in /proc the first time it is
+/// seen, and `onResolved` lets the recorder store the answer in the capture,
+/// so that replay, on another machine, names the same threads the same way.
+/// Replay fills the table from those records (and the node snapshot).
+public final class TaskTable {
+    /// How a thread id not yet in the table is resolved (nil: unknown).
+    public var resolve: (Int32) -> TaskIdentity?
+    /// Called once per thread resolved by `resolve`.
+    public var onResolved: ((Int32, TaskIdentity) -> Void)?
+    private var known: [Int32: TaskIdentity] = [:]
+    /// Threads `resolve` could not name (exited): asked once, not per event.
+    private var unknown: Set<Int32> = []
+    /// Thread ids are reused; a table this large is started over.
+    static let capacity = 65536
+
+    public init(resolve: @escaping (Int32) -> TaskIdentity? = { _ in nil }) {
+        self.resolve = resolve
+    }
+
+    public func identity(of tid: Int32) -> TaskIdentity? {
+        if let found = known[tid] { return found }
+        guard tid > 0, !unknown.contains(tid) else { return nil } // 0: the idle task, interrupt context
+        if known.count + unknown.count >= Self.capacity {
+            known.removeAll(keepingCapacity: true)
+            unknown.removeAll(keepingCapacity: true)
+        }
+        guard let found = resolve(tid) else {
+            unknown.insert(tid)
+            return nil
+        }
+        known[tid] = found
+        onResolved?(tid, found)
+        return found
+    }
+
+    /// A thread named by the capture (replay).
+    public func insert(tid: Int32, _ identity: TaskIdentity) {
+        known[tid] = identity
+        unknown.remove(tid)
+    }
+
+    /// /proc/TID/status (Tgid) and /proc/TID/comm of a live thread.
+    public static func fromProc(_ tid: Int32) -> TaskIdentity? {
+        guard let status = try? readFile("/proc/\(tid)/status"),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Tgid:") }),
+              let tgid = Int32(line.dropFirst(5).trimmingCharacters(in: " \t")),
+              let comm = try? readFile("/proc/\(tid)/comm") else { return nil }
+        return TaskIdentity(tgid: tgid, comm: Array(comm.utf8.prefix { $0 != UInt8(ascii: "\n") }))
+    }
+
+    /// The capture record: u32 tid, u32 tgid, then the comm bytes.
+    public static func encode(tid: Int32, _ identity: TaskIdentity) -> [UInt8] {
+        withUnsafeBytes(of: UInt32(bitPattern: tid).littleEndian) { Array($0) }
+            + withUnsafeBytes(of: UInt32(bitPattern: identity.tgid).littleEndian) { Array($0) }
+            + identity.comm.prefix(15)
+    }
+
+    public static func decode(_ payload: UnsafeRawBufferPointer) -> (tid: Int32, identity: TaskIdentity)? {
+        guard payload.count >= 8, payload.count <= 8 + 15 else { return nil }
+        let tid = Int32(bitPattern: UInt32(littleEndian: payload.loadUnaligned(as: UInt32.self)))
+        let tgid = Int32(bitPattern: UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
+        return (tid, TaskIdentity(tgid: tgid, comm: Array(payload[8...])))
+    }
+}
+
+extension Substring {
+    func trimmingCharacters(in set: String) -> String {
+        String(drop { set.contains($0) }.reversed().drop { set.contains($0) }.reversed())
+    }
+}
