@@ -173,15 +173,22 @@ extension JSONRenderer {
         noProcess(into: &out)
         out.append(",\"level\":\"")
         out.append(string: record.level.name)
-        out.append("\",\"priority\":")
-        out.appendDecimal(record.level.rawValue)
+        out.append("\",\"priority\":") // as /dev/kmsg writes it: facility * 8 + level
+        out.appendDecimal(UInt32(record.facility) << 3 | UInt32(record.level.rawValue))
         out.append(",\"facility\":")
         out.appendDecimal(record.facility)
         out.append(",\"seq\":")
         out.appendDecimal(record.sequence)
         out.append(",\"kernel_time_us\":")
         out.appendDecimal(record.timestampMicroseconds)
-        optionalString("message", record.message, into: &out)
+        // The message as the kernel printed it: /dev/kmsg escapes bytes
+        // outside printable ASCII (UTF-8 too) as "\xNN"; JSON escapes its own.
+        out.append(",\"message\":")
+        let message = record.message
+        withUnsafeTemporaryAllocation(byteCount: max(message.count, 1), alignment: 1) { scratch in
+            let count = KmsgRecord.unescape(message, into: scratch) ?? 0 // never nil: as large as the input
+            out.appendJSONString(UnsafeRawBufferPointer(rebasing: scratch[..<count]))
+        }
         optionalString("subsystem", record.subsystem, into: &out)
         optionalString("device", record.device, into: &out)
         out.append("}\n")
