@@ -90,34 +90,12 @@ def read_capture(data):
             if size > plen - off:
                 break
             body = payload[off + 16:off + 16 + rlen]
-            if rtype == 0xFF00:
-                tid, ver, nlen, _, tlen = struct.unpack_from("<HHHHI", body, 0)
-                name = body[16:16 + nlen].decode()
-                text = body[16 + nlen:16 + nlen + tlen].decode()
-                out["schemas"][tid] = (name, ver, text)
-            elif rtype == 0xFF01:
-                out["clocks"].append(struct.unpack_from("<QQQQ", body, 0))
-            elif rtype == 0xFF02:
-                out["snapshots"].append(bytes(body))
-            elif rtype == 0xFF03:
-                tot, chunks, emono, ereal, nt, nd, nlen, _ = struct.unpack_from("<QQQQIIII", body, 0)
-                o = 48
-                by_type = {}
-                for _ in range(nt):
-                    t, _, _, c = struct.unpack_from("<HHIQ", body, o)
-                    by_type[t] = c
-                    o += 16
-                drops = []
-                for _ in range(nd):
-                    c, ln, _ = struct.unpack_from("<QII", body, o)
-                    o += 16
-                    drops.append((body[o:o + ln].decode(), c))
-                    o += (ln + 7) & ~7
-                note = body[o:o + nlen].decode()
-                out["trailer"] = dict(records=tot, chunks=chunks, by_type=by_type, drops=drops, note=note)
-                out["trailer_end"] = pos + 48 + plen
-            elif rtype < 0xFF00:
-                out["records"].append((rtype, rflags, ts, bytes(body)))
+            try:
+                read_record(out, rtype, rflags, ts, body, pos + 48 + plen)
+            except (struct.error, UnicodeDecodeError, IndexError):
+                # A metadata payload too short or not UTF-8: skipped and
+                # counted (section 5), never fatal.
+                out["malformed_metadata"] = out.get("malformed_metadata", 0) + 1
             off += size
         pos += 48 + plen
     if bad_start is not None:
@@ -129,6 +107,39 @@ def read_capture(data):
     else:
         out["tail"] = ("unclosed", pos)
     return out
+
+
+def read_record(out, rtype, rflags, ts, body, chunk_end):
+    """One record of a valid chunk: metadata into `out`, data appended."""
+    if rtype == 0xFF00:
+        tid, ver, nlen, _, tlen = struct.unpack_from("<HHHHI", body, 0)
+        name = body[16:16 + nlen].decode()
+        text = body[16 + nlen:16 + nlen + tlen].decode()
+        out["schemas"][tid] = (name, ver, text)
+    elif rtype == 0xFF01:
+        out["clocks"].append(struct.unpack_from("<QQQQ", body, 0))
+    elif rtype == 0xFF02:
+        out["snapshots"].append(bytes(body))
+    elif rtype == 0xFF03:
+        tot, chunks, emono, ereal, nt, nd, nlen, _ = struct.unpack_from("<QQQQIIII", body, 0)
+        o = 48
+        by_type = {}
+        for _ in range(nt):
+            t, _, _, c = struct.unpack_from("<HHIQ", body, o)
+            by_type[t] = c
+            o += 16
+        drops = []
+        for _ in range(nd):
+            c, ln, _ = struct.unpack_from("<QII", body, o)
+            o += 16
+            drops.append((body[o:o + ln].decode(), c))
+            o += (ln + 7) & ~7
+        note = body[o:o + nlen].decode()
+        out["trailer"] = dict(records=tot, chunks=chunks, by_type=by_type, drops=drops, note=note)
+        out["trailer_end"] = chunk_end
+    elif rtype < 0xFF00:
+        out["records"].append((rtype, rflags, ts, bytes(body)))
+
 
 if __name__ == "__main__":
     with open(sys.argv[1], "rb") as f:

@@ -48,9 +48,17 @@ public enum CaptureFuzz {
     /// `CaptureChunk.walkRecords`, metadata decoders), resyncing 8 bytes at a time
     /// after invalid data. Returns (valid chunks, records).
     public static func parseChunks(bytes: UnsafeRawBufferPointer) -> (chunks: Int, records: Int) {
-        var off = 0, chunks = 0, records = 0
+        var off = 0, chunks = 0, records = 0, checked = 0
         while off < bytes.count {
             let rest = UnsafeRawBufferPointer(rebasing: bytes[off...])
+            // The reader's bound on checksum work (hostile overlapping headers).
+            if case .ok(let h) = CaptureChunkHeader.parse(rest), Int(h.payloadLength) <= rest.count - CaptureFormat.chunkHeaderSize {
+                if checked + Int(h.payloadLength) > CaptureFormat.maxChunkPayload + 16 * off {
+                    off += 8
+                    continue
+                }
+                checked += Int(h.payloadLength)
+            }
             switch CaptureChunk.parse(rest) {
             case .needMore:
                 return (chunks, records)

@@ -51,6 +51,9 @@ public struct CaptureCorruption: Sendable, Equatable, CustomStringConvertible {
 public struct CaptureReadStats: Sendable, Equatable {
     /// Valid chunks read (or skipped unverified in metadata-only mode).
     public var chunks: UInt64 = 0
+    /// Payload bytes checksummed while scanning damaged data for the next
+    /// chunk: bounded per scan (64 MiB plus 16 per byte scanned).
+    public var scanChecksummedBytes: UInt64 = 0
     /// Chunks skipped without checksum verification (metadata-only mode).
     public var unverifiedChunks: UInt64 = 0
     /// Data records passed to the callback.
@@ -140,6 +143,10 @@ public final class CaptureReader {
     private var checksumRetryAt: UInt64?
     private var lookedAhead = false
     private var retainedSnapshotBytes = 0
+    /// Where the current resync scan began, and the payload bytes it has
+    /// checksummed so far (bounded: see step 4 of `run`).
+    private var scanStart: UInt64 = 0
+    private var scanChecked: UInt64 = 0
 
     private var buf: UnsafeMutableRawPointer
     private var bufCap: Int
@@ -297,6 +304,8 @@ public final class CaptureReader {
                 if !scanning {
                     beginCorruption(at: pos, reason: reason)
                     scanning = true
+                    scanStart = pos
+                    scanChecked = 0
                 }
                 pos += 8  // chunks start at multiples of 8: resync by scanning for the next valid header
                 continue
@@ -329,6 +338,19 @@ public final class CaptureReader {
             }
             // 4. Payload and checksum.
             let plen = Int(h.payloadLength)  // <= 64 MiB and present in the file: safe to allocate
+            if scanning {
+                // A hostile file can hold a valid chunk header every 24 bytes, each
+                // claiming a large payload with a wrong checksum: checking them all
+                // is quadratic (a 64 MiB file would take an hour). Bound one scan's
+                // checksum work to 64 MiB plus 16 bytes per byte scanned.
+                let allowance = UInt64(CaptureFormat.maxChunkPayload) + 16 * (pos - scanStart)
+                if scanChecked + UInt64(plen) > allowance {
+                    pos += 8
+                    continue
+                }
+                scanChecked += UInt64(plen)
+                stats.scanChecksummedBytes += UInt64(plen)
+            }
             ensureCapacity(plen)
             let got = try source.read(into: buf, count: plen, at: pos + H)
             if got < plen {  // file shrank under us

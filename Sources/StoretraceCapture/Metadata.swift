@@ -29,7 +29,8 @@ public struct CaptureField: Sendable, Equatable {
     public static func parseList(_ text: String) throws(CaptureError) -> [CaptureField] {
         var out: [CaptureField] = []
         var lineNo = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // "\r\n" is one Character (a grapheme cluster), unequal to "\n": split on both.
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             lineNo += 1
             let tokens = rawLine.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
             if tokens.isEmpty || tokens[0].hasPrefix("#") { continue }

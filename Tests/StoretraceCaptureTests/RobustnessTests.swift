@@ -367,3 +367,47 @@ private func smallCapture() throws -> (bytes: [UInt8], records: [Rec]) {
         }
     }
 }
+
+/// A hostile file: after 8 bytes of garbage (the reader starts scanning), a
+/// chunk header every 24 bytes, each with a valid header checksum, a payload
+/// length of half the file and a wrong payload checksum. Checking each one
+/// in full is quadratic (an hour for 64 MiB); the scan's checksum work is
+/// bounded instead.
+@Suite struct HostileScanTests {
+    static func overlappingHeaders(size: Int) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: size)
+        let header = CaptureFileHeader(creationRealtimeNs: 1, creationMonotonicNs: 1, writerChunkSize: 4096).encoded()
+        for index in 0..<64 { bytes[index] = header[index] }
+        let length = UInt32((size / 2) & ~7)
+        bytes.withUnsafeMutableBytes { raw in
+            let p = raw.baseAddress!
+            var pos = 72 // 64..<72: zeros, a bad magic
+            st32(p, pos, CaptureFormat.chunkMagic); st64(p, pos + 8, 0); st32(p, pos + 16, length)
+            // Header i+1 starts at byte 24 of header i: its magic, sequence and
+            // length are header i's timestamps and payload checksum (all wrong
+            // as such, which is the point); header i's own checksum lands in
+            // header i+1's recordCount.
+            while pos + 48 + 24 + Int(length) <= size && pos < size / 2 - 48 {
+                let next = pos + 24
+                st32(p, next, CaptureFormat.chunkMagic); st16(p, next + 4, 0); st16(p, next + 6, 0)
+                st64(p, next + 8, 0); st32(p, next + 16, length)
+                st32(p, pos + 44, CRC32C.checksum(UnsafeRawBufferPointer(start: p + pos, count: 44)))
+                pos = next
+            }
+            st32(p, pos + 44, CRC32C.checksum(UnsafeRawBufferPointer(start: p + pos, count: 44)))
+        }
+        return bytes
+    }
+
+    @Test func checksumWorkOfAScanIsBounded() throws {
+        let size = 256 << 10
+        let bytes = Self.overlappingHeaders(size: size)
+        // About 5,400 headers claim 128 KiB each: 700 MB checksummed without the bound.
+        let reader = try CaptureReader(bytes: bytes)
+        try reader.readAll()
+        #expect(reader.stats.scanChecksummedBytes > 0, "the file does reach the scan")
+        #expect(reader.stats.scanChecksummedBytes <= UInt64(CaptureFormat.maxChunkPayload + 16 * size))
+        #expect(reader.stats.chunks == 0)
+        if case .torn = reader.tail {} else { Issue.record("tail \(reader.tail)") }
+    }
+}

@@ -161,5 +161,9 @@ import Testing
         #expect(throws: CaptureError.self) { try CaptureField.parseList("9pid 0 4 u32") }
         #expect(throws: CaptureError.self) { try CaptureField.parseList("pid -1 4 u32") }
         #expect(throws: CaptureError.self) { try CaptureField.parseList("pid 0 x u32") }
+        // Lines may end in CRLF (section 5.1); in Swift "\r\n" is one Character.
+        #expect(try CaptureField.parseList("pid 0 4 u32\r\ncomm 4 16 char[16]\r\n")
+                == [CaptureField(name: "pid", offset: 0, size: 4, type: "u32"),
+                    CaptureField(name: "comm", offset: 4, size: 16, type: "char[16]")])
     }
 }
