@@ -43,6 +43,9 @@ public final class CaptureWriter {
     public private(set) var chunksWritten: UInt64 = 0
     /// Data records appended (metadata records not counted).
     public private(set) var recordsAppended: UInt64 = 0
+    /// Data records appended but not yet in a chunk on disk: what a disk
+    /// that stays full loses.
+    public private(set) var dataRecordsBuffered: UInt64 = 0
     /// Bytes waiting in the chunk buffer (including the chunk header), 0 if empty.
     public var bytesBuffered: Int { count == 0 ? 0 : CaptureFormat.chunkHeaderSize + used }
     /// File size if flushed now.
@@ -202,6 +205,7 @@ public final class CaptureWriter {
         try appendRecord(type: type, flags: flags, timestamp: timestamp, payload: payload, chunkFlag: 0)
         typeCounts[slot - 1] &+= 1
         recordsAppended &+= 1
+        dataRecordsBuffered &+= 1
     }
 
     public func append(type: UInt16, timestamp: UInt64, bytes: [UInt8], flags: UInt16 = 0) throws(CaptureError) {
@@ -360,6 +364,7 @@ public final class CaptureWriter {
     private func flushBuffer() throws(CaptureError) {
         guard count > 0 else { return }
         try writeChunk(base: buf, payloadLength: used, recordCount: count, minTs: minTs, maxTs: maxTs, flags: chunkFlags)
+        dataRecordsBuffered = 0
         used = 0
         count = 0
         minTs = .max

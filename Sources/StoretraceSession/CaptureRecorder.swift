@@ -40,6 +40,12 @@ public final class CaptureRecorder {
     public private(set) var limitReached = false
     public private(set) var clock: ClockOffset
     private var symbolsWritten: Set<UInt64> = []
+    /// Records refused after recording stopped (a write error, --max-size).
+    private var refused: UInt64 = 0
+
+    /// Events that passed the filters but are not in the capture: refused
+    /// after a stop, or buffered when the disk filled. Final after `close`.
+    public var unwritten: UInt64 { refused + writer.dataRecordsBuffered }
 
     public init(path: String, options: CaptureWriterOptions) throws(CaptureError) {
         writer = try CaptureWriter(path: path, options: options)
@@ -52,11 +58,15 @@ public final class CaptureRecorder {
 
     @inline(__always)
     public func append(_ record: RawRecord) {
-        guard failure == nil, !limitReached else { return }
+        guard failure == nil, !limitReached else {
+            refused &+= 1
+            return
+        }
         do {
             try writer.append(type: record.source.rawValue, timestamp: record.timestamp, payload: record.bytes,
                               flags: UInt16(truncatingIfNeeded: record.cpu))
         } catch {
+            refused &+= 1
             if case .sizeLimitReached = error { limitReached = true } else { failure = error }
         }
     }

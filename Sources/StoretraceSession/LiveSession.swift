@@ -51,12 +51,26 @@ public struct LiveSummary: Sendable {
     public var counts: PipelineCounts
     public var losses: [LossCount]
     public var stopReason: String
+    /// Recording: events that passed the filters but are not in the capture
+    /// (the disk filled, or they came after --max-size); nil when not recording.
+    public var unwritten: UInt64?
+    /// Whether events were rendered (live, record --live) or only recorded.
+    public var rendered = true
 
     public var lost: UInt64 { losses.filter(\.isLoss).reduce(0) { $0 + $1.count } }
 
     /// "storetrace: 1200 events shown (1300 traced), 0 lost, 0 malformed; stopped by SIGINT"
+    /// "storetrace: 1200 events recorded (1300 traced), 0 lost, 0 malformed; stopped by SIGINT"
     public var line: String {
-        var text = "storetrace: \(counts.shown) events shown (\(counts.received) traced), \(lost) lost"
+        var text = "storetrace: "
+        if let unwritten {
+            let recorded = counts.shown - min(unwritten, counts.shown)
+            text += rendered ? "\(counts.shown) events shown, \(recorded) recorded" : "\(recorded) events recorded"
+            if unwritten > 0 { text += ", \(unwritten) not written to the capture" }
+        } else {
+            text += "\(counts.shown) events shown"
+        }
+        text += " (\(counts.received) traced), \(lost) lost"
         let nonzero = losses.filter { $0.count > 0 }
         if !nonzero.isEmpty {
             text += " (" + nonzero.map { "\($0.count) \($0.name)" }.joined(separator: ", ") + ")"
@@ -248,8 +262,8 @@ public final class LiveSession {
                 loop.stop()
             }
             if let recorder {
-                if recorder.failure != nil {
-                    stopReason = "capture error"
+                if let failure = recorder.failure {
+                    if case .diskFull = failure { stopReason = "a full disk" } else { stopReason = "a capture write error" }
                     loop.stop()
                 } else if recorder.limitReached {
                     stopReason = "--max-size"
@@ -292,7 +306,6 @@ public final class LiveSession {
         }
         var reportedLost: UInt64 = 0
         let started = KernelClock.now(CLOCK_MONOTONIC)
-        var lastFlush = started
         try loop.addTimer(milliseconds: 1000) {
             processor.text.utcOffsetSeconds = KernelClock.localUTCOffset()
             let losses = allLosses()
@@ -303,11 +316,6 @@ public final class LiveSession {
             }
             reportedLost = lost
             let now = KernelClock.now(CLOCK_MONOTONIC)
-            if let recorder, let interval = config.record?.flushIntervalMilliseconds,
-               now - lastFlush >= Int64(interval) * 1_000_000 - 10_000_000 {
-                recorder.flush()
-                lastFlush = now
-            }
             if config.statusLine, let recorder {
                 let seconds = (now - started) / 1_000_000_000
                 let bySource = SourceKind.allCases.map { "\($0.name) \(processor.counts.bySource[Int($0.rawValue)])" }
@@ -321,6 +329,13 @@ public final class LiveSession {
             if let duration = config.duration, UInt64(now - started) >= duration {
                 stopReason = "--duration"
                 loop.stop()
+            }
+        }
+        if let recorder, let interval = config.record?.flushIntervalMilliseconds {
+            // --flush-interval: what a crash or a full disk can cost at most.
+            try loop.addTimer(milliseconds: interval) {
+                recorder.flush()
+                flushOutput()
             }
         }
         if let duration = config.duration, duration < 1_000_000_000 {
@@ -342,17 +357,18 @@ public final class LiveSession {
         if let recorder {
             recorder.appendSnapshot(Array(NodeSnapshot.take().jsonText(.compact).utf8))
             recorder.close(drops: losses, note: "stopped by \(stopReason)")
-            if let failure = recorder.failure {
-                say(status, "storetrace: capture \(config.record!.path): \(failure); everything flushed before is readable")
-            }
         }
-        let summary = LiveSummary(counts: processor.counts, losses: losses, stopReason: stopReason)
+        var summary = LiveSummary(counts: processor.counts, losses: losses, stopReason: stopReason)
+        summary.unwritten = recorder?.unwritten
+        summary.rendered = sink != nil
         say(status, summary.line)
         if let failure = sink?.failure, failure != EPIPE {
             throw .system(call: "write to output", errno: .init(rawValue: failure))
         }
         if let failure = recorder?.failure {
-            throw .other("capture \(config.record!.path): \(failure)")
+            // One line: what failed, where, and that what came before is readable.
+            if case .diskFull = failure { throw .other("\(failure)") }
+            throw .other("\(failure); every chunk written before is readable")
         }
         return summary
     }

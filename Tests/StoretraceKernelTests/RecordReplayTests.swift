@@ -184,6 +184,40 @@ extension KernelTests {
         #expect(replay.stdout == live.stdout)
     }
 
+    /// The disk fills while recording: storetrace stops with one line naming
+    /// the offset, counts the events it could not write, and every event it
+    /// says it recorded replays.
+    @Test func fullDiskStopsAndKeepsEveryFlushedEvent() throws {
+        let scratch = Scratch()
+        let small = scratch.dir("small")
+        try check(mount("tmpfs", small, "tmpfs", 0, "size=256k"), "mount tmpfs")
+        let notMounted = scratch.dir("plain")
+        let capture = small + "/full.stcap"
+        let recorder = try RunningCLI(["record", "-o", capture, "--type", "umount", "--pid", "\(getpid())",
+                                       "--flush-interval", "20ms"])
+        #expect(recorder.waitUntilReady())
+        var calls = 0
+        while recorder.process.isRunning && calls < 100_000 {
+            for _ in 0..<100 { _ = umount2(notMounted, 0) } // EINVAL, about 250 bytes of capture each
+            calls += 100
+            usleep(20_000)
+        }
+        let result = recorder.stop(SIGINT)
+        #expect(result.status == 1, "\(result.stderr)")
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.last?.hasPrefix("storetrace: \(capture): disk full while writing chunk at offset ") == true, "\(result.stderr)")
+        let summary = try #require(lines.first { $0.contains("events recorded") }, "\(result.stderr)")
+        #expect(summary.contains("not written to the capture"))
+        #expect(summary.contains("stopped by a full disk"))
+        let recorded = Int(summary.split(separator: " ")[1])!
+        #expect(recorded > 0)
+
+        let replay = try CLI.run(["replay", capture, "--json"])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        #expect(jsonLines(replay.stdout).count == recorded)
+        #expect(replay.stderr.contains("not closed cleanly"), "\(replay.stderr)")
+    }
+
     /// kill -9 while recording: every chunk flushed before is readable.
     @Test func captureSurvivesSIGKILL() throws {
         let scratch = Scratch()
