@@ -58,6 +58,15 @@ struct {
     __uint(value_size, sizeof(__u32));
 } st_perf_events SEC(".maps");
 
+/* Pending calls by thread: task storage where the kernel has it (the
+ * loader leaves the other map uncreated), else a hash keyed by thread id. */
+struct {
+    __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __type(key, int);
+    __type(value, struct st_pending);
+} st_task_pending SEC(".maps");
+
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
     __uint(max_entries, 16384);
@@ -136,6 +145,42 @@ static __always_inline __s64 read_user_loff(__u64 uptr)
     return value;
 }
 
+/* Fills `p` at syscall entry: time, arguments, and what the call will overwrite. */
+static __always_inline void fill_pending(struct st_pending *p, struct st_sys_enter *ctx, int nargs,
+                                         enum st_kind kind)
+{
+    p->ts_ns = bpf_ktime_get_ns();
+#pragma unroll
+    for (int i = 0; i < 6; i++)
+        p->args[i] = i < nargs ? ctx->args[i] : 0;
+    __builtin_memset(&p->detail, 0, sizeof(p->detail));
+
+    /* Values the call will overwrite: the copy offsets advance, so read
+     * them now; mount_setattr's attributes are only valid at entry. */
+    switch (kind) {
+    case ST_KIND_COPY_FILE_RANGE:
+    case ST_KIND_SPLICE:
+        p->detail.copy.off_in = read_user_loff(p->args[1]);
+        p->detail.copy.off_out = read_user_loff(p->args[3]);
+        break;
+    case ST_KIND_SENDFILE:
+        p->detail.copy.off_in = read_user_loff(p->args[2]);
+        break;
+    case ST_KIND_MOUNT_SETATTR:
+        if (p->args[3] && p->args[4] >= 24) {
+            __u64 attr[4] = {};
+            bpf_probe_read_user(attr, p->args[4] >= 32 ? 32 : 24, (void *)p->args[3]);
+            p->detail.mount_attr.attr_set = attr[0];
+            p->detail.mount_attr.attr_clr = attr[1];
+            p->detail.mount_attr.propagation = attr[2];
+            p->detail.mount_attr.userns_fd = attr[3];
+        }
+        break;
+    default:
+        break;
+    }
+}
+
 static __always_inline int on_enter(struct st_sys_enter *ctx, int nargs, enum st_kind kind)
 {
     __u64 id = bpf_get_current_pid_tgid();
@@ -143,38 +188,18 @@ static __always_inline int on_enter(struct st_sys_enter *ctx, int nargs, enum st
     if (!wanted(id >> 32))
         return 0;
 
-    struct st_pending p = {};
-    p.ts_ns = bpf_ktime_get_ns();
-#pragma unroll
-    for (int i = 0; i < 6; i++)
-        if (i < nargs)
-            p.args[i] = ctx->args[i];
-
-    /* Values the call will overwrite: the copy offsets advance, so read
-     * them now; mount_setattr's attributes are only valid at entry. */
-    switch (kind) {
-    case ST_KIND_COPY_FILE_RANGE:
-    case ST_KIND_SPLICE:
-        p.detail.copy.off_in = read_user_loff(p.args[1]);
-        p.detail.copy.off_out = read_user_loff(p.args[3]);
-        break;
-    case ST_KIND_SENDFILE:
-        p.detail.copy.off_in = read_user_loff(p.args[2]);
-        break;
-    case ST_KIND_MOUNT_SETATTR:
-        if (p.args[3] && p.args[4] >= 24) {
-            __u64 attr[4] = {};
-            bpf_probe_read_user(attr, p.args[4] >= 32 ? 32 : 24, (void *)p.args[3]);
-            p.detail.mount_attr.attr_set = attr[0];
-            p.detail.mount_attr.attr_clr = attr[1];
-            p.detail.mount_attr.propagation = attr[2];
-            p.detail.mount_attr.userns_fd = attr[3];
+    if (st_settings.use_task_btf) {
+        struct st_pending *slot = bpf_task_storage_get(&st_task_pending, bpf_get_current_task_btf(), 0,
+                                                       BPF_LOCAL_STORAGE_GET_F_CREATE);
+        if (!slot) { /* no memory, or storage busy in a nested program */
+            count(ST_COUNTER_PENDING_FULL);
+            return 0;
         }
-        break;
-    default:
-        break;
+        fill_pending(slot, ctx, nargs, kind);
+        return 0;
     }
-
+    struct st_pending p;
+    fill_pending(&p, ctx, nargs, kind);
     if (bpf_map_update_elem(&st_pending, &tid, &p, BPF_ANY) != 0)
         count(ST_COUNTER_PENDING_FULL);
     return 0;
@@ -235,9 +260,19 @@ struct st_fd_table {
 
 static __always_inline void fd_table(struct task_struct *task, struct st_fd_table *table)
 {
-    struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
     table->fds = NULL;
     table->max_fds = 0;
+    if (st_settings.use_task_btf) {
+        /* A BTF pointer: plain loads, faults caught by the kernel. */
+        struct task_struct *current = bpf_get_current_task_btf();
+        struct fdtable *fdt = current->files->fdt;
+        if (!fdt)
+            return;
+        table->max_fds = fdt->max_fds;
+        table->fds = fdt->fd;
+        return;
+    }
+    struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
     if (!fdt)
         return;
     table->max_fds = BPF_CORE_READ(fdt, max_fds);
@@ -263,6 +298,16 @@ static __always_inline void file_ref(struct file *f, struct st_file_ref *ref)
     ref->dev = BPF_CORE_READ(inode, i_sb, s_dev);
 }
 
+/* The exit consumed the entry: task storage stays allocated with the task
+ * (marked used), the hash entry is deleted. */
+static __always_inline void forget_pending(struct st_pending *p, __u32 tid)
+{
+    if (st_settings.use_task_btf)
+        p->ts_ns = 0;
+    else
+        bpf_map_delete_elem(&st_pending, &tid);
+}
+
 static __always_inline int on_exit(struct st_sys_exit *ctx, enum st_kind kind)
 {
     __u64 id = bpf_get_current_pid_tgid();
@@ -270,15 +315,19 @@ static __always_inline int on_exit(struct st_sys_exit *ctx, enum st_kind kind)
     if (!wanted(id >> 32))
         return 0;
 
-    struct st_pending *p = bpf_map_lookup_elem(&st_pending, &tid);
-    if (!p) {
+    struct st_pending *p;
+    if (st_settings.use_task_btf)
+        p = bpf_task_storage_get(&st_task_pending, bpf_get_current_task_btf(), 0, 0);
+    else
+        p = bpf_map_lookup_elem(&st_pending, &tid);
+    if (!p || p->ts_ns == 0) { /* ts_ns 0: this thread's slot was already used */
         count(ST_COUNTER_EXIT_UNMATCHED);
         return 0;
     }
     __u32 zero = 0;
     struct st_scratch *scratch = bpf_map_lookup_elem(&st_scratch, &zero);
     if (!scratch) {
-        bpf_map_delete_elem(&st_pending, &tid);
+        forget_pending(p, tid);
         return 0;
     }
     __u8 *buf = scratch->buf;
@@ -306,11 +355,14 @@ static __always_inline int on_exit(struct st_sys_exit *ctx, enum st_kind kind)
     for (int i = 0; i < 6; i++)
         e->args[i] = p->args[i];
     __builtin_memcpy(&e->detail, &p->detail, sizeof(e->detail));
-    bpf_map_delete_elem(&st_pending, &tid);
+    forget_pending(p, tid);
     bpf_get_current_comm(e->comm, sizeof(e->comm));
 
     struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-    e->mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+    if (st_settings.use_task_btf)
+        e->mntns = bpf_get_current_task_btf()->nsproxy->mnt_ns->ns.inum;
+    else
+        e->mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
 
     __u32 off = ST_EVENT_HEADER_SIZE;
     switch (kind) {

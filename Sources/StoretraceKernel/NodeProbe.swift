@@ -43,6 +43,11 @@ public enum NodeProbe {
         } else {
             results.append(.init(name: "BPF ring buffer", state: .missing, detail: "kernel before 5.8 or BPF refused: storetrace falls back to the perf buffer"))
         }
+        if SyscallTracer.kernelHasTaskStorage() {
+            results.append(.init(name: "BPF task storage", state: .ok, detail: "BPF_MAP_TYPE_TASK_STORAGE, bpf_get_current_task_btf (Linux 5.11+)"))
+        } else {
+            results.append(.init(name: "BPF task storage", state: .missing, detail: "kernel before 5.11: storetrace keeps pending calls in a hash map (slower, same events)"))
+        }
 
         let existing = TracefsMount.existing()
         var tracefs: TracefsMount?

@@ -23,6 +23,10 @@ public struct TracerOptions: Sendable {
     /// it whenever it has caught up, the kernel's default: lowest latency,
     /// but one irq_work per record on a storm, paid by the traced call.
     public var wakeupIntervalNanoseconds: UInt64 = 5_000_000
+    /// Use the per-thread hash map and helper reads even where task storage
+    /// and bpf_get_current_task_btf() exist (they are the path for kernels
+    /// before 5.11; this forces it, for testing).
+    public var forceLegacyTaskState = false
 
     public init() {}
 }
@@ -53,6 +57,8 @@ public final class SyscallTracer {
     public typealias RecordHandler = (UnsafeRawBufferPointer) -> Void
 
     public let usesPerfBuffer: Bool
+    /// Pending calls in task storage, task read through BTF (Linux 5.11+).
+    public let usesTaskStorage: Bool
     /// How often the owner must call `consume()` after records arrived, since
     /// not every record wakes `pollFD` (see `TracerOptions.wakeupIntervalNanoseconds`);
     /// nil when every record wakes it.
@@ -87,6 +93,13 @@ public final class SyscallTracer {
         libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nil) == 1
     }
 
+    /// Task storage and bpf_get_current_task_btf() in tracepoint programs (Linux 5.11+).
+    public static func kernelHasTaskStorage() -> Bool {
+        libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, nil) == 1
+            && libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_get_current_task_btf, nil) == 1
+            && libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_task_storage_get, nil) == 1
+    }
+
     public init(options: TracerOptions, tracefs: TracefsMount, handler: @escaping RecordHandler) throws(KernelError) {
         try Privileges.checkTracing()
         LibbpfLog.install()
@@ -95,6 +108,8 @@ public final class SyscallTracer {
         possibleCPUs = Int(max(libbpf_num_possible_cpus(), 1))
         let perf = options.forcePerfBuffer || !Self.kernelHasRingBuffer()
         usesPerfBuffer = perf
+        let taskStorage = !options.forceLegacyTaskState && Self.kernelHasTaskStorage()
+        usesTaskStorage = taskStorage
 
         guard let bytes = EmbeddedBPF.object(named: "storetrace.bpf.o") else {
             throw .missingFeature("an embedded BPF object (storetrace was built without it)")
@@ -116,6 +131,7 @@ public final class SyscallTracer {
         settings.target_pid = options.targetPID
         settings.exclude_pid = options.excludePID
         settings.use_perfbuf = perf ? 1 : 0
+        settings.use_task_btf = taskStorage ? 1 : 0
         if !perf && options.wakeupIntervalNanoseconds > 0 {
             settings.wakeup_interval_ns = options.wakeupIntervalNanoseconds
             settings.wakeup_bytes = UInt64(options.bufferSize / 4)
@@ -151,6 +167,9 @@ public final class SyscallTracer {
             if let reason { skipped.append((kind, reason)) } else if include { wanted.append(kind) }
         }
 
+        // The pending-call table of the other path is never created; its
+        // code is pruned by the verifier (use_task_btf is a constant).
+        bpf_map__set_autocreate(bpf_object__find_map_by_name(object, taskStorage ? "st_pending" : "st_task_pending"), false)
         let events = bpf_object__find_map_by_name(object, "st_events")
         let perfEvents = bpf_object__find_map_by_name(object, "st_perf_events")
         if perf {

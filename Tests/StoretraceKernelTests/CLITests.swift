@@ -112,7 +112,7 @@ extension KernelTests {
         let wasMounted = TracefsMount.existing() != nil
         let result = try CLI.run(["doctor"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
-        for check in ["privileges", "kernel", "BTF", "BPF ring buffer", "tracefs", "syscall mount", "syscall umount2",
+        for check in ["privileges", "kernel", "BTF", "BPF ring buffer", "BPF task storage", "tracefs", "syscall mount", "syscall umount2",
                       "syscall copy_file_range", "function tracer", "netlink uevents", "/dev/kmsg"] {
             let line = result.stdout.split(separator: "\n").first { $0.hasPrefix(check + " ") }
             #expect(line != nil, "no \(check) line")

@@ -47,11 +47,12 @@ final class TraceCollector {
     }
 }
 
-func traceSelf(perfBuffer: Bool = false, kinds: [SyscallKind] = SyscallKind.allCases,
+func traceSelf(perfBuffer: Bool = false, legacyTaskState: Bool = false, kinds: [SyscallKind] = SyscallKind.allCases,
                _ workload: () throws -> Void) throws -> (events: [[String: Any]], losses: LossCounters) {
     var options = TracerOptions()
     options.targetPID = UInt32(getpid())
     options.forcePerfBuffer = perfBuffer
+    options.forceLegacyTaskState = legacyTaskState
     options.kinds = kinds
     let tracefs = try TracefsMount()
     defer { tracefs.release() }
@@ -59,6 +60,8 @@ func traceSelf(perfBuffer: Bool = false, kinds: [SyscallKind] = SyscallKind.allC
     let tracer = try SyscallTracer(options: options, tracefs: tracefs) { collector.handle($0) }
     defer { tracer.close() }
     #expect(tracer.usesPerfBuffer == perfBuffer)
+    // This kernel (6.18) has task storage: the fast path must be the one used.
+    #expect(tracer.usesTaskStorage == !legacyTaskState)
     try workload()
     while tracer.poll(timeoutMilliseconds: 50) > 0 {}
     #expect(collector.malformed == 0, "\(collector.malformedErrors)")

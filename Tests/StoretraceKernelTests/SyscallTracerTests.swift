@@ -151,8 +151,13 @@ extension KernelTests {
         try commonFields(umount, type: "umount", ret: 0, errno: nil)
     }
 
-    @Test(arguments: [false, true])
-    func copyFileRangeOfOneMebibyte(perfBuffer: Bool) throws {
+    /// How the BPF side runs: the ring buffer with task storage (Linux
+    /// 5.11+), the perf buffer (before 5.8), the hash table and helper reads
+    /// (before 5.11). Each must record the same fields.
+    enum Path: CaseIterable { case ringBuffer, perfBuffer, legacyTaskState }
+
+    @Test(arguments: Path.allCases)
+    func copyFileRangeOfOneMebibyte(path: Path) throws {
         let scratch = Scratch()
         let inPath = scratch.path + "/in.bin", outPath = scratch.path + "/out.bin"
         FileManager.default.createFile(atPath: inPath, contents: Data((0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }))
@@ -161,7 +166,8 @@ extension KernelTests {
         defer { close(input); close(output) }
         var offset: Int64 = 0
         var copied = 0
-        let (events, _) = try traceSelf(perfBuffer: perfBuffer, kinds: [.copyFileRange]) {
+        let (events, _) = try traceSelf(perfBuffer: path == .perfBuffer, legacyTaskState: path == .legacyTaskState,
+                                        kinds: [.copyFileRange]) {
             copied = st_copy_file_range(input, &offset, output, nil, 1 << 20, 0)
         }
         #expect(copied == 1 << 20)
@@ -219,11 +225,15 @@ extension KernelTests {
         #expect(spliceEvent["flags"] as? [String] == ["SPLICE_F_MOVE", "SPLICE_F_MORE"])
     }
 
-    @Test func mountInAnotherNamespaceCarriesItsNamespace() throws {
+    /// The namespace is read through the task's BTF pointer, or (before
+    /// Linux 5.11) with helper reads: both must find the other namespace.
+    @Test(arguments: [false, true])
+    func mountInAnotherNamespaceCarriesItsNamespace(legacyTaskState: Bool) throws {
         let scratch = Scratch()
         let source = scratch.dir("ns-source"), target = scratch.dir("ns-target")
         var options = TracerOptions()
         options.kinds = [.mount]
+        options.forceLegacyTaskState = legacyTaskState
         let tracefs = try TracefsMount()
         defer { tracefs.release() }
         let collector = TraceCollector()

@@ -126,7 +126,12 @@ struct st_settings {
     uint32_t target_pid;   /* 0: every process */
     uint32_t exclude_pid;  /* never report this process (storetrace itself); 0: none */
     uint8_t  use_perfbuf;  /* 1: emit through the perf buffer, not the ring buffer */
-    uint8_t  _pad[7];
+    /* 1: keep each thread's pending call in task storage and read the task
+     * through bpf_get_current_task_btf() (Linux 5.11+): plain loads instead
+     * of a hash update, lookup and delete and three helper calls per walk.
+     * 0: the hash map and bpf_probe_read_kernel, for older kernels. */
+    uint8_t  use_task_btf;
+    uint8_t  _pad[6];
     /* Ring-buffer wake-ups. Waking the reader costs the traced call an
      * irq_work (a self-IPI, a VM exit on a guest): on a syscall storm it was
      * a quarter of the workload's time. A CPU forces a wake-up only if it
