@@ -61,6 +61,10 @@ func loadedBPFProgramNames() -> [String] {
         #expect(try CLI.run(["live", "--buffer-size", "3M"]).stderr.contains("must be a power of two"))
         #expect(try CLI.run(["live", "--duration", "soon"]).stderr.contains("cannot read --duration 'soon'"))
         #expect(try CLI.run(["live", "--min-latency", "fast"]).stderr.contains("cannot read --min-latency 'fast'"))
+        let slow = try CLI.run(["live", "--wakeup-interval", "1s"])
+        #expect(slow.status != 0)
+        #expect(slow.stderr.contains("--wakeup-interval must be 0 (wake for every event) or from 1ms to 40ms (got 1s)"))
+        #expect(try CLI.run(["record", "--flush-interval", "5ms"]).stderr.contains("--flush-interval must be between 10ms and 60s"))
     }
 
     @Test func helpTeaches() throws {
@@ -194,7 +198,7 @@ extension KernelTests {
     @Test func burstIsShownWhileRunningNotOnlyAtStop() throws {
         let scratch = Scratch()
         let notMounted = scratch.dir("plain")
-        let cli = try RunningCLI(["live", "--json", "--type", "umount", "--pid", "\(getpid())", "--wakeup-interval", "50ms"])
+        let cli = try RunningCLI(["live", "--json", "--type", "umount", "--pid", "\(getpid())", "--wakeup-interval", "40ms"])
         #expect(cli.waitUntilReady())
         // EINVAL each, spread over ~20 ms: within one wake-up interval, so only
         // the first call wakes storetrace, and it is back asleep for the rest.
