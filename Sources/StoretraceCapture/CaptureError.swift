@@ -41,6 +41,20 @@ public enum CaptureError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Invalid field description text in a schema.
     case badSchemaText(line: Int, reason: String)
 
+    /// Whether `description` starts with the file's path; where it does not,
+    /// the caller names the file: one line, the path once.
+    public var namesPath: Bool {
+        switch self {
+        case .fileExists, .openFailed, .notRegularFile, .ioError, .diskFull, .sizeLimitReached: true
+        default: false
+        }
+    }
+
+    /// "PATH: what went wrong", whichever case this is.
+    public func description(path: String) -> String {
+        namesPath ? description : "\(path): \(description)"
+    }
+
     public var description: String {
         switch self {
         case .fileExists(let path):

@@ -126,7 +126,8 @@ public final class LiveSession {
                 options.maxFileSize = record.maxSize
                 recorder = try CaptureRecorder(path: record.path, options: options)
             } catch {
-                throw .other("cannot create capture \(record.path): \(error)")
+                if case .fileExists = error { throw .other("\(error.description(path: record.path)); add --force to replace it") }
+                throw .other("cannot create the capture: \(error.description(path: record.path))")
             }
         }
         let clock = recorder?.clock ?? KernelClock.measureOffset()

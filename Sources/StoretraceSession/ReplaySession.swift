@@ -65,7 +65,7 @@ public final class ReplaySession {
         do {
             reader = try CaptureReader(path: config.path)
         } catch {
-            throw .other("\(config.path): \(error)")
+            throw .other(error.description(path: config.path))
         }
         var stopped = false
         if config.follow {

@@ -26,7 +26,7 @@ struct Info: ParsableCommand {
         do {
             reader = try CaptureReader(path: file)
         } catch {
-            fail("\(file): \(error)")
+            fail(error.description(path: file))
         }
         var first: UInt64 = .max, last: UInt64 = 0
         var counts: [UInt16: UInt64] = [:]

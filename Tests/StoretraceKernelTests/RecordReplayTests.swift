@@ -296,7 +296,13 @@ extension KernelTests {
 
         let missing = try CLI.run(["replay", scratch.path + "/nope.stcap"])
         #expect(missing.status == 1)
-        #expect(missing.stderr.contains("nope.stcap"))
+        #expect(missing.stderr == "storetrace: \(scratch.path)/nope.stcap: cannot open: No such file or directory (errno 2)\n")
+
+        // An existing file is not replaced unless asked, and the line says how.
+        let existing = try CLI.run(["record", "-o", notCapture, "--duration", "100ms"])
+        #expect(existing.status == 1)
+        #expect(existing.stderr == "storetrace: \(notCapture): file exists (refusing to overwrite); add --force to replace it\n")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: notCapture)).starts(with: Data("hello".utf8)), "left as it was")
 
         // A future major version: refused by name, not misread.
         var fixture = try Data(contentsOf: URL(fileURLWithPath: RecordReplayTests.fixture))
