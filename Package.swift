@@ -71,9 +71,10 @@ let package = Package(
         ),
         .target(name: "CAllocCounter", path: "Tests/CAllocCounter"),
         .target(name: "CUAPI", path: "Tests/CUAPI"),
+        .target(name: "StoretraceFixtures", dependencies: ["StoretraceDecode"], path: "Tests/StoretraceFixtures"),
         .testTarget(
             name: "StoretraceDecodeTests",
-            dependencies: ["StoretraceDecode", "CStoretraceABI", "CUAPI"]
+            dependencies: ["StoretraceDecode", "StoretraceFixtures", "CStoretraceABI", "CUAPI"]
         ),
         .testTarget(
             name: "StoretraceCaptureTests",
@@ -81,7 +82,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StoretraceRenderTests",
-            dependencies: ["StoretraceRender", "StoretraceDecode", "CStoretraceABI"]
+            dependencies: ["StoretraceRender", "StoretraceDecode", "StoretraceFixtures", "CStoretraceABI"]
         ),
         .testTarget(
             name: "StoretraceKernelTests",

@@ -1,3 +1,4 @@
+import StoretraceFixtures
 import CStoretraceABI
 import Testing
 @testable import StoretraceDecode

@@ -1,3 +1,4 @@
+import StoretraceFixtures
 import Foundation
 import Testing
 @testable import StoretraceDecode

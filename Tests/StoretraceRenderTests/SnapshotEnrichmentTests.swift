@@ -1,3 +1,4 @@
+import StoretraceFixtures
 import Testing
 @testable import StoretraceDecode
 @testable import StoretraceRender

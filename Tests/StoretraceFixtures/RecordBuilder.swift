@@ -3,25 +3,28 @@ import StoretraceDecode
 /// Builds syscall records the way bpf/storetrace.bpf.c lays them out
 /// (struct st_syscall_event in storetrace_abi.h), for tests that need many
 /// variations. `SyscallRecordTests.mountFixture` spells one out byte by byte.
-struct RecordBuilder {
-    var kind: UInt16 = 1
-    var pid: UInt32 = 4120
-    var tid: UInt32 = 4121
-    var uid: UInt32 = 0
-    var mntns: UInt32 = 4026531841
-    var cgroupID: UInt64 = 1
-    var timestamp: UInt64 = 1_000_000_000
-    var latency: UInt64 = 12_345
-    var ret: Int64 = 0
-    var args: [UInt64] = [0, 0, 0, 0, 0, 0]
-    var detail: [UInt64] = [0, 0, 0, 0, 0, 0]
-    var comm = "mount"
+/// Shared by the decoder and renderer tests.
+public struct RecordBuilder {
+    public var kind: UInt16 = 1
+    public var pid: UInt32 = 4120
+    public var tid: UInt32 = 4121
+    public var uid: UInt32 = 0
+    public var mntns: UInt32 = 4026531841
+    public var cgroupID: UInt64 = 1
+    public var timestamp: UInt64 = 1_000_000_000
+    public var latency: UInt64 = 12_345
+    public var ret: Int64 = 0
+    public var args: [UInt64] = [0, 0, 0, 0, 0, 0]
+    public var detail: [UInt64] = [0, 0, 0, 0, 0, 0]
+    public var comm = "mount"
     /// nil: a NULL pointer.
-    var strings: [String?] = []
-    var truncated: UInt8 = 0
-    var faulted: UInt8 = 0
+    public var strings: [String?] = []
+    public var truncated: UInt8 = 0
+    public var faulted: UInt8 = 0
 
-    var bytes: [UInt8] {
+    public init() {}
+
+    public var bytes: [UInt8] {
         var out = [UInt8]()
         func put<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) } }
         let payload = strings.map { Array(($0 ?? "").utf8) }
@@ -44,7 +47,7 @@ struct RecordBuilder {
 }
 
 extension Array where Element == UInt8 {
-    func withRecord<R>(_ body: (SyscallRecord) throws -> R) throws -> R {
+    public func withRecord<R>(_ body: (SyscallRecord) throws -> R) throws -> R {
         try withUnsafeBytes { try body(try SyscallRecord(validating: $0)) }
     }
 }
