@@ -33,6 +33,16 @@ extension OutputBuffer {
         var index = 0
         let count = text.count
         while index < count {
+            // Runs of bytes that need no escaping (most paths) in one copy.
+            var end = index
+            while end < count, case let byte = text[end], byte >= 0x20, byte < 0x7f, byte != UInt8(ascii: "\""), byte != UInt8(ascii: "\\") {
+                end += 1
+            }
+            if end > index {
+                append(bytes: UnsafeRawBufferPointer(rebasing: text[index..<end]))
+                index = end
+                continue
+            }
             let byte = text[index]
             if byte < 0x80 {
                 switch byte {

@@ -1,43 +1,121 @@
+import Glibc
+
 /// A growable byte buffer that renderers append to and sinks drain. It is
-/// reused for every event: once it has grown to the largest line it keeps
+/// reused for every event: once it has grown to the largest batch it keeps
 /// its capacity, so rendering allocates nothing in the steady state.
+///
+/// Raw storage rather than `[UInt8]`: a rendered line is some forty small
+/// appends, and Array's generic `append(contentsOf:)` (a uniqueness check, a
+/// capacity check and a generic copy each time) was a third of the tracer's
+/// CPU. Here an append is one capacity check and a `memcpy`. Copies of a
+/// buffer share storage until one of them is written (copy on write).
 public struct OutputBuffer {
-    public private(set) var bytes: [UInt8]
+    /// Owns the memory: freed with the last buffer that uses it. Only `let`
+    /// properties, so reading them costs no exclusivity check; the count
+    /// lives in the struct.
+    final class Owner {
+        let base: UnsafeMutablePointer<UInt8>
+        let capacity: Int
+
+        init(capacity: Int) {
+            self.capacity = max(capacity, 64)
+            base = .allocate(capacity: self.capacity)
+        }
+
+        deinit { base.deallocate() }
+    }
+
+    private var owner: Owner
+    private var base: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    public private(set) var count = 0
 
     public init(capacity: Int = 64 * 1024) {
-        bytes = []
-        bytes.reserveCapacity(capacity)
+        owner = Owner(capacity: capacity)
+        base = owner.base
+        self.capacity = owner.capacity
     }
 
-    public var count: Int { bytes.count }
-    public var isEmpty: Bool { bytes.isEmpty }
+    /// A copy of the contents (tests, one-off text); the hot path uses
+    /// `withUnsafeBytes`.
+    public var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
 
-    public mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withExtendedLifetime(owner) { try body(UnsafeRawBufferPointer(start: base, count: count)) }
+    }
+
+    public var isEmpty: Bool { count == 0 }
+
+    public subscript(index: Int) -> UInt8 {
+        precondition(index >= 0 && index < count, "OutputBuffer index out of range")
+        return base[index]
+    }
+
+    public mutating func removeAll() {
+        makeUnique(capacity: capacity)
+        count = 0
+    }
+
+    /// A copy of this buffer shares the memory until one of them writes.
+    @inline(__always)
+    private mutating func makeUnique(capacity needed: Int) {
+        if needed > capacity || !isKnownUniquelyReferenced(&owner) { replaceStorage(capacity: needed) }
+    }
+
+    private mutating func replaceStorage(capacity needed: Int) {
+        var size = capacity
+        while size < needed { size *= 2 }
+        let fresh = Owner(capacity: size)
+        fresh.base.update(from: base, count: count)
+        owner = fresh
+        base = fresh.base
+        capacity = fresh.capacity
+    }
+
+    /// Room for `extra` more bytes; returns where they go. The caller writes
+    /// them and then calls `commit`.
+    @inline(__always)
+    private mutating func reserve(_ extra: Int) -> UnsafeMutablePointer<UInt8> {
+        makeUnique(capacity: count + extra)
+        return base + count
+    }
 
     @inline(__always)
-    public mutating func append(_ byte: UInt8) { bytes.append(byte) }
+    private mutating func commit(_ written: Int) { count += written }
 
-    public mutating func append(_ text: StaticString) {
-        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    @inline(__always)
+    public mutating func append(_ byte: UInt8) {
+        reserve(1).pointee = byte
+        commit(1)
     }
 
+    @inline(__always)
+    public mutating func append(_ text: StaticString) {
+        text.withUTF8Buffer { append(bytes: UnsafeRawBufferPointer($0)) }
+    }
+
+    @inline(__always)
     public mutating func append(bytes other: UnsafeRawBufferPointer) {
-        bytes.append(contentsOf: other)
+        guard let source = other.baseAddress, other.count > 0 else { return }
+        memcpy(reserve(other.count), source, other.count)
+        commit(other.count)
     }
 
     /// For text computed once (not per event).
     public mutating func append(string: String) {
-        bytes.append(contentsOf: string.utf8)
+        var copy = string
+        copy.withUTF8 { append(bytes: UnsafeRawBufferPointer($0)) }
     }
 
     public mutating func append(repeating byte: UInt8, count: Int) {
         guard count > 0 else { return }
-        for _ in 0..<count { bytes.append(byte) }
+        memset(reserve(count), Int32(byte), count)
+        commit(count)
     }
 
     public mutating func appendDecimal<T: BinaryInteger>(_ value: T) {
         if value < 0 {
-            bytes.append(UInt8(ascii: "-"))
+            append(UInt8(ascii: "-"))
             appendUnsigned(UInt64(value.magnitude))
         } else {
             appendUnsigned(UInt64(value))
@@ -56,19 +134,36 @@ public struct OutputBuffer {
         appendUnsigned(UInt64(value))
     }
 
+    /// "00" "01" ... "99": two digits per division.
+    private static let digitPairs: StaticString = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
+
     private mutating func appendUnsigned(_ value: UInt64) {
-        // Digits land in a fixed tuple-sized scratch to stay off the heap.
-        var scratch: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        withUnsafeMutableBytes(of: &scratch) { raw in
-            var index = raw.count
-            var rest = value
-            repeat {
-                index -= 1
-                raw[index] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
-            } while rest > 0
-            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[index...]))
+        var length = 1
+        var threshold: UInt64 = 10 // 10^length; 10^19 is the last that fits
+        while length < 20 && value >= threshold {
+            length += 1
+            threshold = threshold &* 10
         }
+        let out = reserve(length)
+        Self.digitPairs.withUTF8Buffer { pairs in
+            var index = length
+            var rest = value
+            while rest >= 100 {
+                let pair = Int(rest % 100) * 2
+                rest /= 100
+                index -= 2
+                out[index] = pairs[pair]
+                out[index + 1] = pairs[pair + 1]
+            }
+            if rest >= 10 {
+                let pair = Int(rest) * 2
+                out[index - 2] = pairs[pair]
+                out[index - 1] = pairs[pair + 1]
+            } else {
+                out[index - 1] = UInt8(ascii: "0") + UInt8(rest)
+            }
+        }
+        commit(length)
     }
 
     public mutating func appendHex(_ value: UInt64, prefix: Bool = true) {
@@ -78,7 +173,7 @@ public struct OutputBuffer {
             let nibble = UInt8((value >> UInt64(shift)) & 0xf)
             if nibble != 0 || started || shift == 0 {
                 started = true
-                bytes.append(nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10)
+                append(nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10)
             }
         }
     }
@@ -86,14 +181,15 @@ public struct OutputBuffer {
     /// Display width of what was appended since `start`: UTF-8 continuation
     /// bytes count zero, and so do ANSI color sequences if asked.
     public func displayWidth(since start: Int, skippingEscapes: Bool = true) -> Int {
+        let bytes = base
         var width = 0
         var index = start
-        while index < bytes.count {
+        while index < count {
             let byte = bytes[index]
             if skippingEscapes && byte == 0x1B {
                 // CSI: ESC [ parameters final-byte (0x40...0x7E)
                 index += 2
-                while index < bytes.count && !(0x40...0x7E).contains(bytes[index]) { index += 1 }
+                while index < count && !(0x40...0x7E).contains(bytes[index]) { index += 1 }
                 index += 1
                 continue
             }
@@ -107,7 +203,13 @@ public struct OutputBuffer {
     /// bytes move within the reserved capacity.
     public mutating func insertSpaces(at index: Int, count: Int) {
         guard count > 0 else { return }
-        bytes.insert(contentsOf: repeatElement(UInt8(ascii: " "), count: count), at: index)
+        precondition(index >= 0 && index <= self.count, "OutputBuffer index out of range")
+        let tail = self.count - index
+        _ = reserve(count)
+        let at = base + index
+        memmove(at + count, at, tail)
+        memset(at, Int32(UInt8(ascii: " ")), count)
+        commit(count)
     }
 
     /// Pads with spaces so that the text since `start` is `width` columns wide.

@@ -26,7 +26,7 @@ public final class OutputSink {
             buffer.removeAll()
             return
         }
-        buffer.bytes.withUnsafeBytes { bytes in
+        buffer.withUnsafeBytes { bytes in
             var offset = 0
             while offset < bytes.count {
                 let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
