@@ -87,14 +87,14 @@ public final class EventLoop {
     }
 
     /// A one-shot timer, disarmed until `arm`; `handler` runs when it fires.
-    public func addOneShotTimer(_ handler: @escaping (OneShotTimer) -> Void) throws(KernelError) -> OneShotTimer {
+    public func addOneShotTimer(_ handler: @escaping () -> Void) throws(KernelError) -> OneShotTimer {
         let fd = timerfd_create(CLOCK_MONOTONIC, Int32(TFD_CLOEXEC | TFD_NONBLOCK))
         if fd < 0 { throw .system("timerfd_create") }
         ownedFDs.append(fd)
         let timer = OneShotTimer(fd: fd)
         try add(fd: fd) {
             timer.fired()
-            handler(timer)
+            handler()
         }
         return timer
     }

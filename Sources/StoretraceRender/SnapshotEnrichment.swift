@@ -22,7 +22,7 @@ public struct SnapshotEnrichment: Sendable {
             out.append("{\"pid\":")
             out.appendDecimal(owner.pid)
             out.append(",\"comm\":")
-            if let comm = owner.comm { Self.appendJSON(comm, &out) } else { out.append("null") }
+            if let comm = owner.comm { out.appendJSONString(string: comm) } else { out.append("null") }
             out.append(UInt8(ascii: "}"))
             owners[namespace.inode] = out.bytes
         }
@@ -30,7 +30,7 @@ public struct SnapshotEnrichment: Sendable {
         for device in index.snapshot.blockDevices {
             guard let major = device.major, let minor = device.minor else { continue }
             var out = OutputBuffer(capacity: 64)
-            Self.appendJSON(device.name, &out)
+            out.appendJSONString(string: device.name)
             out.append(",\"read_ahead_kb\":")
             // A partition's queue settings are its disk's.
             if let readAhead = index.wholeDisk(of: device)?.readAheadKB { out.appendDecimal(readAhead) } else { out.append("null") }
@@ -60,10 +60,5 @@ public struct SnapshotEnrichment: Sendable {
         } else {
             out.append("null,\"read_ahead_kb\":null")
         }
-    }
-
-    private static func appendJSON(_ text: String, _ out: inout OutputBuffer) {
-        var copy = text
-        copy.withUTF8 { out.appendJSONString(UnsafeRawBufferPointer($0)) }
     }
 }

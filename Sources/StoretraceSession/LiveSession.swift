@@ -196,8 +196,6 @@ public final class LiveSession {
                         processor.tasks.onResolved = { tid, identity in
                             recorder.appendTask(tid: tid, identity, timestamp: UInt64(KernelClock.now(CLOCK_MONOTONIC)))
                         }
-                    }
-                    if let recorder {
                         let now = UInt64(KernelClock.now(CLOCK_MONOTONIC))
                         var events = instance.enabledEvents
                         if instance.functionTracerOn { events.append(TraceEventName(system: "ftrace", name: "function")) }
@@ -284,7 +282,7 @@ public final class LiveSession {
                 if count > 0, let interval = tracer.drainIntervalMilliseconds { drain?.arm(milliseconds: interval) }
             }
             if tracer.drainIntervalMilliseconds != nil {
-                drain = try loop.addOneShotTimer { _ in consume() }
+                drain = try loop.addOneShotTimer { consume() }
             }
             try loop.add(fd: tracer.pollFD) { consume() }
         }

@@ -48,7 +48,7 @@ public final class TaskTable {
     public static func fromProc(_ tid: Int32) -> TaskIdentity? {
         guard let status = try? readFile("/proc/\(tid)/status"),
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Tgid:") }),
-              let tgid = Int32(line.dropFirst(5).trimmingCharacters(in: " \t")),
+              let tgid = Int32(line.dropFirst(5).filter { $0 != " " && $0 != "\t" }),
               let comm = try? readFile("/proc/\(tid)/comm") else { return nil }
         return TaskIdentity(tgid: tgid, comm: Array(comm.utf8.prefix { $0 != UInt8(ascii: "\n") }))
     }
@@ -65,11 +65,5 @@ public final class TaskTable {
         let tid = Int32(bitPattern: UInt32(littleEndian: payload.loadUnaligned(as: UInt32.self)))
         let tgid = Int32(bitPattern: UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
         return (tid, TaskIdentity(tgid: tgid, comm: Array(payload[8...])))
-    }
-}
-
-extension Substring {
-    func trimmingCharacters(in set: String) -> String {
-        String(drop { set.contains($0) }.reversed().drop { set.contains($0) }.reversed())
     }
 }
