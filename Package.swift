@@ -65,7 +65,7 @@ let package = Package(
         .executableTarget(
             name: "storetrace",
             dependencies: [
-                "StoretraceSession", "StoretraceKernel", "StoretraceDecode", "StoretraceRender",
+                "StoretraceSession", "StoretraceKernel", "StoretraceDecode", "StoretraceRender", "StoretraceCapture",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
