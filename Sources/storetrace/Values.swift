@@ -8,9 +8,25 @@ import StoretraceSession
 /// ("a unit is required: ns, us (or µs), ms, s, m, h"); the failable
 /// `init?(argument:)` is the same parse without the reason.
 
-/// A duration with a unit: "500us", "10ms", "1.5s", "5m".
-struct DurationValue: ExpressibleByArgument, CustomStringConvertible, Sendable {
+/// A value whose parse says why it failed; `init?(argument:)` is that parse.
+protocol CheckedArgument: ExpressibleByArgument, CustomStringConvertible {
     /// As the user wrote it, for messages.
+    var text: String { get }
+    static func parse(_ text: String) throws -> Self
+}
+
+extension CheckedArgument {
+    init?(argument: String) {
+        guard let value = try? Self.parse(argument) else { return nil }
+        self = value
+    }
+
+    var description: String { text }
+    var defaultValueDescription: String { text }
+}
+
+/// A duration with a unit: "500us", "10ms", "1.5s", "5m".
+struct DurationValue: CheckedArgument, Sendable {
     let text: String
     let nanoseconds: UInt64
 
@@ -26,18 +42,10 @@ struct DurationValue: ExpressibleByArgument, CustomStringConvertible, Sendable {
         self.text = text
         self.nanoseconds = nanoseconds
     }
-
-    init?(argument: String) {
-        guard let value = try? Self.parse(argument) else { return nil }
-        self = value
-    }
-
-    var description: String { text }
-    var defaultValueDescription: String { text }
 }
 
 /// A byte size: "64M", "2G", "512KiB"; bare bytes where `bareBytes`.
-struct ByteSizeValue: ExpressibleByArgument, CustomStringConvertible, Sendable {
+struct ByteSizeValue: CheckedArgument, Sendable {
     let text: String
     let bytes: UInt64
 
@@ -59,18 +67,10 @@ struct ByteSizeValue: ExpressibleByArgument, CustomStringConvertible, Sendable {
         self.text = text
         self.bytes = bytes
     }
-
-    init?(argument: String) {
-        guard let value = try? Self.parse(argument) else { return nil }
-        self = value
-    }
-
-    var description: String { text }
-    var defaultValueDescription: String { text }
 }
 
 /// `replay --since/--until`: RFC 3339, or "+DURATION" from the capture's start.
-struct TimeBoundValue: ExpressibleByArgument, CustomStringConvertible, Sendable {
+struct TimeBoundValue: CheckedArgument, Sendable {
     let text: String
     let bound: TimeBound
 
@@ -92,11 +92,4 @@ struct TimeBoundValue: ExpressibleByArgument, CustomStringConvertible, Sendable 
         self.text = text
         self.bound = bound
     }
-
-    init?(argument: String) {
-        guard let value = try? Self.parse(argument) else { return nil }
-        self = value
-    }
-
-    var description: String { text }
 }
