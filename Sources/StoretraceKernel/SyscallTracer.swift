@@ -30,6 +30,38 @@ public struct TracerOptions: Sendable {
     public var forceLegacyTaskState = false
 
     public init() {}
+
+    /// The largest ring buffer storetrace asks for (the BPF map's size is a u32).
+    public static let maxBufferSize = 1 << 30
+
+    /// Why `bufferSize` cannot be used, or nil: the ring buffer's size must be
+    /// a power of two of at least a page; the perf buffer's pages are derived
+    /// from it. Phrased to follow the option's name.
+    public var bufferSizeProblem: String? {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard bufferSize >= page, bufferSize <= Self.maxBufferSize, bufferSize & (bufferSize - 1) == 0 else {
+            return "must be a power of two between \(page >> 10)K and \(Self.maxBufferSize >> 30)G"
+        }
+        return nil
+    }
+
+    /// Why `wakeupIntervalNanoseconds` cannot be used, or nil. At most 40 ms:
+    /// records then reach the merge of sources within 80 ms (the drain timer
+    /// runs at twice the interval), inside its 100 ms window, so the timeline
+    /// stays in order.
+    public var wakeupIntervalProblem: String? {
+        let interval = wakeupIntervalNanoseconds
+        guard interval == 0 || (1_000_000...40_000_000).contains(interval) else {
+            return "must be 0 (wake for every event) or from 1ms to 40ms"
+        }
+        return nil
+    }
+
+    /// Throws for options the tracer cannot use, instead of trapping on them.
+    public func validate() throws(KernelError) {
+        if let problem = bufferSizeProblem { throw .invalidOption("buffer size \(bufferSize) \(problem)") }
+        if let problem = wakeupIntervalProblem { throw .invalidOption("wake-up interval \(wakeupIntervalNanoseconds) ns \(problem)") }
+    }
 }
 
 /// Loss counters, summed over CPUs. Nothing is dropped silently: every way a
@@ -122,6 +154,7 @@ public final class SyscallTracer: RecordSource {
     }
 
     public init(options: TracerOptions, tracefs: TracefsMount) throws(KernelError) {
+        try options.validate()
         try Privileges.checkTracing()
         LibbpfLog.install()
         _ = LibbpfLog.drain()

@@ -16,6 +16,27 @@ extension KernelTests {
 @Suite struct SyscallTracerTests {
     let pid = Int(getpid())
 
+    /// Sizes the BPF map cannot take are refused by the tracer itself
+    /// (`UInt32(bufferSize)` trapped on them before), before anything loads.
+    @Test func unusableOptionsAreRefusedNotTrapped() throws {
+        let tracefs = try TracefsMount()
+        defer { tracefs.release() }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        for size in [1 << 33, 3 << 20, page / 2, 0, -1] {
+            var options = TracerOptions()
+            options.bufferSize = size
+            #expect(throws: KernelError.invalidOption("buffer size \(size) must be a power of two between \(page >> 10)K and 1G")) {
+                _ = try SyscallTracer(options: options, tracefs: tracefs)
+            }
+        }
+        var options = TracerOptions()
+        options.wakeupIntervalNanoseconds = 41_000_000
+        #expect(throws: KernelError.invalidOption("wake-up interval 41000000 ns must be 0 (wake for every event) or from 1ms to 40ms")) {
+            _ = try SyscallTracer(options: options, tracefs: tracefs)
+        }
+        #expect(!loadedBPFProgramNames().contains { $0.hasPrefix("st_exit_") })
+    }
+
     func commonFields(_ event: [String: Any], type: String, ret: Int, errno: String?) throws {
         #expect(event["type"] as? String == type)
         #expect(event["pid"] as? Int == pid)
