@@ -181,11 +181,23 @@ static __always_inline void fill_pending(struct st_pending *p, struct st_sys_ent
     }
 }
 
+#define ST_AT_REMOVEDIR 0x200
+#define ST_EBUSY 16
+
+/* rmdir and unlinkat(AT_REMOVEDIR) are traced for their EBUSY failures only. */
+static __always_inline int failures_only(enum st_kind kind)
+{
+    return kind == ST_KIND_RMDIR || kind == ST_KIND_UNLINKAT;
+}
+
 static __always_inline int on_enter(struct st_sys_enter *ctx, int nargs, enum st_kind kind)
 {
     __u64 id = bpf_get_current_pid_tgid();
     __u32 tid = (__u32)id;
     if (!wanted(id >> 32))
+        return 0;
+    /* unlinkat of a file: not a directory removal, nothing to remember. */
+    if (kind == ST_KIND_UNLINKAT && !(ctx->args[2] & ST_AT_REMOVEDIR))
         return 0;
 
     if (st_settings.use_task_btf) {
@@ -320,6 +332,15 @@ static __always_inline int on_exit(struct st_sys_exit *ctx, enum st_kind kind)
         p = bpf_task_storage_get(&st_task_pending, bpf_get_current_task_btf(), 0, 0);
     else
         p = bpf_map_lookup_elem(&st_pending, &tid);
+    if (failures_only(kind)) {
+        /* No entry: an unlinkat of a file, skipped at entry on purpose. */
+        if (!p || p->ts_ns == 0)
+            return 0;
+        if (ctx->ret != -ST_EBUSY) {
+            forget_pending(p, tid);
+            return 0;
+        }
+    }
     if (!p || p->ts_ns == 0) { /* ts_ns 0: this thread's slot was already used */
         count(ST_COUNTER_EXIT_UNMATCHED);
         return 0;
@@ -433,3 +454,5 @@ ST_TRACE(fspick, 3, ST_KIND_FSPICK)
 ST_TRACE(copy_file_range, 6, ST_KIND_COPY_FILE_RANGE)
 ST_TRACE(splice, 6, ST_KIND_SPLICE)
 ST_TRACE(sendfile64, 4, ST_KIND_SENDFILE)
+ST_TRACE(rmdir, 1, ST_KIND_RMDIR)
+ST_TRACE(unlinkat, 3, ST_KIND_UNLINKAT)

@@ -187,6 +187,11 @@ public enum FlagTables {
     ])
 
     /// mount_setattr(2) `flags`: AT_* path flags.
+    /// unlinkat(2)'s flags.
+    public static let unlinkat = FlagTable([
+        .init(0x200, "AT_REMOVEDIR"),
+    ])
+
     public static let atFlags = FlagTable([
         .init(0x100, "AT_SYMLINK_NOFOLLOW"),
         .init(0x800, "AT_NO_AUTOMOUNT"),

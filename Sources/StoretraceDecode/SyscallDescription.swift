@@ -154,6 +154,11 @@ public struct SyscallDescription: Sendable {
                                      A("flags", .flags(FlagTables.moveMount), register: 4)])
         case .openTree: // open_tree(dfd, path, flags)
             return pathCall(kind, flags: FlagTables.openTree)
+        case .rmdir: // rmdir(pathname)
+            return .init(kind: kind, strings: [.init(user, argument: 0)],
+                         arguments: [A("path", .string(slot: 0), register: 0)])
+        case .unlinkat: // unlinkat(dfd, pathname, flags)
+            return pathCall(kind, flags: FlagTables.unlinkat)
         case .fspick: // fspick(dfd, path, flags)
             return pathCall(kind, flags: FlagTables.fspick)
         case .mountSetattr: // mount_setattr(dfd, path, flags, uattr, usize)
@@ -183,7 +188,7 @@ public struct SyscallDescription: Sendable {
         }
     }
 
-    /// open_tree, fspick, mount_setattr: (dfd, path, flags, ...).
+    /// open_tree, fspick, mount_setattr, unlinkat: (dfd, path, flags, ...).
     private static func pathCall(_ kind: SyscallKind, flags: FlagTable) -> SyscallDescription {
         .init(kind: kind, strings: [.init(.userString, argument: 1)],
               arguments: [Argument("dfd", .dirfd, register: 0),

@@ -14,6 +14,9 @@ public enum SyscallKind: UInt16, CaseIterable, Sendable {
     case copyFileRange = 10
     case splice = 11
     case sendfile = 12
+    /// rmdir(2) and unlinkat(2) with AT_REMOVEDIR, traced for EBUSY only.
+    case rmdir = 13
+    case unlinkat = 14
 
     /// The event `type` of the JSON contract, also the name shown and used by `--type`.
     public var name: StaticString {
@@ -30,6 +33,8 @@ public enum SyscallKind: UInt16, CaseIterable, Sendable {
         case .copyFileRange: "copy_file_range"
         case .splice: "splice"
         case .sendfile: "sendfile"
+        case .rmdir: "rmdir"
+        case .unlinkat: "unlinkat"
         }
     }
 
@@ -53,6 +58,12 @@ public enum SyscallKind: UInt16, CaseIterable, Sendable {
     /// True for the calls that move file data (their result is a byte count).
     public var movesData: Bool {
         self == .copyFileRange || self == .splice || self == .sendfile
+    }
+
+    /// True for the calls the BPF program reports only when they fail with
+    /// EBUSY (directory removals): their successes never reach user space.
+    public var tracedForEBUSYOnly: Bool {
+        self == .rmdir || self == .unlinkat
     }
 
     public init?(name: String) {

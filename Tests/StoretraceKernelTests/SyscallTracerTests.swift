@@ -213,6 +213,38 @@ extension KernelTests {
         #expect(fileOut["name"] as? String == "out.bin")
     }
 
+    /// Directory removals are traced for their EBUSY failures only: a
+    /// mount point's rmdir and unlinkat(AT_REMOVEDIR) come out, a removal
+    /// that works, one that fails otherwise and an unlink of a file do not,
+    /// and nothing counts as an exit without entry. Both BPF paths.
+    @Test(arguments: [false, true])
+    func directoryRemovalsThatFailWithEBUSY(legacyTaskState: Bool) throws {
+        let scratch = Scratch()
+        let busy = scratch.dir("busy"), empty = scratch.dir("empty"), file = scratch.path + "/file"
+        try check(mount("tmpfs", busy, "tmpfs", 0, "size=1m"), "mount tmpfs")
+        defer { umount2(busy, Int32(MNT_DETACH)) }
+        #expect(creat(file, 0o644) >= 0)
+        let (events, losses) = try traceSelf(legacyTaskState: legacyTaskState) {
+            #expect(rmdir(busy) == -1 && errno == EBUSY)
+            #expect(unlinkat(AT_FDCWD, busy, AT_REMOVEDIR) == -1 && errno == EBUSY)
+            #expect(rmdir(scratch.path + "/missing") == -1 && errno == ENOENT)
+            #expect(rmdir(empty) == 0)
+            #expect(unlinkat(AT_FDCWD, file, 0) == 0)
+        }
+        let removals = events.filter { ["rmdir", "unlinkat"].contains($0["type"] as? String) }
+        #expect(removals.count == 2, "\(removals)")
+        let rmdirEvent = try #require(removals.first { $0["type"] as? String == "rmdir" })
+        try commonFields(rmdirEvent, type: "rmdir", ret: -16, errno: "EBUSY")
+        #expect(rmdirEvent["path"] as? String == busy)
+        let unlinkatEvent = try #require(removals.first { $0["type"] as? String == "unlinkat" })
+        try commonFields(unlinkatEvent, type: "unlinkat", ret: -16, errno: "EBUSY")
+        #expect(unlinkatEvent["dfd"] as? Int == Int(AT_FDCWD))
+        #expect(unlinkatEvent["path"] as? String == busy)
+        #expect(unlinkatEvent["flags"] as? [String] == ["AT_REMOVEDIR"])
+        #expect(losses.exitUnmatched == 0)
+        #expect(losses.lost == 0)
+    }
+
     @Test func sendfileAndSplice() throws {
         let scratch = Scratch()
         let inPath = scratch.path + "/src", outPath = scratch.path + "/dst"

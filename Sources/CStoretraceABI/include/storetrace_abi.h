@@ -43,7 +43,13 @@ enum st_kind {
     ST_KIND_COPY_FILE_RANGE = 10,
     ST_KIND_SPLICE = 11,
     ST_KIND_SENDFILE = 12,
-    ST_KIND_MAX = 12,
+    /* rmdir(2) and unlinkat(2) with AT_REMOVEDIR: only the calls that fail
+     * with EBUSY are emitted (a directory that is a mount point, or held),
+     * so a node that removes many directories pays an entry and an exit
+     * program per call and nothing more. */
+    ST_KIND_RMDIR = 13,
+    ST_KIND_UNLINKAT = 14,
+    ST_KIND_MAX = 14,
 };
 
 /* Where the strings of a record come from, by kind: the one definition of
@@ -91,6 +97,9 @@ ST_ABI_INLINE uint8_t st_string_slot(uint32_t kind, uint32_t i)
     case ST_KIND_MOVE_MOUNT: /* move_mount(from_dfd, from_path, to_dfd, to_path, flags) */
         return i == 0 ? ST_SLOT(ST_SLOT_USER_STR, 1)
              : i == 1 ? ST_SLOT(ST_SLOT_USER_STR, 3) : ST_SLOT_NONE;
+    case ST_KIND_RMDIR: /* rmdir(pathname) */
+        return i == 0 ? ST_SLOT(ST_SLOT_USER_STR, 0) : ST_SLOT_NONE;
+    case ST_KIND_UNLINKAT: /* unlinkat(dfd, pathname, flags) */
     case ST_KIND_OPEN_TREE:     /* open_tree(dfd, path, flags) */
     case ST_KIND_MOUNT_SETATTR: /* mount_setattr(dfd, path, flags, uattr, usize) */
     case ST_KIND_FSPICK:        /* fspick(dfd, path, flags) */
