@@ -177,21 +177,7 @@ public enum SnapshotText {
 
     /// The number of CPUs in a list such as "0-3,8,10-11"; nil when malformed.
     public static func cpuCount(list: Substring) -> Int? {
-        let trimmed = list.snapshotTrimmed
-        guard !trimmed.isEmpty else { return nil }
-        var count = 0
-        for range in trimmed.split(separator: ",") {
-            if let dash = range.firstIndex(of: "-") {
-                guard let low = Int(range[..<dash]), let high = Int(range[range.index(after: dash)...]),
-                      high >= low, high - low < 1 << 20
-                else { return nil }
-                count += high - low + 1
-            } else {
-                guard Int(range) != nil else { return nil }
-                count += 1
-            }
-        }
-        return count
+        CPUList.parse(list)?.count
     }
 
     /// The last path component shaped like a PCI address (DDDD:BB:DD.F,
@@ -214,7 +200,7 @@ public enum SnapshotText {
 }
 
 extension Substring {
-    fileprivate var snapshotTrimmed: Substring {
+    var snapshotTrimmed: Substring {
         var text = self
         while let first = text.first, first == " " || first == "\t" || first == "\n" || first == "\r" { text.removeFirst() }
         while let last = text.last, last == " " || last == "\t" || last == "\n" || last == "\r" { text.removeLast() }

@@ -92,7 +92,7 @@ public final class FtraceSource: RecordSource {
         symbols = instance.functionTracerOn ? Self.loadKernelSymbols() : nil
 
         let onlineText = (try? readFile("/sys/devices/system/cpu/online")) ?? "0"
-        for cpu in TracefsFiles.cpuList(onlineText) {
+        for cpu in CPUList.parse(onlineText[...]) ?? [0] {
             let path = instance.file("per_cpu/cpu\(cpu)/trace_pipe_raw")
             let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
             if fd < 0 {

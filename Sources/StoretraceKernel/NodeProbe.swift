@@ -134,21 +134,10 @@ public enum NodeProbe {
     }
 }
 
-/// Reads a small file (tracefs, procfs) whole.
+/// Reads a small file (tracefs, procfs) whole: `TracefsFiles.read` as a String.
 public func readFile(_ path: String) throws(KernelError) -> String {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    if fd < 0 { throw .system("open \(path)") }
-    defer { Glibc.close(fd) }
-    var data: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let count = read(fd, &chunk, chunk.count)
-        if count < 0 {
-            if errno == EINTR { continue }
-            throw .system("read \(path)")
-        }
-        if count == 0 { break }
-        data.append(contentsOf: chunk[0..<count])
+    switch TracefsFiles.readText(path) {
+    case .success(let text): return text
+    case .failure(let errno): throw .system(call: "read \(path)", errno: errno)
     }
-    return String(decoding: data, as: UTF8.self)
 }

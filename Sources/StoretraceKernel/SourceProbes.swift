@@ -1,10 +1,12 @@
 import Glibc
+import StoretraceDecode
 import SystemPackage
 
 /// `storetrace doctor` checks for the kernel-side sources: the tracefs
 /// instance, its clock, the default tracepoints and the function tracer's
 /// default functions. Changes nothing: the probe instance is removed before
 /// returning, and stale instances are only listed, never removed, here.
+/// NodeProbe.run (doctor) runs these with the tracefs mount it already holds.
 public enum SourceProbes {
     public static func run(tracefs: TracefsMount) -> [ProbeResult] {
         var results: [ProbeResult] = []
@@ -28,9 +30,7 @@ public enum SourceProbes {
             results.append(.init(name: "tracefs instance", state: .refused, detail: error.description))
             return results
         }
-        let clockText = (try? readFile(instance.file("trace_clock"))) ?? ""
-        let clocks = clockText.split(whereSeparator: { $0 == " " || $0 == "\n" })
-            .map { $0.filter { $0 != "[" && $0 != "]" } }  // "[local]" marks the current one
+        let clocks = TraceClockList((try? readFile(instance.file("trace_clock"))) ?? "").available
         let failures = instance.close()
         if failures.isEmpty {
             results.append(.init(name: "tracefs instance", state: .ok,
@@ -59,7 +59,7 @@ public enum SourceProbes {
         let listPath = tracefs.path + "/available_filter_functions"
         switch TracefsFiles.read(listPath) {
         case .success(let list):
-            let present = TracefsInstance.functionsListed(TracefsInstanceOptions.defaultFunctions, in: list)
+            let present = FilterFunctionList.present(TracefsInstanceOptions.defaultFunctions, in: list)
             for name in TracefsInstanceOptions.defaultFunctions {
                 results.append(present.contains(name)
                     ? .init(name: "function \(name)", state: .ok, detail: "in available_filter_functions")
@@ -74,14 +74,4 @@ public enum SourceProbes {
         return results
     }
 
-    /// Finds or mounts tracefs for the checks and unmounts it after if it mounted it.
-    public static func run() -> [ProbeResult] {
-        do {
-            let tracefs = try TracefsMount()
-            defer { tracefs.release() }
-            return run(tracefs: tracefs)
-        } catch {
-            return [.init(name: "tracefs instance", state: .refused, detail: error.description)]
-        }
-    }
 }

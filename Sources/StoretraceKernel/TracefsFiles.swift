@@ -59,20 +59,6 @@ enum TracefsFiles {
         return names
     }
 
-    /// CPUs listed in a sysfs CPU list such as /sys/devices/system/cpu/online
-    /// ("0-3,8,10-11").
-    static func cpuList(_ text: String) -> [Int] {
-        var cpus: [Int] = []
-        for part in text.split(whereSeparator: { $0 == "," || $0 == "\n" || $0 == " " }) {
-            let bounds = part.split(separator: "-")
-            if bounds.count == 1, let cpu = Int(bounds[0]) {
-                cpus.append(cpu)
-            } else if bounds.count == 2, let low = Int(bounds[0]), let high = Int(bounds[1]), low <= high {
-                cpus.append(contentsOf: low...high)
-            }
-        }
-        return cpus
-    }
 }
 
 extension Errno {

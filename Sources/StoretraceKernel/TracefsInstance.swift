@@ -1,4 +1,5 @@
 import Glibc
+import StoretraceDecode
 import SystemPackage
 
 /// Something a source could not set up: reported once, skipped, and the run
@@ -247,16 +248,9 @@ public final class TracefsInstance {
             warnings.append(.init(source: "trace clock", reason: "cannot read \(file("trace_clock")); ftrace times may not line up with other sources"))
             return
         }
-        // "local global [mono] ...": the bracketed one is current.
-        var available: [String] = []
-        for word in text.split(whereSeparator: { $0 == " " || $0 == "\n" }) {
-            if word.hasPrefix("[") && word.hasSuffix("]") {
-                clock = String(word.dropFirst().dropLast())
-                available.append(clock)
-            } else {
-                available.append(String(word))
-            }
-        }
+        let clocks = TraceClockList(text)
+        if let current = clocks.current { clock = current }
+        let available = clocks.available
         guard clock != wanted else { return }
         guard available.contains(wanted) else {
             warnings.append(.init(source: "trace clock", reason: "this kernel has no \"\(wanted)\" trace clock; using \"\(clock)\", so ftrace times will not line up exactly with the other sources"))
@@ -315,7 +309,7 @@ public final class TracefsInstance {
             warnings.append(refusal(source, reading: listPath, failure, skipped))
             return
         }
-        let present = Self.functionsListed(wanted, in: available)
+        let present = FilterFunctionList.present(wanted, in: available)
         for name in wanted where !present.contains(name) {
             warnings.append(.init(source: "function \(name)", reason: "not in available_filter_functions (absent from this kernel, inlined, or not traceable); skipped"))
         }
@@ -354,26 +348,5 @@ public final class TracefsInstance {
 
     private static func hint(_ failure: Errno) -> String {
         failure == .notPermitted ? " (lockdown or a restricted kernel build disallows function tracing)" : ""
-    }
-
-    /// Which of `names` appear in available_filter_functions, whose lines are
-    /// `name` or `name [module]`.
-    static func functionsListed(_ names: [String], in list: [UInt8]) -> Set<String> {
-        let wanted = Set(names.map { Array($0.utf8) })
-        let lengths = Set(wanted.map(\.count))  // most lines are skipped on length alone
-        var found: Set<String> = []
-        var lineStart = 0
-        while lineStart < list.count, found.count < wanted.count {
-            var lineEnd = lineStart
-            while lineEnd < list.count, list[lineEnd] != 0x0A { lineEnd += 1 }
-            var nameEnd = lineStart
-            while nameEnd < lineEnd, list[nameEnd] != 0x20, list[nameEnd] != 0x09 { nameEnd += 1 }
-            if lengths.contains(nameEnd - lineStart) {
-                let name = Array(list[lineStart..<nameEnd])
-                if wanted.contains(name) { found.insert(String(decoding: name, as: UTF8.self)) }
-            }
-            lineStart = lineEnd + 1
-        }
-        return found
     }
 }

@@ -60,22 +60,9 @@ public struct JSONRenderer {
 
     /// RFC 3339, UTC, nanoseconds: "2026-11-23T14:07:31.123456789Z".
     public func appendTime(monotonic: UInt64, into out: inout OutputBuffer) {
-        let time = CivilTime(epochNanoseconds: clock.wallNanoseconds(monotonic: monotonic))
         out.append(UInt8(ascii: "\""))
-        out.appendDecimal(time.year, width: 4)
-        out.append(UInt8(ascii: "-"))
-        out.appendDecimal(time.month, width: 2)
-        out.append(UInt8(ascii: "-"))
-        out.appendDecimal(time.day, width: 2)
-        out.append(UInt8(ascii: "T"))
-        out.appendDecimal(time.hour, width: 2)
-        out.append(UInt8(ascii: ":"))
-        out.appendDecimal(time.minute, width: 2)
-        out.append(UInt8(ascii: ":"))
-        out.appendDecimal(time.second, width: 2)
-        out.append(UInt8(ascii: "."))
-        out.appendDecimal(time.nanosecond, width: 9)
-        out.append("Z\"")
+        out.appendRFC3339(epochNanoseconds: clock.wallNanoseconds(monotonic: monotonic))
+        out.append(UInt8(ascii: "\""))
     }
 
     private func field(_ argument: SyscallDescription.Argument, _ r: SyscallRecord, _ out: inout OutputBuffer) {

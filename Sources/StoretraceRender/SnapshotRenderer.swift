@@ -232,10 +232,7 @@ public enum SnapshotRenderer {
 
     /// "2026-11-23T14:07:31.123456789Z".
     static func rfc3339(_ epochNanoseconds: Int64) -> String {
-        let time = CivilTime(epochNanoseconds: epochNanoseconds)
-        return "\(zeroPadded(time.year, 4))-\(zeroPadded(time.month, 2))-\(zeroPadded(time.day, 2))T"
-            + "\(zeroPadded(time.hour, 2)):\(zeroPadded(time.minute, 2)):\(zeroPadded(time.second, 2))."
-            + "\(zeroPadded(time.nanosecond, 9))Z"
+        TimeText.rfc3339(epochNanoseconds: epochNanoseconds)
     }
 
     /// "12.345678901 s" for a nanosecond count.

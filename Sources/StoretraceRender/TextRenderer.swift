@@ -87,16 +87,8 @@ public struct TextRenderer {
 
     /// Local time with microseconds and two spaces.
     public func appendPrefix(monotonic: UInt64, into out: inout OutputBuffer) {
-        let time = CivilTime(epochNanoseconds: clock.wallNanoseconds(monotonic: monotonic),
-                             utcOffsetSeconds: utcOffsetSeconds)
         paint(.dim, into: &out)
-        out.appendDecimal(time.hour, width: 2)
-        out.append(UInt8(ascii: ":"))
-        out.appendDecimal(time.minute, width: 2)
-        out.append(UInt8(ascii: ":"))
-        out.appendDecimal(time.second, width: 2)
-        out.append(UInt8(ascii: "."))
-        out.appendDecimal(time.nanosecond / 1000, width: 6)
+        out.appendTimeOfDay(epochNanoseconds: clock.wallNanoseconds(monotonic: monotonic), utcOffsetSeconds: utcOffsetSeconds)
         paint(.reset, into: &out)
         out.append("  ")
     }

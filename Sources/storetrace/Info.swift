@@ -67,9 +67,7 @@ struct Info: ParsableCommand {
     }
 
     static func wall(_ epochNanoseconds: Int64) -> String {
-        var out = OutputBuffer(capacity: 64)
-        JSONRenderer(clock: ClockOffset(realtimeMinusMonotonic: epochNanoseconds)).appendTime(monotonic: 0, into: &out)
-        return String(decoding: out.bytes.dropFirst().dropLast(), as: UTF8.self)
+        TimeText.rfc3339(epochNanoseconds: epochNanoseconds)
     }
 
     static func seconds(_ nanoseconds: UInt64) -> String {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Glibc
 import StoretraceDecode
 import StoretraceKernel
+import StoretraceRender
 import StoretraceSession
 
 struct Record: ParsableCommand {
@@ -73,11 +74,7 @@ struct Record: ParsableCommand {
     static func defaultName() -> String {
         var host = [CChar](repeating: 0, count: 256)
         gethostname(&host, host.count)
-        var now = time(nil)
-        var parts = tm()
-        gmtime_r(&now, &parts)
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        let stamp = "\(parts.tm_year + 1900)\(two(parts.tm_mon + 1))\(two(parts.tm_mday))T\(two(parts.tm_hour))\(two(parts.tm_min))\(two(parts.tm_sec))Z"
+        let stamp = TimeText.compactUTC(epochNanoseconds: Int64(time(nil)) * 1_000_000_000)
         return "storetrace-\(String(cString: host))-\(stamp).stcap"
     }
 }
