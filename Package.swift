@@ -10,6 +10,7 @@ import PackageDescription
 //   StoretraceKernel kernel I/O: libbpf loader, ring/perf buffers, epoll, probes
 //   CStoretraceCRC   C: CRC-32C with the CPU's instruction (SSE4.2, ARMv8 CRC)
 //   StoretraceCapture the capture file format: chunked, checksummed, self-describing
+//   StoretraceAnalyze analyzers over decoded events: mount operations assembled from calls
 //   StoretraceRender terminal text and JSON lines
 //   StoretraceSession wires sources to sinks: filters, counters, signals
 //   storetrace      thin ArgumentParser CLI, one file per subcommand
@@ -55,8 +56,12 @@ let package = Package(
         .target(name: "CStoretraceCRC"),
         .target(name: "StoretraceCapture", dependencies: ["CStoretraceCRC"]),
         .target(
-            name: "StoretraceRender",
+            name: "StoretraceAnalyze",
             dependencies: ["StoretraceDecode"]
+        ),
+        .target(
+            name: "StoretraceRender",
+            dependencies: ["StoretraceDecode", "StoretraceAnalyze"]
         ),
         .target(
             name: "StoretraceSession",
@@ -81,14 +86,18 @@ let package = Package(
             dependencies: ["StoretraceCapture"]
         ),
         .testTarget(
+            name: "StoretraceAnalyzeTests",
+            dependencies: ["StoretraceAnalyze", "StoretraceDecode", "StoretraceRender", "StoretraceFixtures"]
+        ),
+        .testTarget(
             name: "StoretraceRenderTests",
-            dependencies: ["StoretraceRender", "StoretraceDecode", "StoretraceFixtures", "CStoretraceABI"]
+            dependencies: ["StoretraceRender", "StoretraceAnalyze", "StoretraceDecode", "StoretraceFixtures", "CStoretraceABI"]
         ),
         .testTarget(
             name: "StoretraceKernelTests",
             dependencies: [
                 "StoretraceKernel", "StoretraceSession", "StoretraceDecode", "StoretraceRender",
-                "CStoretraceSys", "CAllocCounter", "CLibbpf",
+                "StoretraceAnalyze", "CStoretraceSys", "CAllocCounter", "CLibbpf",
             ],
             // Read by path (#filePath), not bundled: a capture written by format 1.0.
             exclude: ["Fixtures"]
