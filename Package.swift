@@ -76,7 +76,8 @@ let package = Package(
         ),
         .target(name: "CAllocCounter", path: "Tests/CAllocCounter"),
         .target(name: "CUAPI", path: "Tests/CUAPI"),
-        .target(name: "StoretraceFixtures", dependencies: ["StoretraceDecode"], path: "Tests/StoretraceFixtures"),
+        .target(name: "StoretraceFixtures", dependencies: ["StoretraceDecode", "StoretraceAnalyze", "StoretraceRender"],
+                path: "Tests/StoretraceFixtures"),
         .testTarget(
             name: "StoretraceDecodeTests",
             dependencies: ["StoretraceDecode", "StoretraceFixtures", "CStoretraceABI", "CUAPI"]
@@ -97,7 +98,7 @@ let package = Package(
             name: "StoretraceKernelTests",
             dependencies: [
                 "StoretraceKernel", "StoretraceSession", "StoretraceDecode", "StoretraceRender",
-                "StoretraceAnalyze", "CStoretraceSys", "CAllocCounter", "CLibbpf",
+                "StoretraceAnalyze", "StoretraceFixtures", "CStoretraceSys", "CAllocCounter", "CLibbpf",
             ],
             // Read by path (#filePath), not bundled: a capture written by format 1.0.
             exclude: ["Fixtures"]

@@ -311,6 +311,8 @@ public final class MountOperationTracker {
         pending.operation.options.append(option)
     }
 
+    private static let sourceKey = Array("source".utf8)
+
     private static func copy(_ text: UnsafeRawBufferPointer?) -> [UInt8]? { text.map { Array($0) } }
 
     /// Where `record.string(index)` points, relative to `dfd`: resolved
@@ -434,7 +436,7 @@ public final class MountOperationTracker {
             addOption(.init(key: key, value: .flag), to: &state.pending[index])
         case 1, 3, 4: // FSCONFIG_SET_STRING, SET_PATH, SET_PATH_EMPTY
             let value = Self.copy(record.string(1)) ?? []
-            if key == Array("source".utf8) {
+            if key == Self.sourceKey {
                 state.pending[index].operation.source = .init(path: value)
             } else {
                 addOption(.init(key: key, value: .string(value)), to: &state.pending[index])

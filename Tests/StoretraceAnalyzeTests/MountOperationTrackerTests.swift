@@ -1,4 +1,3 @@
-import Foundation
 import StoretraceFixtures
 import Testing
 import StoretraceAnalyze
@@ -35,14 +34,7 @@ final class Run {
         return self
     }
 
-    /// The text after "mount_op: " of each operation.
-    var descriptions: [String] {
-        operations.map { operation in
-            let line = text(operation)
-            guard let range = line.range(of: "mount_op: ") else { return line }
-            return String(line[range.upperBound...].dropLast()) // without the newline
-        }
-    }
+    var descriptions: [String] { operations.map(mountOperationDescription) }
 }
 
 func text(_ operation: MountOperation) -> String {
