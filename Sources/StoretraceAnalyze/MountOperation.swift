@@ -245,8 +245,10 @@ public struct MountOperationCounters: Equatable, Sendable {
     /// Unfinished operations reported early because a process had
     /// `operationsPerProcess` of them or all had `operations`.
     public var operationsEvicted: UInt64 = 0
-    /// Processes whose state was dropped because `processes` were tracked
-    /// (their unfinished operations are reported, evicted).
+    /// Processes with unfinished operations dropped because `processes`
+    /// were tracked (those operations are reported, evicted). A dropped
+    /// process that held only remembered descriptors counts them in
+    /// `descriptorsForgotten` instead.
     public var processesEvicted: UInt64 = 0
     /// fsconfig parameters not kept (`optionsPerOperation`, `optionBytesPerOperation`).
     public var optionsDropped: UInt64 = 0

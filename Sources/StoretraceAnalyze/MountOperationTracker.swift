@@ -21,7 +21,10 @@ import StoretraceDecode
 /// propagation after move_mount) is reported as an operation of its own,
 /// named after the mount the descriptor was remembered to refer to. An
 /// operation fails at its first failing call (libmount gives up there, and
-/// after a failed CMD_CREATE the kernel refuses the context anyway). It is
+/// after a failed CMD_CREATE the kernel refuses the context anyway); the
+/// kernel keeps a context usable after a rejected parameter, so a process
+/// that goes on with the descriptor resumes the operation with what it had
+/// set, reported as a new operation counting the calls from there. It is
 /// reported incomplete, never dropped, when its descriptor number is
 /// returned by another call of the process (it must have been closed), when
 /// the process exits (`processExited(pid:at:)`), when tracing stops
@@ -111,7 +114,7 @@ public final class MountOperationTracker {
         var mountFD: Int32?
         var created = false
         var optionBytes = 0
-        let sequence: UInt64
+        var sequence: UInt64
 
         var stage: MountOperation.Stage {
             switch kind {
@@ -130,6 +133,10 @@ public final class MountOperationTracker {
         var role: Role
         var location: MountOperation.Location?
         var fstype: [UInt8]?
+        /// The operation, if it ended in a failed call: the kernel keeps a
+        /// context usable after a rejected parameter, so a process may go
+        /// on with this descriptor, and what it had set still holds.
+        var interrupted: Pending?
     }
 
     final class ProcessState {
@@ -193,7 +200,8 @@ public final class MountOperationTracker {
         return best.map { ($0.state, $0.index) }
     }
 
-    private func remember(_ fd: Int32?, _ role: Remembered.Role, of operation: MountOperation, in state: ProcessState) {
+    private func remember(_ fd: Int32?, _ role: Remembered.Role, of operation: MountOperation, in state: ProcessState,
+                          interrupted: Pending? = nil) {
         guard let fd else { return }
         state.remembered.removeAll { $0.fd == fd }
         if state.remembered.count >= MountOperationLimits.rememberedDescriptorsPerProcess {
@@ -201,7 +209,8 @@ public final class MountOperationTracker {
             counters.descriptorsForgotten += 1
         }
         let location = operation.target ?? operation.source
-        state.remembered.append(Remembered(fd: fd, role: role, location: location, fstype: operation.fstype))
+        state.remembered.append(Remembered(fd: fd, role: role, location: location, fstype: operation.fstype,
+                                           interrupted: interrupted))
     }
 
     /// A call returned descriptor `fd`: whatever held that number before
@@ -244,9 +253,49 @@ public final class MountOperationTracker {
         let pending = state.pending.remove(at: index)
         pendingTotal -= 1
         report(pending, outcome(of: record))
+        // After a failure the descriptor that carries the operation on
+        // (the mount one once there is one) keeps it, to be resumed.
+        let interrupted = record.errno == nil ? nil : pending
         let contextRole: Remembered.Role = pending.kind == .reconfigure ? .reconfigure : .context
-        remember(pending.contextFD, contextRole, of: pending.operation, in: state)
-        remember(pending.mountFD, .mount, of: pending.operation, in: state)
+        remember(pending.contextFD, contextRole, of: pending.operation, in: state,
+                 interrupted: pending.mountFD == nil ? interrupted : nil)
+        remember(pending.mountFD, .mount, of: pending.operation, in: state, interrupted: interrupted)
+    }
+
+    /// A process went on with the descriptor of an operation that failed:
+    /// the operation resumes with what it had, counting calls anew from
+    /// `record` (which the caller adds).
+    private func resume(_ fd: Int32, mount: Bool, _ record: SyscallRecord, in state: ProcessState) -> Int? {
+        guard let index = state.remembered.firstIndex(where: { $0.fd == fd && ($0.role == .mount) == mount }),
+              var pending = state.remembered[index].interrupted else { return nil }
+        state.remembered.remove(at: index)
+        var fresh = begin(record, pending.operation.action)
+        fresh.tids = []
+        fresh.calls = []
+        fresh.latency = 0
+        fresh.end = record.timestamp
+        fresh.fstype = pending.operation.fstype
+        fresh.source = pending.operation.source
+        fresh.target = pending.operation.target
+        fresh.options = pending.operation.options
+        fresh.optionsDropped = pending.operation.optionsDropped
+        fresh.attrSet = pending.operation.attrSet
+        fresh.attrClear = pending.operation.attrClear
+        fresh.propagation = pending.operation.propagation
+        fresh.recursive = pending.operation.recursive
+        pending.operation = fresh
+        sequence += 1
+        pending.sequence = sequence
+        pending.contextFD = mount ? nil : fd
+        pending.mountFD = mount ? fd : nil
+        insert(pending, into: state, at: record.timestamp)
+        return state.pending.count - 1
+    }
+
+    /// The pending operation whose mount descriptor is `fd`, resumed if it
+    /// had failed.
+    private func mountOperation(_ fd: Int32, _ record: SyscallRecord, in state: ProcessState) -> Int? {
+        state.pendingIndex(mountFD: fd) ?? resume(fd, mount: true, record, in: state)
     }
 
     private func outcome(of record: SyscallRecord) -> MountOperation.Outcome {
@@ -396,7 +445,7 @@ public final class MountOperationTracker {
     /// one is started for a descriptor whose origin was not seen, with what
     /// is remembered of it.
     private func contextOperation(_ fd: Int32, _ record: SyscallRecord, in state: ProcessState) -> Int {
-        if let index = state.pendingIndex(contextFD: fd) {
+        if let index = state.pendingIndex(contextFD: fd) ?? resume(fd, mount: false, record, in: state) {
             addCall(record, to: &state.pending[index].operation)
             return index
         }
@@ -489,7 +538,7 @@ public final class MountOperationTracker {
         let dfd = record.intArg(0)
         let recursive = record.arg(2) & 0x8000 != 0 // AT_RECURSIVE
         let state = processes[record.pid]
-        if let state, Self.onDescriptorItself(record, 0), let index = state.pendingIndex(mountFD: dfd) {
+        if let state, Self.onDescriptorItself(record, 0), let index = mountOperation(dfd, record, in: state) {
             state.lastActivity = record.timestamp
             addCall(record, to: &state.pending[index].operation)
             Self.apply(record, recursive: recursive, to: &state.pending[index].operation)
@@ -523,7 +572,7 @@ public final class MountOperationTracker {
         let setGroup = record.arg(4) & 0x100 != 0 // MOVE_MOUNT_SET_GROUP
         let state = processes[record.pid]
         let target = resolve(record.intArg(2), record, 1, in: state)
-        if !setGroup, let state, Self.onDescriptorItself(record, 0), let index = state.pendingIndex(mountFD: fromDFD) {
+        if !setGroup, let state, Self.onDescriptorItself(record, 0), let index = mountOperation(fromDFD, record, in: state) {
             state.lastActivity = record.timestamp
             addCall(record, to: &state.pending[index].operation)
             let pending = state.pending[index]

@@ -141,6 +141,30 @@ func json(_ operation: MountOperation) -> String {
         #expect(run.tracker.pendingOperations == 0)
     }
 
+    @Test func aRejectedParameterFailsAndTheMountGoesOnWithWhatWasSet() throws {
+        // The kernel keeps the context after a rejected parameter; this program goes on.
+        let run = try Run().feed([
+            .fsopenCall("tmpfs", ret: 3),
+            .fsconfigCall(3, setString, "size", "16m"),
+            .fsconfigCall(3, setString, "huge", "sometimes", ret: -22),
+            .fsconfigCall(3, cmdCreate),
+            .fsmountCall(3, ret: 4),
+            .moveMountCall(4, "", cwd, "/d"),
+            .openTreeCall(cwd, "/a", flags: openTreeClone, ret: 5),
+            .moveMountCall(5, "", cwd, "/missing", ret: -2),
+            .moveMountCall(5, "", cwd, "/b"), // tried again elsewhere
+        ])
+        #expect(run.descriptions == [
+            "new mount of tmpfs with size=16m (fsopen, fsconfig ×2) failed at fsconfig(3, FSCONFIG_SET_STRING, \"huge\", \"sometimes\", 0) = -1 EINVAL",
+            "new mount of tmpfs on \"/d\" with size=16m (fsconfig, fsmount, move_mount) = ok",
+            "bind of \"/a\" on \"/missing\" (open_tree, move_mount) failed at move_mount(5, \"\", AT_FDCWD, \"/missing\", MOVE_MOUNT_F_EMPTY_PATH) = -1 ENOENT",
+            "bind of \"/a\" on \"/b\" (move_mount) = ok",
+        ])
+        #expect(run.operations[1].start == 1_000_300_000) // the resumed part starts at the create
+        #expect(run.operations[1].latency == 30_000)
+        #expect(run.tracker.pendingOperations == 0)
+    }
+
     @Test func failedFirstCallsAreOperationsOfOneCall() throws {
         let run = try Run().feed([
             .fsopenCall("tmpfsx", ret: -19),

@@ -193,6 +193,30 @@ extension KernelTests {
         #expect(failure.kind == .fsconfig && failure.errno == ENOTBLK)
     }
 
+    @Test func aRejectedParameterThenTheMountGoesOn() throws {
+        let scratch = Scratch()
+        let target = scratch.dir("goes-on")
+        var rejected: Int32 = 0
+        let operations = try traceOperations {
+            let fsFD = try check(st_fsopen("tmpfs", 1), "fsopen")
+            defer { close(fsFD) }
+            try check(st_fsconfig(fsFD, 1, "size", "2m", 0), "fsconfig size")
+            #expect(st_fsconfig(fsFD, 1, "huge", "sometimes", 0) == -1) // not a tmpfs huge= value
+            rejected = errno
+            try check(st_fsconfig(fsFD, 6, nil, nil, 0), "fsconfig create")
+            let mountFD = try check(st_fsmount(fsFD, 1, 0), "fsmount")
+            defer { close(mountFD) }
+            try check(st_move_mount(mountFD, "", -100, target, 0x4), "move_mount")
+        }
+        #expect(rejected == EINVAL)
+        #expect(mountPoints(under: scratch.path) == [target])
+        let descriptions = operations.map(mountOperationDescription)
+        #expect(descriptions.count == 2)
+        #expect(descriptions.first?.hasPrefix("new mount of tmpfs with size=2m (fsopen, fsconfig ×2) failed at fsconfig(") == true)
+        #expect(descriptions.first?.hasSuffix(", FSCONFIG_SET_STRING, \"huge\", \"sometimes\", 0) = -1 EINVAL") == true)
+        #expect(descriptions.last == "new mount of tmpfs on \"\(target)\" with size=2m (fsconfig, fsmount, move_mount) = ok")
+    }
+
     @Test func aClosedContextWhoseNumberComesBackIsReportedIncomplete() throws {
         var first: Int32 = -1, second: Int32 = -1
         let operations = try traceOperations {
