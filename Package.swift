@@ -7,6 +7,8 @@ import PackageDescription
 //   CStoretraceSys   C shim: raw syscalls Swift cannot call directly (new mount API, ...)
 //   StoretraceBPF    the compiled BPF object, embedded by the CompileBPF plugin
 //   StoretraceDecode pure decoding: bytes in, typed events out; flag and errno tables
+//   StoretraceRecords the record model: source kinds, raw records, losses, the
+//                    RecordSource protocol, capture record types and their codecs
 //   StoretraceKernel kernel I/O: libbpf loader, ring/perf buffers, epoll, probes
 //   CStoretraceCRC   C: CRC-32C with the CPU's instruction (SSE4.2, ARMv8 CRC)
 //   StoretraceCapture the capture file format: chunked, checksummed, self-describing
@@ -47,9 +49,13 @@ let package = Package(
             dependencies: ["CStoretraceABI"]
         ),
         .target(
+            name: "StoretraceRecords",
+            dependencies: ["CStoretraceABI", "StoretraceDecode", "StoretraceCapture"]
+        ),
+        .target(
             name: "StoretraceKernel",
             dependencies: [
-                "CLibbpf", "CStoretraceABI", "CStoretraceSys", "StoretraceBPF", "StoretraceDecode",
+                "CLibbpf", "CStoretraceABI", "CStoretraceSys", "StoretraceBPF", "StoretraceDecode", "StoretraceRecords",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
@@ -65,12 +71,13 @@ let package = Package(
         ),
         .target(
             name: "StoretraceSession",
-            dependencies: ["StoretraceKernel", "StoretraceDecode", "StoretraceRender", "StoretraceCapture"]
+            dependencies: ["StoretraceKernel", "StoretraceDecode", "StoretraceRender", "StoretraceCapture", "StoretraceRecords"]
         ),
         .executableTarget(
             name: "storetrace",
             dependencies: [
                 "StoretraceSession", "StoretraceKernel", "StoretraceDecode", "StoretraceRender",
+                "StoretraceCapture", "StoretraceRecords",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -95,13 +102,22 @@ let package = Package(
             dependencies: ["StoretraceRender", "StoretraceAnalyze", "StoretraceDecode", "StoretraceFixtures", "CStoretraceABI"]
         ),
         .testTarget(
+            name: "StoretraceRecordsTests",
+            dependencies: ["StoretraceRecords", "StoretraceCapture", "StoretraceDecode", "StoretraceFixtures", "CStoretraceABI"]
+        ),
+        .testTarget(
+            name: "StoretraceSessionTests",
+            dependencies: ["StoretraceSession", "StoretraceRecords", "StoretraceCapture", "StoretraceDecode",
+                           "StoretraceRender", "StoretraceFixtures"],
+            // Read by path (#filePath), not bundled: captures and the outputs they replay to.
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(
             name: "StoretraceKernelTests",
             dependencies: [
-                "StoretraceKernel", "StoretraceSession", "StoretraceDecode", "StoretraceRender",
+                "StoretraceKernel", "StoretraceSession", "StoretraceDecode", "StoretraceRender", "StoretraceRecords",
                 "StoretraceAnalyze", "StoretraceFixtures", "CStoretraceSys", "CAllocCounter", "CLibbpf",
-            ],
-            // Read by path (#filePath), not bundled: a capture written by format 1.0.
-            exclude: ["Fixtures"]
+            ]
         ),
     ],
     swiftLanguageModes: [.v5]

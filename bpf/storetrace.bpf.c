@@ -364,68 +364,40 @@ static __always_inline int on_exit(struct st_sys_exit *ctx, enum st_kind kind)
     else
         e->mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
 
+    /* Which argument each string is read from: st_string_slot in
+     * storetrace_abi.h, the definition SyscallDescription is tested against.
+     * kind is a constant in every program, so the lookups fold away. */
     __u32 off = ST_EVENT_HEADER_SIZE;
+    e->nstr = st_string_count(kind);
     switch (kind) {
-    case ST_KIND_MOUNT: /* dev_name, dir_name, type, data */
-        e->nstr = 4;
-        off = put_user_str(e, buf, off, 0, e->args[0]);
-        off = put_user_str(e, buf, off, 1, e->args[1]);
-        off = put_user_str(e, buf, off, 2, e->args[2]);
-        off = put_user_str(e, buf, off, 3, e->args[4]);
-        break;
-    case ST_KIND_UMOUNT:  /* target */
-    case ST_KIND_FSOPEN:  /* fs_name */
-        e->nstr = 1;
-        off = put_user_str(e, buf, off, 0, e->args[0]);
-        break;
     case ST_KIND_FSCONFIG: { /* key, value (when it is a string or a path) */
-        __u64 cmd = e->args[1];
-        e->nstr = 2;
-        off = put_user_str(e, buf, off, 0, e->args[2]);
-        /* FSCONFIG_SET_STRING = 1, SET_PATH = 3, SET_PATH_EMPTY = 4 */
-        if (cmd == 1 || cmd == 3 || cmd == 4)
-            off = put_user_str(e, buf, off, 1, e->args[3]);
+        off = put_user_str(e, buf, off, 0, e->args[ST_SLOT_ARG(st_string_slot(kind, 0))]);
+        if (ST_FSCONFIG_CMD_HAS_STRING(e->args[1]))
+            off = put_user_str(e, buf, off, 1, e->args[ST_SLOT_ARG(st_string_slot(kind, 1))]);
         else
             e->null |= 1 << 1;
         break;
     }
-    case ST_KIND_MOVE_MOUNT: /* from_path, to_path */
-        e->nstr = 2;
-        off = put_user_str(e, buf, off, 0, e->args[1]);
-        off = put_user_str(e, buf, off, 1, e->args[3]);
-        break;
-    case ST_KIND_OPEN_TREE:
-    case ST_KIND_MOUNT_SETATTR:
-    case ST_KIND_FSPICK: /* path */
-        e->nstr = 1;
-        off = put_user_str(e, buf, off, 0, e->args[1]);
-        break;
     case ST_KIND_COPY_FILE_RANGE:
-    case ST_KIND_SPLICE: { /* in file name, out file name */
+    case ST_KIND_SPLICE:
+    case ST_KIND_SENDFILE: { /* in file name, out file name */
         struct st_fd_table table;
         fd_table(task, &table);
-        struct file *in = fd_file(&table, e->args[0]);
-        struct file *out = fd_file(&table, e->args[2]);
+        struct file *in = fd_file(&table, e->args[ST_SLOT_ARG(st_string_slot(kind, 0))]);
+        struct file *out = fd_file(&table, e->args[ST_SLOT_ARG(st_string_slot(kind, 1))]);
         file_ref(in, &e->detail.copy.in);
         file_ref(out, &e->detail.copy.out);
-        e->nstr = 2;
         off = put_file_name(e, buf, off, 0, in);
         off = put_file_name(e, buf, off, 1, out);
         break;
     }
-    case ST_KIND_SENDFILE: { /* sendfile(out_fd, in_fd, offset, count) */
-        struct st_fd_table table;
-        fd_table(task, &table);
-        struct file *in = fd_file(&table, e->args[1]);
-        struct file *out = fd_file(&table, e->args[0]);
-        file_ref(in, &e->detail.copy.in);
-        file_ref(out, &e->detail.copy.out);
-        e->nstr = 2;
-        off = put_file_name(e, buf, off, 0, in);
-        off = put_file_name(e, buf, off, 1, out);
-        break;
-    }
-    default:
+    default: /* every other string is a user string read from its argument */
+#pragma unroll
+        for (int i = 0; i < ST_MAX_STRINGS; i++) {
+            __u8 slot = st_string_slot(kind, i);
+            if (ST_SLOT_SOURCE(slot) == ST_SLOT_USER_STR)
+                off = put_user_str(e, buf, off, i, e->args[ST_SLOT_ARG(slot)]);
+        }
         break;
     }
 

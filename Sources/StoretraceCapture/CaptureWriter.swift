@@ -38,6 +38,10 @@ public final class CaptureWriter {
     public let path: String
     public let options: CaptureWriterOptions
     public let header: CaptureFileHeader
+    /// The clock sample written first, at creation: the one readers take as
+    /// the capture's clock (`CaptureReader.clockSamples.first`), so a
+    /// writer that renders while it records prints the same times.
+    public let initialClockSample: CaptureClockSample
     /// Bytes durably written (file size after the last successful chunk write).
     public private(set) var bytesWritten: UInt64
     public private(set) var chunksWritten: UInt64 = 0
@@ -127,6 +131,7 @@ public final class CaptureWriter {
         self.path = path
         self.options = options
         self.header = header
+        self.initialClockSample = clock
         self.fd = fd
         self.bytesWritten = UInt64(hbytes.count)
         self.recordCapacity = options.chunkSize - CaptureFormat.chunkHeaderSize

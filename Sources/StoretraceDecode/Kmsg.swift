@@ -45,6 +45,41 @@ public enum KmsgParseError: Error, Equatable, Sendable {
     case malformedContinuationLine(offset: Int)
 }
 
+/// The fields before the ';' of a kmsg record: what a reader needs to place
+/// the record in time and notice lost ones, without parsing the message
+/// (the pipeline parses it, once, when it decodes the event).
+public struct KmsgPrefix: Equatable, Sendable {
+    public let priority: UInt64
+    public let sequence: UInt64
+    public let timestampMicroseconds: UInt64
+    public let flag: UInt8
+    /// Offset of the message text, just after the ';'.
+    public let messageStart: Int
+
+    public init(parsing bytes: UnsafeRawBufferPointer) throws(KmsgParseError) {
+        guard let semicolon = bytes.firstIndex(of: ASCII.semicolon, in: 0..<bytes.count) else {
+            throw .malformedPrefix
+        }
+        // PRIORITY,SEQUENCE,TIMESTAMP,FLAG must all be there; anything after FLAG is ignored.
+        var rest: Range<Int>? = 0..<semicolon
+        guard let priorityField = KmsgRecord.nextField(bytes, &rest),
+              let sequenceField = KmsgRecord.nextField(bytes, &rest),
+              let timestampField = KmsgRecord.nextField(bytes, &rest),
+              let flagField = KmsgRecord.nextField(bytes, &rest)
+        else { throw .malformedPrefix }
+        guard let priority = bytes.decimal(priorityField), priority < 2048 else { throw .invalidPriority }
+        guard let sequence = bytes.decimal(sequenceField) else { throw .invalidSequence }
+        guard let timestamp = bytes.decimal(timestampField) else { throw .invalidTimestamp }
+        guard !flagField.isEmpty else { throw .missingFlag }
+
+        self.priority = priority
+        self.sequence = sequence
+        self.timestampMicroseconds = timestamp
+        self.flag = bytes[flagField.lowerBound]
+        self.messageStart = semicolon + 1
+    }
+}
+
 public struct KmsgRecord {
     /// The whole record as read.
     public let bytes: UnsafeRawBufferPointer
@@ -72,22 +107,8 @@ public struct KmsgRecord {
     public var isFragment: Bool { flag == 0x63 }  // 'c'
 
     public init(parsing bytes: UnsafeRawBufferPointer) throws(KmsgParseError) {
-        guard let semicolon = bytes.firstIndex(of: ASCII.semicolon, in: 0..<bytes.count) else {
-            throw .malformedPrefix
-        }
-        // PRIORITY,SEQUENCE,TIMESTAMP,FLAG must all be there; anything after FLAG is ignored.
-        var rest: Range<Int>? = 0..<semicolon
-        guard let priorityField = Self.nextField(bytes, &rest),
-              let sequenceField = Self.nextField(bytes, &rest),
-              let timestampField = Self.nextField(bytes, &rest),
-              let flagField = Self.nextField(bytes, &rest)
-        else { throw .malformedPrefix }
-        guard let priority = bytes.decimal(priorityField), priority < 2048 else { throw .invalidPriority }
-        guard let sequence = bytes.decimal(sequenceField) else { throw .invalidSequence }
-        guard let timestamp = bytes.decimal(timestampField) else { throw .invalidTimestamp }
-        guard !flagField.isEmpty else { throw .missingFlag }
-
-        let messageStart = semicolon + 1
+        let prefix = try KmsgPrefix(parsing: bytes)
+        let messageStart = prefix.messageStart
         guard let messageEnd = bytes.firstIndex(of: ASCII.newline, in: messageStart..<bytes.count) else {
             throw .unterminatedMessage
         }
@@ -102,11 +123,11 @@ public struct KmsgRecord {
 
         self.bytes = bytes
         // priority < 2048, so both conversions are exact.
-        self.level = KmsgLevel(rawValue: UInt8(priority & 7)) ?? .debug
-        self.facility = UInt8(priority >> 3)
-        self.sequence = sequence
-        self.timestampMicroseconds = timestamp
-        self.flag = bytes[flagField.lowerBound]
+        self.level = KmsgLevel(rawValue: UInt8(prefix.priority & 7)) ?? .debug
+        self.facility = UInt8(prefix.priority >> 3)
+        self.sequence = prefix.sequence
+        self.timestampMicroseconds = prefix.timestampMicroseconds
+        self.flag = prefix.flag
         self.message = bytes.view(messageStart..<messageEnd)
         self.subsystem = subsystem
         self.device = device
@@ -155,7 +176,7 @@ public struct KmsgRecord {
     }
 
     /// Splits the next comma-separated field off `rest`; nil once `rest` is used up.
-    private static func nextField(_ bytes: UnsafeRawBufferPointer, _ rest: inout Range<Int>?) -> Range<Int>? {
+    fileprivate static func nextField(_ bytes: UnsafeRawBufferPointer, _ rest: inout Range<Int>?) -> Range<Int>? {
         guard let remaining = rest else { return nil }
         if let comma = bytes.firstIndex(of: ASCII.comma, in: remaining) {
             rest = comma + 1..<remaining.upperBound

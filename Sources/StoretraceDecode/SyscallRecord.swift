@@ -102,6 +102,15 @@ public struct SyscallRecord {
     }
 
     public var size: Int { bytes.count }
+
+    /// The entry timestamp of a record not yet validated, for merging
+    /// sources in time order; nil if the bytes are too short to hold one
+    /// (validation then rejects the record).
+    @inline(__always)
+    public static func timestamp(of bytes: UnsafeRawBufferPointer) -> UInt64? {
+        guard bytes.count >= SyscallLayout.timestamp + 8 else { return nil }
+        return bytes.loadUnaligned(fromByteOffset: SyscallLayout.timestamp, as: UInt64.self)
+    }
     public var pid: UInt32 { load(SyscallLayout.pid, as: UInt32.self) }
     public var tid: UInt32 { load(SyscallLayout.tid, as: UInt32.self) }
     public var uid: UInt32 { load(SyscallLayout.uid, as: UInt32.self) }

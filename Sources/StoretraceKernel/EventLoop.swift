@@ -126,6 +126,9 @@ public enum KernelClock {
         return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
     }
 
+    /// CLOCK_MONOTONIC now, the clock of every record.
+    public static func monotonicNow() -> UInt64 { UInt64(now(CLOCK_MONOTONIC)) }
+
     /// The wall-clock offset of CLOCK_MONOTONIC, measured as the middle of
     /// the tightest of a few realtime/monotonic/realtime samples.
     public static func measureOffset() -> ClockOffset {
@@ -141,13 +144,5 @@ public enum KernelClock {
             }
         }
         return ClockOffset(realtimeMinusMonotonic: offset)
-    }
-
-    /// Seconds east of UTC now, for the local time column.
-    public static func localUTCOffset() -> Int {
-        var now = time(nil)
-        var parts = tm()
-        localtime_r(&now, &parts)
-        return parts.tm_gmtoff
     }
 }

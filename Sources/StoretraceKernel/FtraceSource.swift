@@ -1,5 +1,6 @@
 import Glibc
 import StoretraceDecode
+import StoretraceRecords
 import SystemPackage
 
 /// Reads a `TracefsInstance`'s ring buffer in binary: one
@@ -126,8 +127,18 @@ public final class FtraceSource: RecordSource {
         symbols?.describe(address) ?? "0x" + String(address, radix: 16)
     }
 
+    /// The format file of every event this source decodes, as text, for a
+    /// capture (replay decodes with the formats of the node that recorded).
+    public func formatTexts(tracefs: TracefsMount) -> [(system: String, text: String)] {
+        var events = instance.enabledEvents
+        if instance.functionTracerOn { events.append(TraceEventName(system: "ftrace", name: "function")) }
+        return events.compactMap { event in
+            (try? readFile(tracefs.path + "/" + event.directory + "/format")).map { (event.system, $0) }
+        }
+    }
+
     @discardableResult
-    public func drain(_ emit: (RawRecord) -> Void) -> Int {
+    public func drain(_ emit: @escaping (RawRecord) -> Void) -> Int {
         var delivered = 0
         for index in readers.indices {
             let reader = readers[index]
@@ -162,10 +173,10 @@ public final class FtraceSource: RecordSource {
             // Events the kernel overwrote before we read them (the count
             // when the page stored it; "pages" counts every flagged page,
             // including those whose count the kernel had no room for).
-            LossCount(name: "ftrace overrun", count: overrunEvents),
-            LossCount(name: "ftrace overrun pages", count: overrunPages),
-            LossCount(name: "ftrace malformed pages", count: malformedPages),
-            LossCount(name: "ftrace read errors", count: readErrors),
+            LossCount(name: "ftrace overrun", count: overrunEvents, kind: .events),
+            LossCount(name: "ftrace overrun pages", count: overrunPages, kind: .occurrences),
+            LossCount(name: "ftrace malformed pages", count: malformedPages, kind: .occurrences),
+            LossCount(name: "ftrace read errors", count: readErrors, kind: .occurrences),
         ]
     }
 

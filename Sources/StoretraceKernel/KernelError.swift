@@ -14,6 +14,8 @@ public enum KernelError: Error, CustomStringConvertible, Equatable {
     case load(program: String?, errno: Errno, log: [String])
     case attach(program: String, errno: Errno)
     case system(call: String, errno: Errno)
+    /// A setting the caller passed that cannot be used, and why.
+    case invalidOption(String)
     /// Anything else, already phrased for the user.
     case other(String)
 
@@ -35,6 +37,8 @@ public enum KernelError: Error, CustomStringConvertible, Equatable {
             return "attaching BPF program \(program) failed: \(errno)"
         case .system(let call, let errno):
             return "\(call) failed: \(errno)"
+        case .invalidOption(let message):
+            return message
         case .other(let message):
             return message
         }

@@ -1,5 +1,6 @@
 import Glibc
 import StoretraceDecode
+import StoretraceRecords
 import SystemPackage
 
 /// The kernel log, one `.kmsg` record per /dev/kmsg record (each read(2)
@@ -56,7 +57,7 @@ public final class KmsgSource: RecordSource {
     }
 
     @discardableResult
-    public func drain(_ emit: (RawRecord) -> Void) -> Int {
+    public func drain(_ emit: @escaping (RawRecord) -> Void) -> Int {
         guard fd >= 0 else { return 0 }
         var delivered = 0
         var attempts = 0
@@ -76,18 +77,20 @@ public final class KmsgSource: RecordSource {
             }
             if count == 0 { return delivered }
             let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
-            let record: KmsgRecord
+            // Only the prefix, for the time and the sequence: the pipeline
+            // parses the message once, when it decodes the event.
+            let prefix: KmsgPrefix
             do {
-                record = try KmsgRecord(parsing: bytes)
+                prefix = try KmsgPrefix(parsing: bytes)
             } catch {
                 malformed += 1
                 continue
             }
-            if let lastSequence, record.sequence > lastSequence + 1 {
-                lostRecords += record.sequence - lastSequence - 1
+            if let lastSequence, prefix.sequence > lastSequence + 1 {
+                lostRecords += prefix.sequence - lastSequence - 1
             }
-            lastSequence = record.sequence
-            emit(RawRecord(source: .kmsg, timestamp: monotonic(microseconds: record.timestampMicroseconds), bytes: bytes))
+            lastSequence = prefix.sequence
+            emit(RawRecord(source: .kmsg, timestamp: monotonic(microseconds: prefix.timestampMicroseconds), bytes: bytes))
             delivered += 1
         }
         return delivered
@@ -148,10 +151,10 @@ public final class KmsgSource: RecordSource {
 
     public var losses: [LossCount] {
         [
-            LossCount(name: "kmsg overrun", count: overruns),
-            LossCount(name: "kmsg lost", count: lostRecords),
-            LossCount(name: "kmsg malformed", count: malformed),
-            LossCount(name: "kmsg read errors", count: readErrors),
+            LossCount(name: "kmsg overrun", count: overruns, kind: .occurrences),
+            LossCount(name: "kmsg lost", count: lostRecords, kind: .events),
+            LossCount(name: "kmsg malformed", count: malformed, kind: .events),
+            LossCount(name: "kmsg read errors", count: readErrors, kind: .occurrences),
         ]
     }
 

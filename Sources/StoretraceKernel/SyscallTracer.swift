@@ -3,6 +3,7 @@ import CStoretraceABI
 import Glibc
 import StoretraceBPF
 import StoretraceDecode
+import StoretraceRecords
 import SystemPackage
 
 /// Options for `SyscallTracer`.
@@ -29,6 +30,38 @@ public struct TracerOptions: Sendable {
     public var forceLegacyTaskState = false
 
     public init() {}
+
+    /// The largest ring buffer storetrace asks for (the BPF map's size is a u32).
+    public static let maxBufferSize = 1 << 30
+
+    /// Why `bufferSize` cannot be used, or nil: the ring buffer's size must be
+    /// a power of two of at least a page; the perf buffer's pages are derived
+    /// from it. Phrased to follow the option's name.
+    public var bufferSizeProblem: String? {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard bufferSize >= page, bufferSize <= Self.maxBufferSize, bufferSize & (bufferSize - 1) == 0 else {
+            return "must be a power of two between \(page >> 10)K and \(Self.maxBufferSize >> 30)G"
+        }
+        return nil
+    }
+
+    /// Why `wakeupIntervalNanoseconds` cannot be used, or nil. At most 40 ms:
+    /// records then reach the merge of sources within 80 ms (the drain timer
+    /// runs at twice the interval), inside its 100 ms window, so the timeline
+    /// stays in order.
+    public var wakeupIntervalProblem: String? {
+        let interval = wakeupIntervalNanoseconds
+        guard interval == 0 || (1_000_000...40_000_000).contains(interval) else {
+            return "must be 0 (wake for every event) or from 1ms to 40ms"
+        }
+        return nil
+    }
+
+    /// Throws for options the tracer cannot use, instead of trapping on them.
+    public func validate() throws(KernelError) {
+        if let problem = bufferSizeProblem { throw .invalidOption("buffer size \(bufferSize) \(problem)") }
+        if let problem = wakeupIntervalProblem { throw .invalidOption("wake-up interval \(wakeupIntervalNanoseconds) ns \(problem)") }
+    }
 }
 
 /// Loss counters, summed over CPUs. Nothing is dropped silently: every way a
@@ -49,13 +82,22 @@ public struct LossCounters: Equatable, Sendable {
     public var lost: UInt64 { bufferFull + perfLost + pendingFull }
 
     public init() {}
+
+    /// As the summary and the capture trailer name them.
+    public var named: [LossCount] {
+        [LossCount(name: "ring buffer full", count: bufferFull, kind: .events),
+         LossCount(name: "perf buffer lost", count: perfLost, kind: .events),
+         LossCount(name: "entry table full", count: pendingFull, kind: .events),
+         LossCount(name: "exits without entry", count: exitUnmatched, kind: .information),
+         LossCount(name: "unreadable strings", count: stringFaults, kind: .information)]
+    }
 }
 
-/// Loads the embedded BPF object, attaches the syscall tracepoints and hands
-/// each record to a callback in place, straight from ring-buffer memory.
-public final class SyscallTracer {
-    public typealias RecordHandler = (UnsafeRawBufferPointer) -> Void
-
+/// Loads the embedded BPF object, attaches the syscall tracepoints and, as a
+/// `RecordSource`, hands each record on in place, straight from ring-buffer
+/// memory.
+public final class SyscallTracer: RecordSource {
+    public let kind = SourceKind.syscall
     public let usesPerfBuffer: Bool
     /// Pending calls in task storage, task read through BTF (Linux 5.11+).
     public let usesTaskStorage: Bool
@@ -81,11 +123,22 @@ public final class SyscallTracer {
         if let perfBuffer { return perf_buffer__epoll_fd(perfBuffer) }
         return -1
     }
+    public var pollFDs: [Int32] { pollFD >= 0 ? [pollFD] : [] }
+    public var redrainMilliseconds: Int? { drainIntervalMilliseconds }
+    public var losses: [LossCount] { counters().named }
 
+    /// What libbpf's C callbacks reach: the `emit` of the drain in progress.
     final class HandlerBox {
-        let handler: RecordHandler
+        var emit: (RawRecord) -> Void = HandlerBox.discard
+        static let discard: (RawRecord) -> Void = { _ in }
         var perfLost: UInt64 = 0
-        init(_ handler: @escaping RecordHandler) { self.handler = handler }
+
+        @inline(__always)
+        func deliver(_ bytes: UnsafeRawBufferPointer) {
+            // Stamped at entry; a record too short to hold the stamp gets 0
+            // and is counted malformed when the pipeline validates it.
+            emit(RawRecord(source: .syscall, timestamp: SyscallRecord.timestamp(of: bytes) ?? 0, bytes: bytes))
+        }
     }
 
     /// The BPF ring buffer appeared in Linux 5.8.
@@ -100,11 +153,12 @@ public final class SyscallTracer {
             && libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_task_storage_get, nil) == 1
     }
 
-    public init(options: TracerOptions, tracefs: TracefsMount, handler: @escaping RecordHandler) throws(KernelError) {
+    public init(options: TracerOptions, tracefs: TracefsMount) throws(KernelError) {
+        try options.validate()
         try Privileges.checkTracing()
         LibbpfLog.install()
         _ = LibbpfLog.drain()
-        handlerBox = HandlerBox(handler)
+        handlerBox = HandlerBox()
         possibleCPUs = Int(max(libbpf_num_possible_cpus(), 1))
         let perf = options.forcePerfBuffer || !Self.kernelHasRingBuffer()
         usesPerfBuffer = perf
@@ -264,18 +318,22 @@ public final class SyscallTracer {
         throw .load(program: nil, errno: .invalidArgument, log: ["st_settings not found in .rodata"])
     }
 
-    /// Hands every record available now to the handler; returns how many.
+    /// Hands every record available now to `emit`; returns how many.
     @discardableResult
-    public func consume() -> Int {
+    public func drain(_ emit: @escaping (RawRecord) -> Void) -> Int {
+        handlerBox.emit = emit
+        defer { handlerBox.emit = HandlerBox.discard }
         if let ringBuffer { return Int(max(ring_buffer__consume(ringBuffer), 0)) }
         if let perfBuffer { return Int(max(perf_buffer__consume(perfBuffer), 0)) }
         return 0
     }
 
-    /// Waits up to `timeoutMilliseconds` for a wake-up, then consumes every
-    /// record available, including those written without a wake-up.
+    /// Waits up to `timeoutMilliseconds` for a wake-up, then hands every
+    /// record available, including those written without a wake-up, to `emit`.
     @discardableResult
-    public func poll(timeoutMilliseconds: Int32) -> Int {
+    public func poll(timeoutMilliseconds: Int32, _ emit: @escaping (RawRecord) -> Void) -> Int {
+        handlerBox.emit = emit
+        defer { handlerBox.emit = HandlerBox.discard }
         if let ringBuffer {
             let woken = Int(max(ring_buffer__poll(ringBuffer, timeoutMilliseconds), 0))
             return woken + Int(max(ring_buffer__consume(ringBuffer), 0))
@@ -338,14 +396,14 @@ public final class SyscallTracer {
 private func ringSample(_ context: UnsafeMutableRawPointer?, _ data: UnsafeMutableRawPointer?, _ size: Int) -> Int32 {
     guard let context, let data else { return 0 }
     let box = Unmanaged<SyscallTracer.HandlerBox>.fromOpaque(context).takeUnretainedValue()
-    box.handler(UnsafeRawBufferPointer(start: data, count: size))
+    box.deliver(UnsafeRawBufferPointer(start: data, count: size))
     return 0
 }
 
 private func perfSample(_ context: UnsafeMutableRawPointer?, _ cpu: Int32, _ data: UnsafeMutableRawPointer?, _ size: UInt32) {
     guard let context, let data else { return }
     let box = Unmanaged<SyscallTracer.HandlerBox>.fromOpaque(context).takeUnretainedValue()
-    box.handler(UnsafeRawBufferPointer(start: data, count: Int(size)))
+    box.deliver(UnsafeRawBufferPointer(start: data, count: Int(size)))
 }
 
 private func perfLost(_ context: UnsafeMutableRawPointer?, _ cpu: Int32, _ count: UInt64) {

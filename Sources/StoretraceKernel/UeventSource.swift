@@ -1,11 +1,14 @@
 import CStoretraceSys
 import Glibc
 import StoretraceDecode
+import StoretraceRecords
 import SystemPackage
 
 /// Kernel device events (add, remove, change, bind, ...) from a
 /// NETLINK_KOBJECT_UEVENT socket bound to the kernel's multicast group only.
-/// Emits `.uevent` records holding the message exactly as received.
+/// Emits `.uevent` records holding the message exactly as received; the
+/// pipeline parses each once and applies the subsystem filter
+/// (`EventFilter.ueventSubsystems`), so a capture holds what was shown.
 ///
 /// Timestamps are CLOCK_MONOTONIC at receipt: the message carries no time of
 /// its own. They trail the kernel's send by the scheduling delay of this
@@ -27,25 +30,19 @@ public final class UeventSource: RecordSource {
     public let receiveBufferBytes: Int
 
     private var fd: Int32
-    /// Subsystems to keep, as bytes for an allocation-free comparison; nil keeps all.
-    private let subsystems: [[UInt8]]?
     private let buffer: UnsafeMutableRawBufferPointer
     private let sender: UnsafeMutablePointer<sockaddr_nl>
     private let maxMessagesPerDrain: Int
 
     private var overruns: UInt64 = 0
-    private var malformed: UInt64 = 0
     private var truncated: UInt64 = 0
     private var foreignSenders: UInt64 = 0
     private var receiveErrors: UInt64 = 0
-    /// Messages dropped by the subsystem filter: not a loss, shown for context.
-    public private(set) var filteredOut: UInt64 = 0
 
-    /// `subsystems`: keep only these SUBSYSTEM values; nil for every event.
     /// `receiveBufferBytes`: asked for with SO_RCVBUFFORCE (root), else
     /// SO_RCVBUF (capped by net.core.rmem_max). A burst of events (a PCI
     /// rescan, many disks) must fit while the loop is busy elsewhere.
-    public init(subsystems: [String]? = defaultSubsystems, receiveBufferBytes: Int = 4 << 20,
+    public init(receiveBufferBytes: Int = 4 << 20,
                 maxMessagesPerDrain: Int = 256) throws(KernelError) {
         let socketType = Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
         let fd = socket(AF_NETLINK, socketType, Self.netlinkKobjectUevent)
@@ -77,7 +74,6 @@ public final class UeventSource: RecordSource {
         }
 
         self.fd = fd
-        self.subsystems = subsystems.map { $0.map { Array($0.utf8) } }
         self.maxMessagesPerDrain = max(1, maxMessagesPerDrain)
         buffer = .allocate(byteCount: Self.messageCapacity, alignment: 8)
         sender = .allocate(capacity: 1)
@@ -91,7 +87,7 @@ public final class UeventSource: RecordSource {
     }
 
     @discardableResult
-    public func drain(_ emit: (RawRecord) -> Void) -> Int {
+    public func drain(_ emit: @escaping (RawRecord) -> Void) -> Int {
         guard fd >= 0 else { return 0 }
         var delivered = 0
         var received = 0
@@ -130,38 +126,18 @@ public final class UeventSource: RecordSource {
                 continue
             }
             let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
-            let message: UeventMessage
-            do {
-                message = try UeventMessage(parsing: bytes)
-            } catch {
-                malformed += 1
-                continue
-            }
-            guard keeps(message.subsystem) else {
-                filteredOut += 1
-                continue
-            }
             emit(RawRecord(source: .uevent, timestamp: timestamp, bytes: bytes))
             delivered += 1
         }
         return delivered
     }
 
-    private func keeps(_ subsystem: UnsafeRawBufferPointer) -> Bool {
-        guard let subsystems else { return true }
-        for candidate in subsystems where candidate.count == subsystem.count {
-            if candidate.withUnsafeBytes({ $0.elementsEqual(subsystem) }) { return true }
-        }
-        return false
-    }
-
     public var losses: [LossCount] {
         [
-            LossCount(name: "uevent overrun", count: overruns),
-            LossCount(name: "uevent truncated", count: truncated),
-            LossCount(name: "uevent malformed", count: malformed),
-            LossCount(name: "uevent not from kernel", count: foreignSenders),
-            LossCount(name: "uevent receive errors", count: receiveErrors),
+            LossCount(name: "uevent overrun", count: overruns, kind: .occurrences),
+            LossCount(name: "uevent truncated", count: truncated, kind: .events),
+            LossCount(name: "uevent not from kernel", count: foreignSenders, kind: .information),
+            LossCount(name: "uevent receive errors", count: receiveErrors, kind: .occurrences),
         ]
     }
 

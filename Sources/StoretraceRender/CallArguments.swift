@@ -5,73 +5,50 @@ import StoretraceDecode
 /// as `A|B`, AT_FDCWD by name, file descriptors with their file `3<a.bin>`.
 enum CallArguments {
     static func render(_ record: SyscallRecord, into out: inout OutputBuffer) {
-        switch record.kind {
-        case .mount:
-            string(record, 0, pointer: 0, into: &out); separator(&out)
-            string(record, 1, pointer: 1, into: &out); separator(&out)
-            string(record, 2, pointer: 2, into: &out); separator(&out)
-            flags(record.arg(3), FlagTables.mount, into: &out); separator(&out)
-            string(record, 3, pointer: 4, into: &out)
-        case .umount:
-            string(record, 0, pointer: 0, into: &out); separator(&out)
-            flags(record.arg(1), FlagTables.umount, into: &out)
-        case .fsopen:
-            string(record, 0, pointer: 0, into: &out); separator(&out)
-            flags(record.arg(1), FlagTables.fsopen, into: &out)
-        case .fsconfig:
-            out.appendDecimal(record.intArg(0)); separator(&out)
-            if let name = FlagTables.fsconfigCommand(record.arg(1)) { out.append(name) } else { out.appendDecimal(record.arg(1)) }
-            separator(&out)
-            string(record, 0, pointer: 2, into: &out); separator(&out)
-            if record.isNull(1) && record.arg(3) != 0 {
-                out.appendHex(record.arg(3)) // a binary blob or an fd: not a string
+        let description = SyscallDescription.of(record.kind)
+        var first = true
+        for argument in description.arguments where argument.inText {
+            if !first { separator(&out) }
+            first = false
+            self.argument(argument, of: description, record, into: &out)
+        }
+    }
+
+    /// One argument as strace writes it, by its role in SyscallDescription.
+    static func argument(_ argument: SyscallDescription.Argument, of description: SyscallDescription,
+                         _ record: SyscallRecord, into out: inout OutputBuffer) {
+        let register = argument.register
+        switch argument.role {
+        case .string(let slot):
+            if description.strings[slot].source == .fsconfigValue && record.isNull(slot) && record.arg(register) != 0 {
+                out.appendHex(record.arg(register)) // a binary blob or an fd: not a string
             } else {
-                string(record, 1, pointer: 3, into: &out)
+                string(record, slot, pointer: register, into: &out)
             }
-            separator(&out)
-            out.appendDecimal(record.intArg(4))
-        case .fsmount:
-            out.appendDecimal(record.intArg(0)); separator(&out)
-            flags(record.arg(1), FlagTables.fsmount, into: &out); separator(&out)
-            flags(record.arg(2), FlagTables.mountAttr, into: &out)
-        case .moveMount:
-            dirfd(record.intArg(0), into: &out); separator(&out)
-            string(record, 0, pointer: 1, into: &out); separator(&out)
-            dirfd(record.intArg(2), into: &out); separator(&out)
-            string(record, 1, pointer: 3, into: &out); separator(&out)
-            flags(record.arg(4), FlagTables.moveMount, into: &out)
-        case .openTree:
-            dirfd(record.intArg(0), into: &out); separator(&out)
-            string(record, 0, pointer: 1, into: &out); separator(&out)
-            flags(record.arg(2), FlagTables.openTree, into: &out)
-        case .mountSetattr:
-            dirfd(record.intArg(0), into: &out); separator(&out)
-            string(record, 0, pointer: 1, into: &out); separator(&out)
-            flags(record.arg(2), FlagTables.atFlags, into: &out); separator(&out)
+        case .flags(let table):
+            flags(record.arg(register), table, into: &out)
+        case .fsconfigCommand:
+            if let name = FlagTables.fsconfigCommand(record.arg(register)) { out.append(name) } else { out.appendDecimal(record.arg(register)) }
+        case .int:
+            out.appendDecimal(record.intArg(register))
+        case .dirfd:
+            dirfd(record.intArg(register), into: &out)
+        case .fd(let slot):
+            fd(record.intArg(register), name: slot, record, into: &out)
+        case .offset(let which):
+            offset(record, pointer: register, value: record.offsetAtEntry(which), into: &out)
+        case .length, .unsigned:
+            out.appendDecimal(record.arg(register))
+        case .mountAttr:
             out.append("{attr_set=")
             flags(record.attrSet, FlagTables.mountAttr, into: &out)
             out.append(", attr_clr=")
             flags(record.attrClear, FlagTables.mountAttrClear, into: &out)
             out.append(", propagation=")
             flags(record.attrPropagation, FlagTables.propagation, into: &out)
-            out.append("}"); separator(&out)
-            out.appendDecimal(record.arg(4))
-        case .fspick:
-            dirfd(record.intArg(0), into: &out); separator(&out)
-            string(record, 0, pointer: 1, into: &out); separator(&out)
-            flags(record.arg(2), FlagTables.fspick, into: &out)
-        case .copyFileRange, .splice:
-            fd(record.intArg(0), name: 0, record, into: &out); separator(&out)
-            offset(record, pointer: 1, value: record.offsetInAtEntry, into: &out); separator(&out)
-            fd(record.intArg(2), name: 1, record, into: &out); separator(&out)
-            offset(record, pointer: 3, value: record.offsetOutAtEntry, into: &out); separator(&out)
-            out.appendDecimal(record.arg(4)); separator(&out)
-            flags(record.arg(5), record.kind == .splice ? FlagTables.splice : FlagTables.copyFileRange, into: &out)
-        case .sendfile:
-            fd(record.intArg(0), name: 1, record, into: &out); separator(&out)
-            fd(record.intArg(1), name: 0, record, into: &out); separator(&out)
-            offset(record, pointer: 2, value: record.offsetInAtEntry, into: &out); separator(&out)
-            out.appendDecimal(record.arg(3))
+            out.append("}")
+        case .file:
+            break // JSON only: the text shows the name with the fd
         }
     }
 

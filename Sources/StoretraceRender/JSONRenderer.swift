@@ -64,70 +64,10 @@ public struct JSONRenderer {
         }
     }
 
-    /// The call's own fields, by kind (the table of docs/events.md).
+    /// The call's own fields, as SyscallDescription names them.
     func appendCallFields(_ record: SyscallRecord, into out: inout OutputBuffer) {
-        let r = record
-        switch record.kind {
-        case .mount:
-            string("source", r, 0, &out)
-            string("target", r, 1, &out)
-            string("fstype", r, 2, &out)
-            flags("flags", r.arg(3), FlagTables.mount, &out)
-            string("data", r, 3, &out)
-        case .umount:
-            string("target", r, 0, &out)
-            flags("flags", r.arg(1), FlagTables.umount, &out)
-        case .fsopen:
-            string("fstype", r, 0, &out)
-            flags("flags", r.arg(1), FlagTables.fsopen, &out)
-        case .fsconfig:
-            int("fd", Int64(r.intArg(0)), &out)
-            out.append(",\"cmd\":")
-            if let name = FlagTables.fsconfigCommand(r.arg(1)) { out.appendJSONString(name) } else { out.appendDecimal(r.arg(1)) }
-            string("key", r, 0, &out)
-            string("value", r, 1, &out)
-            int("aux", Int64(r.intArg(4)), &out)
-        case .fsmount:
-            int("fd", Int64(r.intArg(0)), &out)
-            flags("flags", r.arg(1), FlagTables.fsmount, &out)
-            flags("attr_flags", r.arg(2), FlagTables.mountAttr, &out)
-        case .moveMount:
-            int("from_dfd", Int64(r.intArg(0)), &out)
-            string("from_path", r, 0, &out)
-            int("to_dfd", Int64(r.intArg(2)), &out)
-            string("to_path", r, 1, &out)
-            flags("flags", r.arg(4), FlagTables.moveMount, &out)
-        case .openTree:
-            int("dfd", Int64(r.intArg(0)), &out)
-            string("path", r, 0, &out)
-            flags("flags", r.arg(2), FlagTables.openTree, &out)
-        case .mountSetattr:
-            int("dfd", Int64(r.intArg(0)), &out)
-            string("path", r, 0, &out)
-            flags("flags", r.arg(2), FlagTables.atFlags, &out)
-            flags("attr_set", r.attrSet, FlagTables.mountAttr, &out)
-            flags("attr_clr", r.attrClear, FlagTables.mountAttrClear, &out)
-            flags("propagation", r.attrPropagation, FlagTables.propagation, &out)
-        case .fspick:
-            int("dfd", Int64(r.intArg(0)), &out)
-            string("path", r, 0, &out)
-            flags("flags", r.arg(2), FlagTables.fspick, &out)
-        case .copyFileRange, .splice:
-            int("fd_in", Int64(r.intArg(0)), &out)
-            offset("off_in", r, pointer: 1, value: r.offsetInAtEntry, &out)
-            int("fd_out", Int64(r.intArg(2)), &out)
-            offset("off_out", r, pointer: 3, value: r.offsetOutAtEntry, &out)
-            int("len", Int64(bitPattern: r.arg(4)), &out)
-            flags("flags", r.arg(5), r.kind == .splice ? FlagTables.splice : FlagTables.copyFileRange, &out)
-            file("file_in", r.fileIn, r, 0, &out)
-            file("file_out", r.fileOut, r, 1, &out)
-        case .sendfile:
-            int("out_fd", Int64(r.intArg(0)), &out)
-            int("in_fd", Int64(r.intArg(1)), &out)
-            offset("offset", r, pointer: 2, value: r.offsetInAtEntry, &out)
-            int("count", Int64(bitPattern: r.arg(3)), &out)
-            file("file_in", r.fileIn, r, 0, &out)
-            file("file_out", r.fileOut, r, 1, &out)
+        for argument in SyscallDescription.of(record.kind).arguments where argument.inJSON {
+            field(argument, record, &out)
         }
     }
 
@@ -149,6 +89,34 @@ public struct JSONRenderer {
         out.append(UInt8(ascii: "."))
         out.appendDecimal(time.nanosecond, width: 9)
         out.append("Z\"")
+    }
+
+    private func field(_ argument: SyscallDescription.Argument, _ r: SyscallRecord, _ out: inout OutputBuffer) {
+        let register = argument.register
+        switch argument.role {
+        case .string(let slot):
+            string(argument.name, r, slot, &out)
+        case .flags(let table):
+            flags(argument.name, r.arg(register), table, &out)
+        case .fsconfigCommand:
+            key(argument.name, &out)
+            if let name = FlagTables.fsconfigCommand(r.arg(register)) { out.appendJSONString(name) } else { out.appendDecimal(r.arg(register)) }
+        case .int, .dirfd, .fd:
+            int(argument.name, Int64(r.intArg(register)), &out)
+        case .offset(let which):
+            offset(argument.name, r, pointer: register, value: r.offsetAtEntry(which), &out)
+        case .length:
+            int(argument.name, Int64(bitPattern: r.arg(register)), &out)
+        case .unsigned:
+            key(argument.name, &out)
+            out.appendDecimal(r.arg(register))
+        case .mountAttr:
+            flags("attr_set", r.attrSet, FlagTables.mountAttr, &out)
+            flags("attr_clr", r.attrClear, FlagTables.mountAttrClear, &out)
+            flags("propagation", r.attrPropagation, FlagTables.propagation, &out)
+        case .file(let which, let slot):
+            file(argument.name, r.file(which), r, slot, &out)
+        }
     }
 
     func key(_ name: StaticString, _ out: inout OutputBuffer) {

@@ -1,3 +1,4 @@
+import Glibc
 import StoretraceDecode
 
 /// One line per event, strace-like, aligned in columns:
@@ -17,6 +18,15 @@ public struct TextRenderer {
         self.color = color
         self.utcOffsetSeconds = utcOffsetSeconds
         self.clock = clock
+    }
+
+    /// Seconds east of UTC now, for the local time column (the zone's
+    /// offset can change while tracing: daylight saving time).
+    public static func localUTCOffset() -> Int {
+        var now = time(nil)
+        var parts = tm()
+        localtime_r(&now, &parts)
+        return parts.tm_gmtoff
     }
 
     static let commColumn = 22

@@ -20,6 +20,9 @@ public struct EventFilter: Sendable {
     }
     public var failedOnly = false
     public var minLatencyNanoseconds: UInt64 = 0
+    /// Uevents of these SUBSYSTEM values only (as bytes, for a comparison
+    /// that allocates nothing); nil keeps every one.
+    public var ueventSubsystems: [[UInt8]]?
     /// Bit `kind.rawValue` set: that syscall passes. `accepts` runs per
     /// event: a mask test instead of hashing into `kinds`.
     private var kindMask: UInt64 = ~0
@@ -58,6 +61,28 @@ public struct EventFilter: Sendable {
             if !comms.contains(where: { $0.elementsEqual(comm) }) { return false }
         }
         return true
+    }
+
+    /// One decoded event, by its type.
+    @inline(__always)
+    public func accepts(_ event: Event) -> Bool {
+        switch event {
+        case .syscall(let record):
+            return accepts(record)
+        case .uevent(let message):
+            return acceptsKernel(.uevent) && keepsSubsystem(message.subsystem)
+        case .kmsg:
+            return acceptsKernel(.kmsg)
+        case .ftrace(let view, let task):
+            let type: KernelEventType = view.functionCall == nil ? .tracepoint : .function
+            guard let task else { return acceptsFtrace(type, pid: nil, comm: nil) }
+            return task.comm.withUnsafeBytes { acceptsFtrace(type, pid: task.tgid, comm: $0) }
+        }
+    }
+
+    public func keepsSubsystem(_ subsystem: UnsafeRawBufferPointer) -> Bool {
+        guard let ueventSubsystems else { return true }
+        return ueventSubsystems.contains { $0.elementsEqual(subsystem) }
     }
 
     /// Events without a process (uevents, kmsg) pass only when no process filter is set.

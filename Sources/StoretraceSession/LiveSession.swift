@@ -2,19 +2,8 @@ import Glibc
 import StoretraceCapture
 import StoretraceDecode
 import StoretraceKernel
+import StoretraceRecords
 import StoretraceRender
-
-/// Which kernel-side sources join the syscalls.
-public struct SourceOptions: Sendable {
-    public var ftrace = true
-    public var ftraceEvents = TracefsInstanceOptions.defaultEvents
-    public var functions = TracefsInstanceOptions.defaultFunctions
-    public var uevents = true
-    public var ueventSubsystems: [String]? = UeventSource.defaultSubsystems
-    public var kmsg = true
-    public var kmsgBacklog = false
-    public init() {}
-}
 
 /// Where and how `record` writes.
 public struct RecordOptions: Sendable {
@@ -50,14 +39,20 @@ public struct LiveConfiguration: Sendable {
 public struct LiveSummary: Sendable {
     public var counts: PipelineCounts
     public var losses: [LossCount]
-    public var stopReason: String
+    public var stopReason: StopReason
     /// Recording: events that passed the filters but are not in the capture
     /// (the disk filled, or they came after --max-size); nil when not recording.
     public var unwritten: UInt64?
     /// Whether events were rendered (live, record --live) or only recorded.
     public var rendered = true
 
-    public var lost: UInt64 { losses.filter(\.isLoss).reduce(0) { $0 + $1.count } }
+    public init(counts: PipelineCounts, losses: [LossCount], stopReason: StopReason) {
+        self.counts = counts
+        self.losses = losses
+        self.stopReason = stopReason
+    }
+
+    public var lost: UInt64 { losses.lostEvents }
 
     /// "storetrace: 1200 events shown (1300 traced), 0 lost, 0 malformed; stopped by SIGINT"
     /// "storetrace: 1200 events recorded (1300 traced), 0 lost, 0 malformed; stopped by SIGINT"
@@ -71,29 +66,10 @@ public struct LiveSummary: Sendable {
             text += "\(counts.shown) events shown"
         }
         text += " (\(counts.received) traced), \(lost) lost"
-        let nonzero = losses.filter { $0.count > 0 }
-        if !nonzero.isEmpty {
-            text += " (" + nonzero.map { "\($0.count) \($0.name)" }.joined(separator: ", ") + ")"
-        }
+        let nonzero = losses.describeNonZero()
+        if !nonzero.isEmpty { text += " (" + nonzero + ")" }
         text += ", \(counts.malformed) malformed"
         return text + "; stopped by \(stopReason)"
-    }
-}
-
-extension LossCount {
-    /// Counters that are information, not lost events.
-    var isLoss: Bool {
-        !["exits without entry", "unreadable strings", "uevents filtered"].contains(name) && !name.contains("not from kernel")
-    }
-}
-
-extension LossCounters {
-    var named: [LossCount] {
-        [LossCount(name: "ring buffer full", count: bufferFull),
-         LossCount(name: "perf buffer lost", count: perfLost),
-         LossCount(name: "entry table full", count: pendingFull),
-         LossCount(name: "exits without entry", count: exitUnmatched),
-         LossCount(name: "unreadable strings", count: stringFaults)]
     }
 }
 
@@ -104,271 +80,147 @@ public final class LiveSession {
         self.configuration = configuration
     }
 
-    public func run() throws(KernelError) -> LiveSummary {
+    public func run() throws(SessionError) -> LiveSummary {
         let config = configuration
-        try Privileges.checkTracing() // before anything touches the node
+        try kernel { () throws(KernelError) in try Privileges.checkTracing() } // before anything touches the node
         let status = OutputSink(fd: config.statusFD)
-        let loop = try EventLoop()
-        var stopReason = "end"
-        try loop.handleTerminationSignals { signal in
-            stopReason = signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "SIGHUP"
+        let loop = try kernel { () throws(KernelError) in try EventLoop() }
+        var stopReason = StopReason.end
+        func stop(_ reason: StopReason) {
+            stopReason = reason
             loop.stop()
         }
+        try kernel { () throws(KernelError) in try loop.handleTerminationSignals { stop(.signal($0)) } }
         signal(SIGPIPE, SIG_IGN)
 
-        // The recorder measures the clock offset it stores; rendering uses the
-        // same one so that `record --live` and `replay` print the same bytes.
+        // The consumers. The recorder's clock is the one replay will use;
+        // rendering uses it too, so `record --live` and `replay` print the same bytes.
+        let decoder = EventDecoder()
+        var consumers: [EventConsumer] = []
         var recorder: CaptureRecorder?
         if let record = config.record {
+            var options = CaptureWriterOptions()
+            options.overwrite = record.overwrite
+            options.maxFileSize = record.maxSize
             do {
-                var options = CaptureWriterOptions()
-                options.overwrite = record.overwrite
-                options.maxFileSize = record.maxSize
-                recorder = try CaptureRecorder(path: record.path, options: options)
+                recorder = try CaptureRecorder(path: record.path, options: options, decoder: decoder)
             } catch {
-                if case .fileExists = error { throw .other("\(error.description(path: record.path)); add --force to replace it") }
-                throw .other("cannot create the capture: \(error.description(path: record.path))")
+                throw .createCapture(error, path: record.path)
             }
         }
         let clock = recorder?.clock ?? KernelClock.measureOffset()
-        let sink = config.outputFD.map(OutputSink.init(fd:))
-        let processor = RecordProcessor(
-            filter: config.filter, format: config.format,
-            text: TextRenderer(color: config.color, utcOffsetSeconds: KernelClock.localUTCOffset(), clock: clock),
-            json: JSONRenderer(clock: clock), sink: sink)
-        processor.recorder = recorder
+        var printer: EventPrinter?
+        if let fd = config.outputFD {
+            printer = EventPrinter(format: config.format,
+                                   text: TextRenderer(color: config.color, utcOffsetSeconds: TextRenderer.localUTCOffset(), clock: clock),
+                                   json: JSONRenderer(clock: clock), sink: OutputSink(fd: fd), decoder: decoder)
+        }
         if let recorder {
             let snapshot = Array(NodeSnapshot.take().jsonText(.compact).utf8)
             recorder.appendSnapshot(snapshot)
             // Enrich from the snapshot as stored, exactly as replay will.
             if let stored = try? NodeSnapshot(json: snapshot) {
-                processor.json.enrichment = SnapshotEnrichment(NodeSnapshotIndex(stored))
+                printer?.json.enrichment = SnapshotEnrichment(NodeSnapshotIndex(stored))
             }
+            consumers.append(recorder)
         }
+        if let printer { consumers.append(printer) }
 
-        let tracefs = try TracefsMount()
-        var sources: [RecordSource] = []
-        var tracer: SyscallTracer?
-        var closed = false
-        func closeAll() {
-            guard !closed else { return }
-            closed = true
-            tracer?.close()
-            for source in sources { source.close() }
-            tracefs.release()
-        }
-        defer { closeAll() }
-
-        // Several sources: merge them in time order. One: pass straight through.
-        var reorder: ReorderBuffer?
-        func deliver(_ record: RawRecord) {
-            if let reorder { reorder.insert(record) { processor.process($0) } } else { processor.process(record) }
-        }
-
-        // Kernel-side sources first: a refusal is reported once and the rest goes on.
+        // The sources.
+        let tracefs = try kernel { () throws(KernelError) in try TracefsMount() }
         var tracerOptions = config.tracer
         tracerOptions.kinds = config.filter.tracedKinds
         if config.filter.pids.count == 1 { tracerOptions.targetPID = config.filter.pids[0] }
         tracerOptions.excludePID = UInt32(getpid())
-        let wantsFtrace = config.sources.ftrace && (config.filter.wants(.function) || config.filter.wants(.tracepoint))
-        if wantsFtrace {
-            for removed in TracefsInstance.removeStale(tracefs: tracefs) {
-                say(status, "storetrace: removed tracefs instance \(removed) left by a run that was killed")
-            }
-            var options = TracefsInstanceOptions()
-            options.events = config.filter.wants(.tracepoint) ? config.sources.ftraceEvents : []
-            options.functions = config.filter.wants(.function) ? config.sources.functions : []
-            do {
-                let instance = try TracefsInstance(tracefs: tracefs, options: options)
-                for warning in instance.warnings { say(status, "storetrace: \(warning)") }
-                if !instance.clockIsMonotonic {
-                    say(status, "storetrace: ftrace clock is \(instance.clock), not mono: its events may be out of order with the others")
-                }
-                if instance.enabledEvents.isEmpty && !instance.functionTracerOn {
-                    _ = instance.close()
-                } else {
-                    let ftrace = try FtraceSource(instance: instance)
-                    for warning in ftrace.warnings { say(status, "storetrace: \(warning)") }
-                    processor.ftraceCatalog = ftrace.catalog
-                    processor.describeAddress = { ftrace.describe(address: $0) }
-                    processor.tasks.resolve = TaskTable.fromProc
-                    if let recorder {
-                        processor.tasks.onResolved = { tid, identity in
-                            recorder.appendTask(tid: tid, identity, timestamp: UInt64(KernelClock.now(CLOCK_MONOTONIC)))
-                        }
-                        let now = UInt64(KernelClock.now(CLOCK_MONOTONIC))
-                        var events = instance.enabledEvents
-                        if instance.functionTracerOn { events.append(TraceEventName(system: "ftrace", name: "function")) }
-                        for event in events {
-                            if let text = try? readFile(tracefs.path + "/" + event.directory + "/format") {
-                                recorder.appendFormat(system: event.system, formatText: text, timestamp: now)
-                            }
-                        }
-                    }
-                    sources.append(ftrace)
-                }
-            } catch {
-                say(status, "storetrace: not reading ftrace events: \(error)")
-            }
+        let opened: LiveSources
+        do {
+            opened = try LiveSources(tracer: tracerOptions, sources: config.sources, filter: config.filter,
+                                     tracefs: tracefs, decoder: decoder, recorder: recorder) { say(status, "storetrace: " + $0) }
+        } catch {
+            tracefs.release()
+            throw .kernel(error)
         }
-        if config.sources.uevents && config.filter.wants(.uevent) {
-            do {
-                sources.append(try UeventSource(subsystems: config.sources.ueventSubsystems))
-            } catch {
-                say(status, "storetrace: not reading uevents: \(error)")
-            }
+        var filter = config.filter
+        filter.ueventSubsystems = config.sources.ueventSubsystems.map { $0.map { Array($0.utf8) } }
+        let pipeline = Pipeline(filter: filter, decoder: decoder, consumers: consumers,
+                                merging: opened.sources.count > 1)
+        let driver = SourceDriver(sources: opened.sources, pipeline: pipeline)
+        var closed = false
+        func closeAll() {
+            guard !closed else { return }
+            closed = true
+            driver.close()
+            tracefs.release()
         }
-        if config.sources.kmsg && config.filter.wants(.kmsg) {
-            do {
-                let offset = KmsgSource.measurePrintkClockOffset() ?? 0
-                sources.append(try KmsgSource(backlog: config.sources.kmsgBacklog, clockOffset: offset))
-            } catch {
-                say(status, "storetrace: not reading the kernel log: \(error)")
-            }
-        }
-
-        if !tracerOptions.kinds.isEmpty {
-            let syscalls = try SyscallTracer(options: tracerOptions, tracefs: tracefs) { bytes in
-                if reorder != nil, bytes.count >= SyscallLayout.headerSize {
-                    let timestamp = bytes.loadUnaligned(fromByteOffset: 32, as: UInt64.self)
-                    deliver(RawRecord(source: .syscall, timestamp: timestamp, bytes: bytes))
-                } else {
-                    processor.process(bytes)
-                }
-            }
-            tracer = syscalls
-            for (kind, reason) in syscalls.skipped {
-                say(status, "storetrace: not tracing \(kind.callName): \(reason)")
-            }
-        }
-        if sources.count + (tracer == nil ? 0 : 1) > 1 { reorder = ReorderBuffer() }
-        if sources.isEmpty && tracer == nil {
-            throw .missingFeature("any source for the requested --type")
-        }
+        defer { closeAll() }
+        if opened.sources.isEmpty { throw .noSource("any source for the requested --type") }
 
         var parts: [String] = []
-        if let tracer {
+        if let tracer = opened.tracer {
             let mode = tracer.usesPerfBuffer ? "perf buffer" : "ring buffer \(config.tracer.bufferSize >> 10) KiB"
             parts.append("\(tracer.attached.count) syscalls (\(mode))")
         }
-        parts += sources.map(\.kind.name)
+        parts += opened.sources.filter { $0.kind != .syscall }.map(\.kind.name)
         say(status, "storetrace: tracing " + parts.joined(separator: ", ") + (config.record.map { " into \($0.path)" } ?? "") + "; Ctrl-C to stop")
 
-        func flushOutput() {
-            sink?.flush()
-            if let failure = sink?.failure {
-                stopReason = failure == EPIPE ? "closed output" : "output error"
-                loop.stop()
-            }
-            if let recorder {
-                if let failure = recorder.failure {
-                    if case .diskFull = failure { stopReason = "a full disk" } else { stopReason = "a capture write error" }
-                    loop.stop()
-                } else if recorder.limitReached {
-                    stopReason = "--max-size"
-                    loop.stop()
-                }
-            }
+        // Timers: stop checks, losses and the status line each second,
+        // --flush-interval, a --duration shorter than a second.
+        func checkStop() {
+            if let reason = pipeline.stopReason { stop(reason) }
         }
-        if let tracer {
-            // Not every record wakes pollFD (wake-ups are batched to spare the
-            // traced calls): after records came, drain again until none do.
-            // Re-armed after every non-empty drain, the timer always fires after
-            // the last record a forced wake-up left behind (SyscallTracer).
-            var drain: EventLoop.OneShotTimer?
-            func consume() {
-                let count = tracer.consume()
-                if reorder == nil { flushOutput() }
-                if count > 0, let interval = tracer.drainIntervalMilliseconds { drain?.arm(milliseconds: interval) }
-            }
-            if tracer.drainIntervalMilliseconds != nil {
-                drain = try loop.addOneShotTimer { consume() }
-            }
-            try loop.add(fd: tracer.pollFD) { consume() }
-        }
-        for source in sources {
-            for fd in source.pollFDs {
-                try loop.add(fd: fd) { source.drain { deliver($0) } }
-            }
-        }
-        if let reorder {
-            // Release merged records a window behind the clock.
-            try loop.addTimer(milliseconds: 50) {
-                let now = UInt64(KernelClock.now(CLOCK_MONOTONIC))
-                reorder.flush(upTo: now > reorder.window ? now - reorder.window : 0) { processor.process($0) }
-                flushOutput()
-            }
-        }
-
-        func allLosses() -> [LossCount] {
-            (tracer?.counters().named ?? []) + sources.flatMap(\.losses)
-        }
+        try kernel { () throws(KernelError) in try driver.attach(to: loop, afterBatch: checkStop) }
         var reportedLost: UInt64 = 0
         let started = KernelClock.now(CLOCK_MONOTONIC)
-        try loop.addTimer(milliseconds: 1000) {
-            processor.text.utcOffsetSeconds = KernelClock.localUTCOffset()
-            let losses = allLosses()
-            let lost = losses.filter(\.isLoss).reduce(0) { $0 + $1.count }
+        try kernel { () throws(KernelError) in try loop.addTimer(milliseconds: 1000) {
+            printer?.text.utcOffsetSeconds = TextRenderer.localUTCOffset()
+            let losses = driver.losses
+            let lost = losses.lostEvents
             if lost > reportedLost && !config.statusLine {
                 say(status, "storetrace: lost \(lost - reportedLost) events in the last second (\(lost) in all): "
-                    + losses.filter { $0.isLoss && $0.count > 0 }.map { "\($0.count) \($0.name)" }.joined(separator: ", "))
+                    + losses.describeNonZero(information: false))
             }
             reportedLost = lost
             let now = KernelClock.now(CLOCK_MONOTONIC)
             if config.statusLine, let recorder {
                 let seconds = (now - started) / 1_000_000_000
-                let bySource = SourceKind.allCases.map { "\($0.name) \(processor.counts.bySource[Int($0.rawValue)])" }
+                let bySource = SourceKind.allCases.map { "\($0.name) \(pipeline.counts.bySource[$0.index])" }
                 status.withBuffer {
-                    $0.append(string: "\r\u{1B}[Krecording \(seconds / 60):\(String(format2: seconds % 60))  \(processor.counts.shown) events ("
+                    $0.append(string: "\r\u{1B}[Krecording \(seconds / 60):\(String(format2: seconds % 60))  \(pipeline.counts.shown) events ("
                               + bySource.joined(separator: ", ") + ")  \(lost) lost  \(recorder.writer.projectedSize >> 10) KiB")
                 }
                 status.flush()
             }
-            flushOutput()
-            if let duration = config.duration, UInt64(now - started) >= duration {
-                stopReason = "--duration"
-                loop.stop()
-            }
-        }
+            pipeline.batchEnded()
+            checkStop()
+            if let duration = config.duration, UInt64(now - started) >= duration { stop(.duration) }
+        } }
         if let recorder, let interval = config.record?.flushIntervalMilliseconds {
             // --flush-interval: what a crash or a full disk can cost at most.
-            try loop.addTimer(milliseconds: interval) {
+            try kernel { () throws(KernelError) in try loop.addTimer(milliseconds: interval) {
                 recorder.flush()
-                flushOutput()
-            }
+                checkStop()
+            } }
         }
         if let duration = config.duration, duration < 1_000_000_000 {
-            try loop.addTimer(milliseconds: max(Int(duration / 1_000_000), 1)) {
-                stopReason = "--duration"
-                loop.stop()
-            }
+            try kernel { () throws(KernelError) in try loop.addTimer(milliseconds: max(Int(duration / 1_000_000), 1)) { stop(.duration) } }
         }
 
         loop.run()
         if config.statusLine { say(status, "") }
         // Drain what arrived before the stop, then detach.
-        tracer?.consume()
-        for source in sources { source.drain { deliver($0) } }
-        reorder?.flush(upTo: .max) { processor.process($0) }
-        sink?.flush()
-        let losses = allLosses()
+        driver.drainAll()
+        let losses = driver.losses
         closeAll()
         if let recorder {
             recorder.appendSnapshot(Array(NodeSnapshot.take().jsonText(.compact).utf8))
             recorder.close(drops: losses, note: "stopped by \(stopReason)")
         }
-        var summary = LiveSummary(counts: processor.counts, losses: losses, stopReason: stopReason)
+        var summary = LiveSummary(counts: pipeline.counts, losses: losses, stopReason: stopReason)
         summary.unwritten = recorder?.unwritten
-        summary.rendered = sink != nil
+        summary.rendered = printer != nil
         say(status, summary.line)
-        if let failure = sink?.failure, failure != EPIPE {
-            throw .system(call: "write to output", errno: .init(rawValue: failure))
-        }
-        if let failure = recorder?.failure {
-            // One line: what failed, where, and that what came before is readable.
-            if case .diskFull = failure { throw .other("\(failure)") }
-            throw .other("\(failure); every chunk written before is readable")
-        }
+        if let failure = printer?.sink.failure, failure != EPIPE { throw .output(errno: failure) }
+        if let failure = recorder?.failure { throw .writeCapture(failure) }
         return summary
     }
 }
@@ -380,6 +232,11 @@ extension String {
     }
 }
 
+/// A kernel-layer call inside a session: its error becomes the session's.
+@inline(__always)
+func kernel<T>(_ body: () throws(KernelError) -> T) throws(SessionError) -> T {
+    do { return try body() } catch { throw .kernel(error) }
+}
 
 func say(_ sink: OutputSink, _ line: String) {
     sink.withBuffer { $0.append(string: line + "\n") }

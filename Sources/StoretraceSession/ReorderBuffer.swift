@@ -1,4 +1,4 @@
-import StoretraceKernel
+import StoretraceRecords
 
 /// Merges records from several sources into time order. Each source is in
 /// order on its own (or nearly: syscalls are emitted at exit but stamped at

@@ -1,7 +1,7 @@
 import Glibc
 import StoretraceCapture
 import StoretraceDecode
-import StoretraceKernel
+import StoretraceRecords
 import StoretraceRender
 
 public struct ReplayConfiguration: Sendable {
@@ -33,7 +33,7 @@ public enum TimeBound: Sendable, Equatable {
         return RFC3339.parse(text).map { .wall(epochNanoseconds: $0) }
     }
 
-    func monotonic(start: UInt64, clock: ClockOffset) -> UInt64 {
+    public func monotonic(start: UInt64, clock: ClockOffset) -> UInt64 {
         switch self {
         case .offset(let nanoseconds): return start &+ nanoseconds
         case .wall(let epoch):
@@ -59,15 +59,17 @@ public final class ReplaySession {
         self.configuration = configuration
     }
 
-    public func run() throws(KernelError) -> ReplaySummary {
+    public func run() throws(SessionError) -> ReplaySummary {
         let config = configuration
         let reader: CaptureReader
         do {
             reader = try CaptureReader(path: config.path)
         } catch {
-            throw .other(error.description(path: config.path))
+            throw .openCapture(error, path: config.path)
         }
-        var stopped = false
+        if let problem = CaptureRecordTypes.byteOrderProblem(reader.header) {
+            throw .readCapture(path: config.path, reason: problem)
+        }
         if config.follow {
             // Ctrl-C ends a follow: check for it between reads.
             var set = sigset_t()
@@ -82,132 +84,122 @@ public final class ReplaySession {
             return sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGHUP) == 1
         }
 
-        let sink = OutputSink(fd: config.outputFD)
-        let placeholderClock = ClockOffset(realtimeMinusMonotonic: Int64(bitPattern: reader.header.creationRealtimeNs &- reader.header.creationMonotonicNs))
-        let processor = RecordProcessor(
-            filter: config.filter, format: config.format,
-            text: TextRenderer(color: config.color, utcOffsetSeconds: KernelClock.localUTCOffset(), clock: placeholderClock),
-            json: JSONRenderer(clock: placeholderClock), sink: config.nullSink ? nil : sink)
-        var formats: [(system: String, format: EventFormat)] = []
-        var symbols: [UInt64: String] = [:]
-        processor.describeAddress = { address in symbols[address] ?? ("0x" + String(address, radix: 16)) }
-        var clockSet = false
-        var lowerBound: UInt64 = 0
-        var upperBound: UInt64 = .max
-        let start = reader.header.creationMonotonicNs
-
-        let accept: (CaptureSchema) -> Bool = { schema in
-            CaptureTypes.schemas.contains { $0.name == schema.name && $0.version == schema.version }
-        }
-        // What each record type of this file is, decided once per type id
-        // (ids are file-local, bound to one schema for the whole file): the
-        // per-record path then costs one table load, no string compares.
-        let actions = UnsafeMutablePointer<ReplayAction>.allocate(capacity: 65536)
-        actions.initialize(repeating: .undecided, count: 65536)
-        defer { actions.deallocate() }
-        func action(of type: UInt16) -> ReplayAction {
-            guard let schema = reader.schemas[type] else { return .undecided }
-            switch schema.name {
-            case CaptureTypes.ftraceFormat.name: return .ftraceFormat
-            case CaptureTypes.kernelSymbol.name: return .kernelSymbol
-            case CaptureTypes.task.name: return .task
-            default:
-                let source = SourceKind.allCases.first { CaptureTypes.schemas[Int($0.rawValue) - 1].name == schema.name }
-                return source.map(ReplayAction.source) ?? .skip
-            }
-        }
-        let body: (CaptureRecord) throws -> Void = { record in
-            if !clockSet {
-                // The clock sample written at start is the offset `live` used.
-                if let sample = reader.clockSamples.first {
-                    let clock = ClockOffset(realtimeMinusMonotonic: sample.realtimeOffsetNs)
-                    processor.text.clock = clock
-                    processor.json.clock = clock
-                }
-                // The start snapshot comes before the first event: enrich from
-                // it as `record --live` did, and name pids of function events.
-                if let bytes = reader.hostSnapshots.first, let snapshot = try? NodeSnapshot(json: bytes) {
-                    let index = NodeSnapshotIndex(snapshot)
-                    processor.json.enrichment = SnapshotEnrichment(index)
-                    // Captures written before task records existed: name a
-                    // process's main thread from the snapshot. Newer ones name
-                    // exactly the threads `live` named, as it named them.
-                    if !reader.schemas.values.contains(where: { $0.name == CaptureTypes.task.name }) {
-                        processor.tasks.resolve = { tid in
-                            index.process(pid: tid).map { TaskIdentity(tgid: $0.pid, comm: Array(($0.comm ?? "").utf8)) }
-                        }
-                    }
-                }
-                lowerBound = config.since?.monotonic(start: start, clock: processor.json.clock) ?? 0
-                upperBound = config.until?.monotonic(start: start, clock: processor.json.clock) ?? .max
-                clockSet = true
-            }
-            var kind = actions[Int(record.type)]
-            if case .undecided = kind {
-                kind = action(of: record.type)
-                actions[Int(record.type)] = kind
-            }
-            let source: SourceKind
-            switch kind {
-            case .source(let recorded):
-                source = recorded
-            case .undecided, .skip:
-                return
-            case .ftraceFormat:
-                let bytes = record.payload
-                guard let nul = bytes.firstIndex(of: 0) else { return }
-                let system = String(decoding: bytes[..<nul], as: UTF8.self)
-                if let format = try? EventFormat(parsing: UnsafeRawBufferPointer(rebasing: bytes[(nul + 1)...])) {
-                    formats.append((system, format))
-                    processor.ftraceCatalog = FtraceEventCatalog(formats: formats)
-                }
-                return
-            case .task:
-                if let (tid, identity) = TaskTable.decode(record.payload) { processor.tasks.insert(tid: tid, identity) }
-                return
-            case .kernelSymbol:
-                guard record.payload.count > 8 else { return }
-                let address = record.payload.loadUnaligned(as: UInt64.self)
-                symbols[address] = String(decoding: record.payload[8...], as: UTF8.self)
-                return
-            }
-            guard record.timestamp >= lowerBound, record.timestamp <= upperBound else { return }
-            processor.process(RawRecord(source: source, timestamp: record.timestamp, cpu: UInt32(record.flags), bytes: record.payload))
-            if sink.failure != nil {
-                stopped = true
-                reader.requestStop()
-            }
-        }
+        let decoder = EventDecoder()
+        let clock = CaptureClock.offset(of: reader)
+        let printer = EventPrinter(format: config.format,
+                                   text: TextRenderer(color: config.color, utcOffsetSeconds: TextRenderer.localUTCOffset(), clock: clock),
+                                   json: JSONRenderer(clock: clock), sink: OutputSink(fd: config.outputFD), decoder: decoder)
+        let pipeline = Pipeline(filter: config.filter, decoder: decoder, consumers: config.nullSink ? [] : [printer],
+                                merging: false)
+        let feed = CaptureFeed(reader: reader, pipeline: pipeline, printer: printer, since: config.since, until: config.until)
         do {
             if config.follow {
-                try reader.follow(accept: accept, until: {
-                    sink.flush()
-                    return stopped || signalPending()
-                }, body)
+                try reader.follow(accept: CaptureRecordTypes.isReadable, until: {
+                    pipeline.batchEnded()
+                    return pipeline.stopReason != nil || signalPending()
+                }) { record in feed.take(record) }
             } else {
-                try reader.read(accept: accept, body)
+                try reader.read(accept: CaptureRecordTypes.isReadable) { record in feed.take(record) }
             }
         } catch {
-            throw .other("\(config.path): \(error)")
+            throw .readCapture(path: config.path, reason: "\(error)")
         }
-        sink.flush()
-        if let failure = sink.failure, failure != EPIPE {
-            throw .system(call: "write to output", errno: .init(rawValue: failure))
-        }
-        return ReplaySummary(counts: processor.counts, tail: reader.tail.description,
+        pipeline.finish()
+        if let failure = printer.sink.failure, failure != EPIPE { throw .output(errno: failure) }
+        return ReplaySummary(counts: pipeline.counts, tail: reader.tail.description,
                              corruptions: reader.corruptions.map(\.description),
                              skippedTypes: reader.stats.skippedRecords.values.reduce(0, +))
     }
 }
 
-/// What replay does with the records of one type id.
-enum ReplayAction {
-    case undecided
-    case skip
-    case ftraceFormat
-    case kernelSymbol
-    case task
-    case source(SourceKind)
+/// The capture as a source: each record by the role of its type (data,
+/// ftrace formats, kernel symbols, threads), data records inside the time
+/// bounds into the pipeline. The first record also sets up what the start
+/// of the capture holds: the clock sample and the node snapshot.
+final class CaptureFeed {
+    let reader: CaptureReader
+    let pipeline: Pipeline
+    let printer: EventPrinter
+    let since: TimeBound?
+    let until: TimeBound?
+    private var started = false
+    private var lowerBound: UInt64 = 0
+    private var upperBound: UInt64 = .max
+    private var formats: [(system: String, format: EventFormat)] = []
+    private var symbols: [UInt64: String] = [:]
+    /// Type ids are file-local and bound to one schema for the whole file:
+    /// decided once per id, the per-record path is one table load.
+    private let roles = UnsafeMutablePointer<CaptureRecordRole?>.allocate(capacity: 65536)
+
+    init(reader: CaptureReader, pipeline: Pipeline, printer: EventPrinter, since: TimeBound?, until: TimeBound?) {
+        self.reader = reader
+        self.pipeline = pipeline
+        self.printer = printer
+        self.since = since
+        self.until = until
+        roles.initialize(repeating: nil, count: 65536)
+        pipeline.decoder.describeAddress = { [unowned self] address in
+            symbols[address] ?? ("0x" + String(address, radix: 16))
+        }
+    }
+
+    deinit { roles.deallocate() }
+
+    private func start() {
+        started = true
+        let clock = CaptureClock.offset(of: reader)
+        printer.clock = clock
+        // The start snapshot comes before the first event: enrich from it as
+        // `record --live` did, and name pids of function events.
+        if let bytes = reader.hostSnapshots.first, let snapshot = try? NodeSnapshot(json: bytes) {
+            let index = NodeSnapshotIndex(snapshot)
+            printer.json.enrichment = SnapshotEnrichment(index)
+            // Captures written before task records existed: name a process's
+            // main thread from the snapshot. Newer ones name exactly the
+            // threads `live` named, as it named them.
+            if !reader.schemas.values.contains(where: { $0.name == CaptureRecordTypes.task.name }) {
+                pipeline.decoder.tasks.resolve = { tid in
+                    index.process(pid: tid).map { TaskIdentity(tgid: $0.pid, comm: Array(($0.comm ?? "").utf8)) }
+                }
+            }
+        }
+        let start = reader.header.creationMonotonicNs
+        lowerBound = since?.monotonic(start: start, clock: clock) ?? 0
+        upperBound = until?.monotonic(start: start, clock: clock) ?? .max
+    }
+
+    func take(_ record: CaptureRecord) {
+        if !started { start() }
+        let role: CaptureRecordRole
+        if let known = roles[Int(record.type)] {
+            role = known
+        } else {
+            role = CaptureRecordRole(reader.schemas[record.type])
+            roles[Int(record.type)] = role
+        }
+        switch role {
+        case .skip:
+            return
+        case .ftraceFormat:
+            if let (system, format) = FtraceFormatCodec.decode(record.payload) {
+                formats.append((system, format))
+                pipeline.decoder.ftraceCatalog = FtraceEventCatalog(formats: formats)
+            }
+        case .task:
+            if let (tid, identity) = TaskCodec.decode(record.payload) { pipeline.decoder.tasks.insert(tid: tid, identity) }
+        case .kernelSymbol:
+            if let (address, name) = KernelSymbolCodec.decode(record.payload) { symbols[address] = name }
+        case .data(let kind, let cpuInPayload):
+            guard record.timestamp >= lowerBound, record.timestamp <= upperBound else { return }
+            guard let raw = DataRecordCodec.decode(kind: kind, cpuInPayload: cpuInPayload, timestamp: record.timestamp,
+                                                   flags: record.flags, payload: record.payload) else {
+                pipeline.reject("\(kind.name) record shorter than its capture header")
+                return
+            }
+            pipeline.process(raw)
+            if pipeline.stopReason != nil { reader.requestStop() }
+        }
+    }
 }
 
 /// RFC 3339 date-times to epoch nanoseconds (UTC "Z" or a numeric offset).

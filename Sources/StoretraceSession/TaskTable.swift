@@ -1,10 +1,8 @@
-import Glibc
-import StoretraceRender
-import StoretraceKernel
+import StoretraceDecode
 
 /// Thread id -> process and name, for ftrace events (their records hold only
 /// the thread id). Live, a thread is looked up in /proc the first time it is
-/// seen, and `onResolved` lets the recorder store the answer in the capture,
+/// seen (`resolve` = `ProcTask.identity`), and `onResolved` lets the recorder store the answer in the capture,
 /// so that replay, on another machine, names the same threads the same way.
 /// Replay fills the table from those records (and the node snapshot).
 public final class TaskTable {
@@ -42,28 +40,5 @@ public final class TaskTable {
     public func insert(tid: Int32, _ identity: TaskIdentity) {
         known[tid] = identity
         unknown.remove(tid)
-    }
-
-    /// /proc/TID/status (Tgid) and /proc/TID/comm of a live thread.
-    public static func fromProc(_ tid: Int32) -> TaskIdentity? {
-        guard let status = try? readFile("/proc/\(tid)/status"),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Tgid:") }),
-              let tgid = Int32(line.dropFirst(5).filter { $0 != " " && $0 != "\t" }),
-              let comm = try? readFile("/proc/\(tid)/comm") else { return nil }
-        return TaskIdentity(tgid: tgid, comm: Array(comm.utf8.prefix { $0 != UInt8(ascii: "\n") }))
-    }
-
-    /// The capture record: u32 tid, u32 tgid, then the comm bytes.
-    public static func encode(tid: Int32, _ identity: TaskIdentity) -> [UInt8] {
-        withUnsafeBytes(of: UInt32(bitPattern: tid).littleEndian) { Array($0) }
-            + withUnsafeBytes(of: UInt32(bitPattern: identity.tgid).littleEndian) { Array($0) }
-            + identity.comm.prefix(15)
-    }
-
-    public static func decode(_ payload: UnsafeRawBufferPointer) -> (tid: Int32, identity: TaskIdentity)? {
-        guard payload.count >= 8, payload.count <= 8 + 15 else { return nil }
-        let tid = Int32(bitPattern: UInt32(littleEndian: payload.loadUnaligned(as: UInt32.self)))
-        let tgid = Int32(bitPattern: UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
-        return (tid, TaskIdentity(tgid: tgid, comm: Array(payload[8...])))
     }
 }

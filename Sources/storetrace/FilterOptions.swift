@@ -20,15 +20,13 @@ struct FilterOptions: ParsableArguments {
     @Flag(name: .long, help: "Only calls that failed (returned an error).")
     var failed = false
 
-    @Option(name: .long, help: ArgumentHelp("Only calls slower than this: 500us, 10ms, 1.5s.", valueName: "duration"))
-    var minLatency: String?
+    @Option(name: .long, help: ArgumentHelp("Only calls slower than this, with a unit (\(DurationText.units)): 500us, 10ms, 1.5s.", valueName: "duration"),
+            transform: DurationValue.parse)
+    var minLatency: DurationValue?
 
     func validate() throws {
         for name in types where SyscallKind(name: name) == nil && KernelEventType(rawValue: name) == nil {
             throw ValidationError("unknown --type '\(name)'; choose from: \((SyscallKind.allCases.map { $0.name.description } + KernelEventType.allCases.map(\.rawValue)).joined(separator: ", "))")
-        }
-        if let minLatency, Duration.parseNanoseconds(minLatency) == nil {
-            throw ValidationError("cannot read --min-latency '\(minLatency)'; write a number with a unit: 500us, 10ms, 2s")
         }
         for name in comm where name.utf8.count > 15 {
             throw ValidationError("--comm '\(name)' is longer than the kernel's 15-byte comm; use its first 15 bytes")
@@ -42,21 +40,8 @@ struct FilterOptions: ParsableArguments {
         filter.kinds = Set(types.compactMap(SyscallKind.init(name:)))
         filter.kernelTypes = Set(types.compactMap(KernelEventType.init(rawValue:)))
         filter.failedOnly = failed
-        filter.minLatencyNanoseconds = minLatency.flatMap(Duration.parseNanoseconds) ?? 0
+        filter.minLatencyNanoseconds = minLatency?.nanoseconds ?? 0 // no --min-latency: every call
         return filter
-    }
-}
-
-enum Duration {
-    /// "10ms" -> 10_000_000. Units: ns, us (or µs), ms, s, m, h. A bare number is seconds.
-    static func parseNanoseconds(_ text: String) -> UInt64? {
-        let units: [(String, Double)] = [("ns", 1), ("us", 1e3), ("µs", 1e3), ("ms", 1e6), ("s", 1e9), ("m", 60e9), ("h", 3600e9)]
-        for (suffix, scale) in units where text.hasSuffix(suffix) {
-            guard let value = Double(text.dropLast(suffix.count)), value >= 0, value.isFinite else { return nil }
-            return UInt64(value * scale)
-        }
-        guard let value = Double(text), value >= 0, value.isFinite else { return nil }
-        return UInt64(value * 1e9)
     }
 }
 
@@ -83,17 +68,20 @@ struct OutputOptions: ParsableArguments {
 
 /// Tracing options shared by `live` and `record`.
 struct TraceOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Stop after this long: 30s, 5m.", valueName: "duration"))
-    var duration: String?
+    @Option(name: .long, help: ArgumentHelp("Stop after this long: 30s, 5m (units: \(DurationText.units)).", valueName: "duration"),
+            transform: DurationValue.parse)
+    var duration: DurationValue?
 
-    @Option(name: .long, help: ArgumentHelp("Kernel buffer size for syscall events: a power of two, e.g. 8M, 64M.", valueName: "size"))
-    var bufferSize: String = "8M"
+    @Option(name: .long, help: ArgumentHelp("Kernel buffer size for syscall events: a power of two, in bytes or with \(ByteSizeText.units), e.g. 8M, 64M (default: 8M).", valueName: "size"),
+            transform: ByteSizeValue.parseAllowingBytes)
+    var bufferSize = ByteSizeValue(text: "8M", bytes: 8 << 20)
 
     @Flag(name: .long, help: "Use the perf buffer even where the BPF ring buffer exists (it is the fallback for kernels before 5.8).")
     var perfBuffer = false
 
-    @Option(name: .long, help: ArgumentHelp("While syscall events stream, each CPU wakes storetrace at most this often; the rest is read on a timer, so events show up to twice this late. 0 wakes it for every event: least delay, but the traced calls pay for each wake-up.", valueName: "duration"))
-    var wakeupInterval: String = "5ms"
+    @Option(name: .long, help: ArgumentHelp("While syscall events stream, each CPU wakes storetrace at most this often (1ms to 40ms); the rest is read on a timer, so events show up to twice this late. 0 wakes it for every event: least delay, but the traced calls pay for each wake-up (default: 5ms).", valueName: "duration"),
+            transform: DurationValue.parse)
+    var wakeupInterval = DurationValue(text: "5ms", nanoseconds: 5_000_000)
 
     @Option(name: .customLong("function"), help: ArgumentHelp("Also trace this kernel function with the function tracer (repeatable; defaults: bind_store, unbind_store, nvme_probe, nvme_remove).", valueName: "name"))
     var functions: [String] = []
@@ -117,20 +105,17 @@ struct TraceOptions: ParsableArguments {
     var kmsgBacklog = false
 
     func validate() throws {
-        if let duration, Duration.parseNanoseconds(duration) == nil {
-            throw ValidationError("cannot read --duration '\(duration)'; write e.g. 30s or 5m")
+        var tracer = TracerOptions()
+        tracer.wakeupIntervalNanoseconds = wakeupInterval.nanoseconds
+        if let problem = tracer.wakeupIntervalProblem {
+            throw ValidationError("--wakeup-interval \(problem) (got \(wakeupInterval))")
         }
-        guard let bytes = ByteSize.parse(bufferSize) else {
-            throw ValidationError("cannot read --buffer-size '\(bufferSize)'; write e.g. 8M or 64M")
+        guard bufferSize.bytes <= UInt64(Int.max) else {
+            throw ValidationError("--buffer-size is too large (got \(bufferSize))")
         }
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        guard bytes >= page, bytes & (bytes - 1) == 0, bytes <= 1 << 30 else {
-            throw ValidationError("--buffer-size must be a power of two between \(page >> 10)K and 1G (got \(bufferSize))")
-        }
-        // At most 40 ms: records then reach the merge of sources within 80 ms,
-        // inside its 100 ms window, so the timeline stays in order.
-        guard let interval = Duration.parseNanoseconds(wakeupInterval), interval == 0 || (1_000_000...40_000_000).contains(interval) else {
-            throw ValidationError("--wakeup-interval must be 0 (wake for every event) or from 1ms to 40ms (got \(wakeupInterval))")
+        tracer.bufferSize = Int(bufferSize.bytes)
+        if let problem = tracer.bufferSizeProblem {
+            throw ValidationError("--buffer-size \(problem) (got \(bufferSize))")
         }
         for event in events where event.split(separator: ":").count != 2 {
             throw ValidationError("--event '\(event)' is not SYSTEM:NAME, e.g. block:block_rq_error")
@@ -138,10 +123,10 @@ struct TraceOptions: ParsableArguments {
     }
 
     func apply(to config: inout LiveConfiguration) {
-        config.duration = duration.flatMap(Duration.parseNanoseconds)
-        config.tracer.bufferSize = ByteSize.parse(bufferSize) ?? (8 << 20)
+        config.duration = duration?.nanoseconds
+        config.tracer.bufferSize = Int(bufferSize.bytes) // validate() checked that it fits
         config.tracer.forcePerfBuffer = perfBuffer
-        config.tracer.wakeupIntervalNanoseconds = Duration.parseNanoseconds(wakeupInterval) ?? 5_000_000
+        config.tracer.wakeupIntervalNanoseconds = wakeupInterval.nanoseconds
         config.sources.ftrace = !noFtrace
         if !functions.isEmpty { config.sources.functions = TracefsInstanceOptions.defaultFunctions + functions }
         if !events.isEmpty { config.sources.ftraceEvents = TracefsInstanceOptions.defaultEvents + events }

@@ -1,8 +1,6 @@
 import ArgumentParser
 import Glibc
-import StoretraceCapture
 import StoretraceDecode
-import StoretraceKernel
 import StoretraceRender
 import StoretraceSession
 
@@ -22,61 +20,45 @@ struct Info: ParsableCommand {
     var end = false
 
     func run() throws {
-        let reader: CaptureReader
+        let summary: CaptureSummary
         do {
-            reader = try CaptureReader(path: file)
+            summary = try CaptureSummary(path: file)
         } catch {
-            fail(error.description(path: file))
+            fail(error.description)
         }
-        var first: UInt64 = .max, last: UInt64 = 0
-        var counts: [UInt16: UInt64] = [:]
-        do {
-            try reader.read { record in
-                first = min(first, record.timestamp)
-                last = max(last, record.timestamp)
-                counts[record.type, default: 0] += 1
-            }
-        } catch {
-            fail("\(file): \(error)")
-        }
-        let snapshots = reader.hostSnapshots.compactMap { try? NodeSnapshot(json: $0) }
         if snapshot {
-            guard let chosen = end ? snapshots.last : snapshots.first else {
+            guard let chosen = end ? summary.snapshots.last : summary.snapshots.first else {
                 fail("\(file): holds no node snapshot")
             }
             print(SnapshotRenderer.render(chosen), terminator: "")
             return
         }
-        let clock = ClockOffset(realtimeMinusMonotonic: reader.clockSamples.first?.realtimeOffsetNs
-            ?? Int64(bitPattern: reader.header.creationRealtimeNs &- reader.header.creationMonotonicNs))
+        let header = summary.header
         var lines: [(String, String)] = []
-        lines.append(("capture", "\(file), format \(reader.header.majorVersion).\(reader.header.minorVersion)"))
-        lines.append(("created", Self.wall(Int64(bitPattern: reader.header.creationRealtimeNs))))
-        if first <= last {
-            lines.append(("events", Self.wall(clock.wallNanoseconds(monotonic: first)) + " to " + Self.wall(clock.wallNanoseconds(monotonic: last))
-                          + " (\(Self.seconds(last - first)))"))
+        lines.append(("capture", "\(file), format \(header.majorVersion).\(header.minorVersion)"))
+        lines.append(("created", Self.wall(Int64(bitPattern: header.creationRealtimeNs))))
+        if let (first, last) = summary.span {
+            lines.append(("events", Self.wall(summary.clock.wallNanoseconds(monotonic: first)) + " to "
+                          + Self.wall(summary.clock.wallNanoseconds(monotonic: last)) + " (\(Self.seconds(last - first)))"))
         } else {
             lines.append(("events", "none"))
         }
-        for (type, count) in counts.sorted(by: { $0.key < $1.key }) {
-            let name = reader.schemas[type].map { "\($0.name) v\($0.version)" } ?? "type \(type) (no schema)"
-            lines.append(("  " + name, "\(count)"))
-        }
-        for (type, skipped) in reader.stats.skippedRecords.sorted(by: { $0.key < $1.key }) {
+        for (type, count) in summary.countsByType { lines.append(("  " + type, "\(count)")) }
+        for (type, skipped) in summary.skippedByType {
             lines.append(("  skipped type \(type)", "\(skipped) records of a type this storetrace does not know"))
         }
-        if let trailer = reader.trailer {
+        if let trailer = summary.trailer {
             let lost = trailer.drops.filter { $0.count > 0 }
             lines.append(("drops", lost.isEmpty ? "none" : lost.map { "\($0.count) \($0.source)" }.joined(separator: ", ")))
             if !trailer.note.isEmpty { lines.append(("note", trailer.note)) }
         } else {
             lines.append(("drops", "unknown: the capture was not closed cleanly"))
         }
-        lines.append(("end", reader.tail.description))
-        for corruption in reader.corruptions { lines.append(("damaged", corruption.description)) }
+        lines.append(("end", summary.tail.description))
+        for corruption in summary.corruptions { lines.append(("damaged", corruption.description)) }
         let width = lines.map(\.0.count).max() ?? 0
         for (key, value) in lines { print(key + String(repeating: " ", count: width - key.count + 2) + value) }
-        if let snapshot = snapshots.first {
+        if let snapshot = summary.snapshots.first {
             print("")
             print(SnapshotRenderer.summary(snapshot), terminator: "")
         } else {

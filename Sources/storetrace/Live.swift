@@ -42,23 +42,6 @@ struct Live: ParsableCommand {
     }
 }
 
-enum ByteSize {
-    /// "8M" -> 8388608; K, M, G are binary units; a bare number is bytes.
-    static func parse(_ text: String) -> Int? {
-        let scales: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
-        var digits = Substring(text.uppercased())
-        if digits.hasSuffix("IB") { digits = digits.dropLast(2) } else if digits.count > 1, digits.hasSuffix("B"),
-            let unit = digits.dropLast().last, scales[unit] != nil { digits = digits.dropLast() }
-        var scale = 1
-        if let last = digits.last, let unit = scales[last] {
-            scale = unit
-            digits = digits.dropLast()
-        }
-        guard let value = Int(digits), value > 0, value <= Int.max / scale else { return nil }
-        return value * scale
-    }
-}
-
 /// One line on stderr, exit status 1: how every runtime error ends.
 func fail(_ message: String) -> Never {
     fputs("storetrace: \(message)\n", stderr)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Glibc
+import StoretraceDecode
 import StoretraceKernel
 import StoretraceSession
 
@@ -26,11 +27,13 @@ struct Record: ParsableCommand {
     @Flag(name: .long, help: "Replace the file if it exists.")
     var force = false
 
-    @Option(name: .long, help: ArgumentHelp("Stop when the capture reaches this size: 100M, 2G.", valueName: "size"))
-    var maxSize: String?
+    @Option(name: .long, help: ArgumentHelp("Stop when the capture reaches this size, with \(ByteSizeText.units): 100M, 2G.", valueName: "size"),
+            transform: ByteSizeValue.parse)
+    var maxSize: ByteSizeValue?
 
-    @Option(name: .long, help: ArgumentHelp("Write and sync the capture at least this often (default 1s).", valueName: "duration"))
-    var flushInterval: String = "1s"
+    @Option(name: .long, help: ArgumentHelp("Write and sync the capture at least this often, from 10ms to 60s (default: 1s).", valueName: "duration"),
+            transform: DurationValue.parse)
+    var flushInterval = DurationValue(text: "1s", nanoseconds: 1_000_000_000)
 
     @Flag(name: .long, help: "Also show the events, as `live` does.")
     var live = false
@@ -40,10 +43,7 @@ struct Record: ParsableCommand {
     @OptionGroup var trace: TraceOptions
 
     func validate() throws {
-        if let maxSize, ByteSize.parse(maxSize) == nil {
-            throw ValidationError("cannot read --max-size '\(maxSize)'; write e.g. 100M or 2G")
-        }
-        guard let interval = Duration.parseNanoseconds(flushInterval), interval >= 10_000_000, interval <= 60_000_000_000 else {
+        guard (10_000_000...60_000_000_000).contains(flushInterval.nanoseconds) else {
             throw ValidationError("--flush-interval must be between 10ms and 60s (got \(flushInterval))")
         }
     }
@@ -58,8 +58,8 @@ struct Record: ParsableCommand {
         trace.apply(to: &config)
         var record = RecordOptions(path: path)
         record.overwrite = force
-        record.maxSize = maxSize.flatMap(ByteSize.parse).map(UInt64.init)
-        record.flushIntervalMilliseconds = Int((Duration.parseNanoseconds(flushInterval) ?? 1_000_000_000) / 1_000_000)
+        record.maxSize = maxSize?.bytes
+        record.flushIntervalMilliseconds = Int(flushInterval.nanoseconds / 1_000_000) // at most 60 000: validate()
         config.record = record
         config.statusLine = !live && isatty(STDERR_FILENO) == 1
         do {

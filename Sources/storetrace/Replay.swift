@@ -23,11 +23,13 @@ struct Replay: ParsableCommand {
     @Argument(help: ArgumentHelp("The capture file.", valueName: "file"))
     var file: String
 
-    @Option(name: .long, help: ArgumentHelp("Only events at or after this time: RFC 3339 (2026-11-23T14:07:31Z) or an offset from the capture's start (+30s).", valueName: "time"))
-    var since: String?
+    @Option(name: .long, help: ArgumentHelp("Only events at or after this time: RFC 3339 (2026-11-23T14:07:31Z) or an offset from the capture's start (+30s).", valueName: "time"),
+            transform: TimeBoundValue.parse)
+    var since: TimeBoundValue?
 
-    @Option(name: .long, help: ArgumentHelp("Only events at or before this time (same forms as --since).", valueName: "time"))
-    var until: String?
+    @Option(name: .long, help: ArgumentHelp("Only events at or before this time (same forms as --since).", valueName: "time"),
+            transform: TimeBoundValue.parse)
+    var until: TimeBoundValue?
 
     @Flag(name: .long, help: "Keep reading as the capture grows (it is still being recorded); Ctrl-C to stop.")
     var follow = false
@@ -38,21 +40,13 @@ struct Replay: ParsableCommand {
     @OptionGroup var filters: FilterOptions
     @OptionGroup var output: OutputOptions
 
-    func validate() throws {
-        for (name, value) in [("--since", since), ("--until", until)] {
-            if let value, TimeBound.parse(value, durations: Duration.parseNanoseconds) == nil {
-                throw ValidationError("cannot read \(name) '\(value)'; write an RFC 3339 time (2026-11-23T14:07:31Z) or +30s")
-            }
-        }
-    }
-
     func run() throws {
         var config = ReplayConfiguration(path: file)
         config.filter = filters.filter
         config.format = output.json ? .json : .text
         config.color = output.useColor(fd: STDOUT_FILENO)
-        config.since = since.flatMap { TimeBound.parse($0, durations: Duration.parseNanoseconds) }
-        config.until = until.flatMap { TimeBound.parse($0, durations: Duration.parseNanoseconds) }
+        config.since = since?.bound
+        config.until = until?.bound
         config.follow = follow
         config.nullSink = noOutput
         let summary: ReplaySummary

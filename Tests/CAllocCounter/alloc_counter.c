@@ -12,11 +12,18 @@ extern void *__libc_memalign(size_t alignment, size_t size);
 
 static __thread int counting;
 static __thread uint64_t allocations;
+static __thread size_t first_size;
 
 void st_alloc_counting_begin(void)
 {
     allocations = 0;
+    first_size = 0;
     counting = 1;
+}
+
+size_t st_alloc_first_size(void)
+{
+    return first_size;
 }
 
 uint64_t st_alloc_counting_end(void)
@@ -27,29 +34,29 @@ uint64_t st_alloc_counting_end(void)
 
 void *malloc(size_t size)
 {
-    if (counting)
-        allocations++;
+    if (counting && allocations++ == 0)
+        first_size = size;
     return __libc_malloc(size);
 }
 
 void *calloc(size_t count, size_t size)
 {
-    if (counting)
-        allocations++;
+    if (counting && allocations++ == 0)
+        first_size = count * size;
     return __libc_calloc(count, size);
 }
 
 void *realloc(void *pointer, size_t size)
 {
-    if (counting)
-        allocations++;
+    if (counting && allocations++ == 0)
+        first_size = size;
     return __libc_realloc(pointer, size);
 }
 
 int posix_memalign(void **result, size_t alignment, size_t size)
 {
-    if (counting)
-        allocations++;
+    if (counting && allocations++ == 0)
+        first_size = size;
     void *pointer = __libc_memalign(alignment, size);
     if (!pointer)
         return ENOMEM;
@@ -59,7 +66,7 @@ int posix_memalign(void **result, size_t alignment, size_t size)
 
 void *aligned_alloc(size_t alignment, size_t size)
 {
-    if (counting)
-        allocations++;
+    if (counting && allocations++ == 0)
+        first_size = size;
     return __libc_memalign(alignment, size);
 }

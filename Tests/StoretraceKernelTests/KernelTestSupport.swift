@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import StoretraceDecode
 import StoretraceKernel
+import StoretraceRecords
 import StoretraceRender
 import Testing
 
@@ -28,7 +29,10 @@ final class TraceCollector {
     private(set) var malformedErrors: [String] = []
     let renderer = JSONRenderer(clock: KernelClock.measureOffset())
 
-    func handle(_ bytes: UnsafeRawBufferPointer) {
+    func handle(_ raw: RawRecord) {
+        let bytes = raw.bytes
+        #expect(raw.source == .syscall)
+        #expect(raw.timestamp == SyscallRecord.timestamp(of: bytes), "the merge key is the entry stamp")
         let record: SyscallRecord
         do {
             record = try SyscallRecord(validating: bytes)
@@ -57,13 +61,13 @@ func traceSelf(perfBuffer: Bool = false, legacyTaskState: Bool = false, kinds: [
     let tracefs = try TracefsMount()
     defer { tracefs.release() }
     let collector = TraceCollector()
-    let tracer = try SyscallTracer(options: options, tracefs: tracefs) { collector.handle($0) }
+    let tracer = try SyscallTracer(options: options, tracefs: tracefs)
     defer { tracer.close() }
     #expect(tracer.usesPerfBuffer == perfBuffer)
     // This kernel (6.18) has task storage: the fast path must be the one used.
     #expect(tracer.usesTaskStorage == !legacyTaskState)
     try workload()
-    while tracer.poll(timeoutMilliseconds: 50) > 0 {}
+    while tracer.poll(timeoutMilliseconds: 50, collector.handle) > 0 {}
     #expect(collector.malformed == 0, "\(collector.malformedErrors)")
     return (collector.objects, tracer.counters())
 }

@@ -5,6 +5,7 @@ import StoretraceAnalyze
 import StoretraceDecode
 import StoretraceFixtures
 import StoretraceKernel
+import StoretraceRecords
 import Testing
 
 /// The new mount API called for real, traced by BPF, and the records fed
@@ -26,12 +27,12 @@ extension KernelTests {
         defer { tracefs.release() }
         var records: [[UInt8]] = []
         var malformed = 0
-        let tracer = try SyscallTracer(options: options, tracefs: tracefs) { bytes in
-            if (try? SyscallRecord(validating: bytes)) != nil { records.append(Array(bytes)) } else { malformed += 1 }
-        }
+        let tracer = try SyscallTracer(options: options, tracefs: tracefs)
         defer { tracer.close() }
         try workload()
-        while tracer.poll(timeoutMilliseconds: 50) > 0 {}
+        while tracer.poll(timeoutMilliseconds: 50, { raw in
+            if (try? SyscallRecord(validating: raw.bytes)) != nil { records.append(Array(raw.bytes)) } else { malformed += 1 }
+        }) > 0 {}
         #expect(malformed == 0)
         #expect(tracer.counters().lost == 0)
 

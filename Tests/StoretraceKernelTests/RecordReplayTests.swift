@@ -106,6 +106,23 @@ extension KernelTests {
         let failed = try CLI.run(["replay", capture, "--json", "--failed"])
         #expect(jsonLines(failed.stdout).count == 1)
 
+        // The independent reader written from docs/capture-format.md reads
+        // the same file: every record, the trailer, a clean end.
+        let reference = Process()
+        reference.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        reference.arguments = ["python3", URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../docs/reference_reader.py").standardized.path, capture]
+        let referenceOutput = Pipe()
+        reference.standardOutput = referenceOutput
+        try reference.run()
+        let referenceText = String(decoding: referenceOutput.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        reference.waitUntilExit()
+        #expect(reference.terminationStatus == 0, "\(referenceText)")
+        let syscalls = jsonLines(live.stdout).count
+        #expect(referenceText.contains("records \(syscalls) {1: \(syscalls)}"), "\(referenceText)")
+        #expect(referenceText.contains("schema 2: storetrace.ftrace v2 (3 fields)"), "\(referenceText)")
+        #expect(referenceText.contains("tail ('complete',"), "\(referenceText)")
+
         let info = try CLI.run(["info", capture])
         #expect(info.status == 0)
         #expect(info.stdout.contains("storetrace.syscall v1"))
@@ -262,20 +279,49 @@ extension KernelTests {
         }
         _ = recorder.stop()
         let bytes = try Data(contentsOf: URL(fileURLWithPath: capture))
-        let full = jsonLines(try CLI.run(["replay", capture, "--json"]).stdout)
+        let full = try CLI.run(["replay", capture, "--json"]).stdout
+        let boundaries = Self.chunkBoundaries(bytes)
+        #expect(boundaries.count >= 4, "several chunks: \(boundaries)")
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<12 {
             let cut = Int.random(in: 64..<bytes.count, using: &generator)
+            // The last chunk boundary at or before the cut: what stays readable.
+            let kept = boundaries.last { $0 <= cut } ?? 64
             let copy = scratch.path + "/cut-\(cut).stcap"
             try bytes.prefix(cut).write(to: URL(fileURLWithPath: copy))
             let replay = try CLI.run(["replay", copy, "--json"])
             #expect(replay.status == 0, "cut at \(cut): \(replay.stderr)")
-            let events = jsonLines(replay.stdout)
-            #expect(events.count <= full.count)
-            // A prefix of what the full capture holds, in the same order.
-            #expect(zip(events, full).allSatisfy { ($0["time"] as? String) == ($1["time"] as? String) })
-            #expect(replay.stderr.contains("offset"), "cut at \(cut): \(replay.stderr)")
+            // Exactly the events of the complete chunks: the replay of the
+            // copy cut at that boundary, and a byte prefix of the full replay.
+            let atBoundary = scratch.path + "/kept-\(cut).stcap"
+            try bytes.prefix(kept).write(to: URL(fileURLWithPath: atBoundary))
+            #expect(replay.stdout == (try CLI.run(["replay", atBoundary, "--json"])).stdout, "cut at \(cut)")
+            #expect(full.hasPrefix(replay.stdout), "cut at \(cut)")
+            // One line naming the offset where the readable part ends.
+            let tail = cut == kept
+                ? "not closed cleanly: no trailer, data ends at chunk boundary offset \(kept)"
+                : "torn tail at offset \(kept): "
+            #expect(replay.stderr.hasPrefix("storetrace: \(copy): \(tail)"), "cut at \(cut): \(replay.stderr)")
+            #expect(replay.stderr.hasSuffix("; every complete chunk before it was replayed\n"), "cut at \(cut): \(replay.stderr)")
+            #expect(replay.stderr.split(separator: "\n").count == 1, "cut at \(cut): \(replay.stderr)")
         }
+    }
+
+    /// File offsets where chunks start (docs/capture-format.md: the header's
+    /// length at offset 12, each chunk 48 header bytes plus its payloadLength
+    /// at offset 16), and the end of the last complete chunk.
+    static func chunkBoundaries(_ bytes: Data) -> [Int] {
+        func u32(_ offset: Int) -> Int {
+            bytes.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self))) }
+        }
+        var offset = u32(12)
+        var boundaries = [offset]
+        while offset + 48 <= bytes.count {
+            offset += 48 + u32(offset + 16)
+            guard offset <= bytes.count else { break }
+            boundaries.append(offset)
+        }
+        return boundaries
     }
 
     @Test func corruptAndHostileFilesGetOneLine() throws {
@@ -311,29 +357,29 @@ extension KernelTests {
         try fixture.write(to: URL(fileURLWithPath: future))
         let unsupported = try CLI.run(["replay", future])
         #expect(unsupported.status == 1)
-        #expect(unsupported.stderr.contains("version"), "\(unsupported.stderr)")
+        #expect(unsupported.stderr == "storetrace: \(future): offset 8: unsupported capture format version 99.0 (this reader supports major version 1; a newer storetrace is needed)\n")
 
         // A flipped byte in the middle: that chunk is skipped and named, the rest reads.
-        var damaged = try Data(contentsOf: URL(fileURLWithPath: RecordReplayTests.fixture))
+        let original = try Data(contentsOf: URL(fileURLWithPath: RecordReplayTests.fixture))
+        var damaged = original
         damaged[damaged.count / 2] ^= 0xff
         let flipped = scratch.path + "/flipped.stcap"
         try damaged.write(to: URL(fileURLWithPath: flipped))
         let replay = try CLI.run(["replay", flipped, "--json"])
         #expect(replay.status == 0)
-        #expect(replay.stderr.contains("offset"), "\(replay.stderr)")
+        // The flipped byte is in chunk 1 (bytes 25512..<26192 of the fixture's
+        // 51952), which holds its three events; chunks 0 and 2 hold the
+        // schemas and the node snapshots.
+        let boundaries = Self.chunkBoundaries(original)
+        #expect(boundaries == [64, 25512, 26192, 51952])
+        #expect(replay.stderr == "storetrace: \(flipped): skipped damaged data at offset 25512: chunk 1 payload checksum mismatch (stored 0xb7865f7d, computed 0x8ba0ccbc) (680 bytes skipped)\n")
+        #expect(jsonLines(try CLI.run(["replay", RecordReplayTests.fixture, "--json"]).stdout).count == 3)
+        #expect(replay.stdout == "")
     }
 
+    /// Its replay is checked by GoldenReplayTests; here it is damaged.
     static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/capture-v1.0.stcap").path
-
-    /// A capture written by format 1.0 (kept as a file) still replays to the
-    /// same JSON with every later storetrace.
-    @Test func readsFormatOneCapture() throws {
-        let expected = try String(contentsOfFile: RecordReplayTests.fixture.replacingOccurrences(of: ".stcap", with: ".json"), encoding: .utf8)
-        let replay = try CLI.run(["replay", RecordReplayTests.fixture, "--json"])
-        #expect(replay.status == 0, "\(replay.stderr)")
-        #expect(replay.stdout == expected)
-    }
+        .appendingPathComponent("../StoretraceSessionTests/Fixtures/capture-v1.0.stcap").standardized.path
 
     /// replay --follow shows events of a capture still being recorded, and
     /// ends when the recorder closes it.

@@ -4,6 +4,7 @@ import Foundation
 import Glibc
 import StoretraceDecode
 import StoretraceKernel
+import StoretraceRecords
 import StoretraceRender
 import StoretraceSession
 import Testing
@@ -14,6 +15,27 @@ import Testing
 extension KernelTests {
 @Suite struct SyscallTracerTests {
     let pid = Int(getpid())
+
+    /// Sizes the BPF map cannot take are refused by the tracer itself
+    /// (`UInt32(bufferSize)` trapped on them before), before anything loads.
+    @Test func unusableOptionsAreRefusedNotTrapped() throws {
+        let tracefs = try TracefsMount()
+        defer { tracefs.release() }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        for size in [1 << 33, 3 << 20, page / 2, 0, -1] {
+            var options = TracerOptions()
+            options.bufferSize = size
+            #expect(throws: KernelError.invalidOption("buffer size \(size) must be a power of two between \(page >> 10)K and 1G")) {
+                _ = try SyscallTracer(options: options, tracefs: tracefs)
+            }
+        }
+        var options = TracerOptions()
+        options.wakeupIntervalNanoseconds = 41_000_000
+        #expect(throws: KernelError.invalidOption("wake-up interval 41000000 ns must be 0 (wake for every event) or from 1ms to 40ms")) {
+            _ = try SyscallTracer(options: options, tracefs: tracefs)
+        }
+        #expect(!loadedBPFProgramNames().contains { $0.hasPrefix("st_exit_") })
+    }
 
     func commonFields(_ event: [String: Any], type: String, ret: Int, errno: String?) throws {
         #expect(event["type"] as? String == type)
@@ -237,7 +259,7 @@ extension KernelTests {
         let tracefs = try TracefsMount()
         defer { tracefs.release() }
         let collector = TraceCollector()
-        let tracer = try SyscallTracer(options: options, tracefs: tracefs) { collector.handle($0) }
+        let tracer = try SyscallTracer(options: options, tracefs: tracefs)
         defer { tracer.close() }
         let unshare = Process()
         unshare.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
@@ -250,7 +272,7 @@ extension KernelTests {
         #expect(unshare.terminationStatus == 0)
         let link = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         let namespace = Int(link.trimmingCharacters(in: .whitespacesAndNewlines).dropFirst(5).dropLast())
-        while tracer.poll(timeoutMilliseconds: 50) > 0 {}
+        while tracer.poll(timeoutMilliseconds: 50, collector.handle) > 0 {}
         let event = try #require(collector.objects.of(type: "mount", where: "target", is: target).first)
         #expect(event["mntns"] as? Int == namespace)
         #expect(event["mntns"] as? Int != (try selfMountNamespace()))
@@ -270,8 +292,9 @@ extension KernelTests {
         let tracefs = try TracefsMount()
         defer { tracefs.release() }
         var mounts = 0, umounts = 0, failures = 0
-        let tracer = try SyscallTracer(options: options, tracefs: tracefs) { bytes in
-            guard let record = try? SyscallRecord(validating: bytes) else { return }
+        let tracer = try SyscallTracer(options: options, tracefs: tracefs)
+        let count = { (raw: RawRecord) in
+            guard let record = try? SyscallRecord(validating: raw.bytes) else { return }
             guard record.string(1).map({ $0.elementsEqual(target.utf8) }) == true
                     || record.string(0).map({ $0.elementsEqual(target.utf8) }) == true else { return }
             if record.errno != nil { failures += 1 }
@@ -287,8 +310,8 @@ extension KernelTests {
             done.set()
         }
         workload.start()
-        while !done.isSet { tracer.poll(timeoutMilliseconds: 10) }
-        while tracer.poll(timeoutMilliseconds: 50) > 0 {}
+        while !done.isSet { tracer.poll(timeoutMilliseconds: 10, count) }
+        while tracer.poll(timeoutMilliseconds: 50, count) > 0 {}
         let losses = tracer.counters()
         #expect(failures == 0)
         #expect(UInt64(mounts + umounts) + losses.lost == UInt64(2 * pairs),
@@ -309,12 +332,14 @@ extension KernelTests {
         defer { close(null) }
         let clock = KernelClock.measureOffset()
         for format in OutputFormat.allCases {
-            let processor = RecordProcessor(
-                filter: EventFilter(), format: format,
-                text: TextRenderer(color: true, utcOffsetSeconds: 0, clock: clock),
-                json: JSONRenderer(clock: clock), sink: OutputSink(fd: null))
-            let tracer = try SyscallTracer(options: options, tracefs: tracefs) { processor.process($0) }
+            // The pipeline as `live` builds it: decode, filter, print.
+            let decoder = EventDecoder()
+            let printer = EventPrinter(format: format, text: TextRenderer(color: true, utcOffsetSeconds: 0, clock: clock),
+                                       json: JSONRenderer(clock: clock), sink: OutputSink(fd: null), decoder: decoder)
+            let pipeline = Pipeline(filter: EventFilter(), decoder: decoder, consumers: [printer], merging: false)
+            let tracer = try SyscallTracer(options: options, tracefs: tracefs)
             defer { tracer.close() }
+            let submit = { (raw: RawRecord) in pipeline.submit(raw) } // made once, as SourceDriver does
             func burst(_ count: Int) {
                 for _ in 0..<count {
                     mount(source, target, nil, UInt(MS_BIND), nil)
@@ -322,17 +347,17 @@ extension KernelTests {
                 }
             }
             burst(200) // warm up: the output buffer grows to its working size
-            tracer.consume()
-            processor.sink?.flush()
+            tracer.drain(submit)
+            pipeline.batchEnded()
             burst(5_000)
-            let before = processor.counts.shown
+            let before = pipeline.counts.shown
             st_alloc_counting_begin()
-            tracer.consume()
-            processor.sink?.flush()
+            tracer.drain(submit)
+            pipeline.batchEnded()
             let allocations = st_alloc_counting_end()
-            let events = processor.counts.shown - before
+            let events = pipeline.counts.shown - before
             #expect(events >= 10_000, "\(format): \(events) events")
-            #expect(allocations == 0, "\(format): \(allocations) allocations for \(events) events")
+            #expect(allocations == 0, "\(format): \(allocations) allocations for \(events) events, the first of \(st_alloc_first_size()) bytes")
         }
     }
 }

@@ -4,6 +4,7 @@ import Foundation
 import Glibc
 import StoretraceDecode
 import StoretraceKernel
+import StoretraceRecords
 import Testing
 
 /// The environment variable that turns this test binary into the helper

@@ -79,9 +79,10 @@ private func le64(_ value: UInt64) -> [UInt8] { withUnsafeBytes(of: value.little
             {"time":"2026-11-23T14:07:31.123456789Z","type":"function","pid":4120,"tid":4121,"comm":"bash","cpu":1,"function":"bind_store+0x4","caller":"kernfs_fop_write_iter+0x130","ip":"0xffffffff81d51da4","parent_ip":"0xffffffff81500010"}
 
             """#)
-        let text = try render(bindStore, task: bash, json: false)
-        #expect(text.contains("bash[4120]"))
-        #expect(text.hasSuffix("bind_store+0x4 <- kernfs_fop_write_iter+0x130 cpu=1\n"))
+        // Time, who (comm[pid]), the blank namespace and latency columns, the call.
+        #expect(try render(bindStore, task: bash, json: false)
+                == "14:07:31.123456  bash[4120]" + String(repeating: " ", count: 40)
+                + "bind_store+0x4 <- kernfs_fop_write_iter+0x130 cpu=1\n")
     }
 
     /// A thread that exited before it could be looked up: its id, no guesses.

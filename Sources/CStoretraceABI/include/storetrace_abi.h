@@ -46,6 +46,77 @@ enum st_kind {
     ST_KIND_MAX = 12,
 };
 
+/* Where the strings of a record come from, by kind: the one definition of
+ * the string slots. The BPF program's on_exit reads each slot from the
+ * argument named here, and a Swift test holds SyscallDescription (the
+ * renderers' view of every argument) against it. A slot is a source in the
+ * high nibble and an argument register (0-5) in the low nibble. */
+enum st_slot_source {
+    ST_SLOT_NONE = 0x00,           /* the kind has no string in this slot */
+    ST_SLOT_USER_STR = 0x10,       /* the string the argument points at, in user memory */
+    ST_SLOT_FSCONFIG_VALUE = 0x20, /* a user string only for the fsconfig commands that pass one
+                                    * (ST_FSCONFIG_CMD_HAS_STRING); else the slot is marked NULL */
+    ST_SLOT_FD_NAME = 0x30,        /* the last path component of the file the fd argument refers to */
+};
+
+#define ST_SLOT(source, arg) ((uint8_t)((source) | (arg)))
+#define ST_SLOT_SOURCE(slot) ((slot) & 0xf0)
+#define ST_SLOT_ARG(slot) ((slot) & 0x0f)
+
+/* fsconfig(2) commands whose `value` (argument 3) is a string: FSCONFIG_SET_STRING,
+ * FSCONFIG_SET_PATH, FSCONFIG_SET_PATH_EMPTY. For the others it is a blob, an fd or NULL. */
+#define ST_FSCONFIG_CMD_HAS_STRING(cmd) ((cmd) == 1 || (cmd) == 3 || (cmd) == 4)
+
+#ifdef __bpf__
+#define ST_ABI_INLINE static inline __attribute__((always_inline))
+#else
+#define ST_ABI_INLINE static inline
+#endif
+
+/* String slot `i` of a record of `kind` (ST_SLOT_NONE past the kind's strings). */
+ST_ABI_INLINE uint8_t st_string_slot(uint32_t kind, uint32_t i)
+{
+    switch (kind) {
+    case ST_KIND_MOUNT: /* mount(dev_name, dir_name, type, flags, data) */
+        return i == 0 ? ST_SLOT(ST_SLOT_USER_STR, 0)
+             : i == 1 ? ST_SLOT(ST_SLOT_USER_STR, 1)
+             : i == 2 ? ST_SLOT(ST_SLOT_USER_STR, 2)
+             : i == 3 ? ST_SLOT(ST_SLOT_USER_STR, 4) : ST_SLOT_NONE;
+    case ST_KIND_UMOUNT: /* umount2(target, flags) */
+    case ST_KIND_FSOPEN: /* fsopen(fs_name, flags) */
+        return i == 0 ? ST_SLOT(ST_SLOT_USER_STR, 0) : ST_SLOT_NONE;
+    case ST_KIND_FSCONFIG: /* fsconfig(fd, cmd, key, value, aux) */
+        return i == 0 ? ST_SLOT(ST_SLOT_USER_STR, 2)
+             : i == 1 ? ST_SLOT(ST_SLOT_FSCONFIG_VALUE, 3) : ST_SLOT_NONE;
+    case ST_KIND_MOVE_MOUNT: /* move_mount(from_dfd, from_path, to_dfd, to_path, flags) */
+        return i == 0 ? ST_SLOT(ST_SLOT_USER_STR, 1)
+             : i == 1 ? ST_SLOT(ST_SLOT_USER_STR, 3) : ST_SLOT_NONE;
+    case ST_KIND_OPEN_TREE:     /* open_tree(dfd, path, flags) */
+    case ST_KIND_MOUNT_SETATTR: /* mount_setattr(dfd, path, flags, uattr, usize) */
+    case ST_KIND_FSPICK:        /* fspick(dfd, path, flags) */
+        return i == 0 ? ST_SLOT(ST_SLOT_USER_STR, 1) : ST_SLOT_NONE;
+    case ST_KIND_COPY_FILE_RANGE: /* copy_file_range(fd_in, off_in, fd_out, off_out, len, flags) */
+    case ST_KIND_SPLICE:          /* splice(fd_in, off_in, fd_out, off_out, len, flags) */
+        return i == 0 ? ST_SLOT(ST_SLOT_FD_NAME, 0)
+             : i == 1 ? ST_SLOT(ST_SLOT_FD_NAME, 2) : ST_SLOT_NONE;
+    case ST_KIND_SENDFILE: /* sendfile(out_fd, in_fd, offset, count): slot 0 is still the input */
+        return i == 0 ? ST_SLOT(ST_SLOT_FD_NAME, 1)
+             : i == 1 ? ST_SLOT(ST_SLOT_FD_NAME, 0) : ST_SLOT_NONE;
+    default: /* fsmount(fs_fd, flags, attr_flags) has no string */
+        return ST_SLOT_NONE;
+    }
+}
+
+/* How many strings a record of `kind` carries (its `nstr`). */
+ST_ABI_INLINE uint8_t st_string_count(uint32_t kind)
+{
+    uint8_t n = 0;
+    for (uint32_t i = 0; i < ST_MAX_STRINGS; i++)
+        if (st_string_slot(kind, i) != ST_SLOT_NONE)
+            n++;
+    return n;
+}
+
 /* Per-CPU loss counters kept in the `st_counters` map. */
 enum st_counter {
     ST_COUNTER_RINGBUF_FULL = 0,   /* reserve/output into the ring buffer failed */

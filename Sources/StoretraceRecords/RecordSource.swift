@@ -1,5 +1,6 @@
-/// Where a record came from. The values are stored in captures: never
-/// renumber, only append.
+/// Where a record came from. The values are part of the capture format
+/// (a capture names its types; `CaptureRecordTypes` binds each kind to one):
+/// never renumber, only append.
 public enum SourceKind: UInt16, CaseIterable, Sendable {
     /// A BPF syscall record (struct st_syscall_event).
     case syscall = 1
@@ -19,6 +20,10 @@ public enum SourceKind: UInt16, CaseIterable, Sendable {
         case .kmsg: "kmsg"
         }
     }
+
+    /// Dense index, for per-kind counters.
+    @inline(__always)
+    public var index: Int { Int(rawValue) - 1 }
 }
 
 /// One record as a source delivered it, viewed in place: `bytes` is only
@@ -39,27 +44,29 @@ public struct RawRecord {
     }
 }
 
-/// A named loss counter of a source ("ring buffer full", "kmsg overrun").
-public struct LossCount: Equatable, Sendable {
-    public var name: String
-    public var count: UInt64
-    public init(name: String, count: UInt64) {
-        self.name = name
-        self.count = count
-    }
-}
-
 /// A producer of records that joins the event loop: the loop polls
 /// `pollFDs` and calls `drain` when one is readable. Sources never block.
 public protocol RecordSource: AnyObject {
     var kind: SourceKind { get }
     var pollFDs: [Int32] { get }
+    /// Some sources do not signal every record on `pollFDs` (the BPF ring
+    /// buffer batches wake-ups): the loop drains them again this many
+    /// milliseconds after every drain that delivered records. nil: never.
+    var redrainMilliseconds: Int? { get }
     /// Reads everything available now and hands each record to `emit`, in
-    /// place (no copy). Returns the number of records.
+    /// place (no copy). Returns the number of records. `emit` is escaping
+    /// only so that a source fed by C callbacks (the BPF ring buffer) can
+    /// reach it while it drains; no source keeps it after returning. Pass
+    /// one closure made once (`SourceDriver` does): a closure literal per
+    /// drain costs a context allocation.
     @discardableResult
-    func drain(_ emit: (RawRecord) -> Void) -> Int
+    func drain(_ emit: @escaping (RawRecord) -> Void) -> Int
     /// Every way this source lost or skipped data, cumulative.
     var losses: [LossCount] { get }
     /// Stops and releases everything it holds; safe to call twice.
     func close()
+}
+
+extension RecordSource {
+    public var redrainMilliseconds: Int? { nil }
 }

@@ -1,0 +1,219 @@
+import CStoretraceABI
+import StoretraceCapture
+import StoretraceDecode
+
+/// One record type storetrace writes into captures: what a reader matches
+/// on (name and version; ids are per file) and the field text stored with
+/// it. docs/capture-format.md describes each payload; the encoder and
+/// decoder of every payload are below, side by side.
+public struct CaptureRecordType: Sendable, Equatable {
+    public var id: UInt16
+    public var name: String
+    public var version: UInt16
+    public var fields: String
+
+    func matches(_ schema: CaptureSchema) -> Bool { schema.name == name && schema.version == version }
+}
+
+public enum CaptureRecordTypes {
+    /// struct st_syscall_event as BPF wrote it, strings after the header.
+    public static let syscall = CaptureRecordType(
+        id: SourceKind.syscall.rawValue, name: "storetrace.syscall", version: 1, fields: SyscallSchema.fieldText)
+    /// Version 1: the event payload, the CPU in the record flags.
+    public static let ftraceV1 = CaptureRecordType(
+        id: SourceKind.ftrace.rawValue, name: "storetrace.ftrace", version: 1, fields: "payload 0 * bytes")
+    /// Version 2 (written since format 1.0 captures of 2026-12): u32 CPU,
+    /// u32 zero, then the event payload (common fields first), so that the
+    /// record flags stay the container's.
+    public static let ftrace = CaptureRecordType(
+        id: SourceKind.ftrace.rawValue, name: "storetrace.ftrace", version: 2,
+        fields: "cpu 0 4 u32\nreserved 4 4 u32\npayload 8 * bytes")
+    public static let uevent = CaptureRecordType(
+        id: SourceKind.uevent.rawValue, name: "storetrace.uevent", version: 1, fields: "message 0 * bytes")
+    public static let kmsg = CaptureRecordType(
+        id: SourceKind.kmsg.rawValue, name: "storetrace.kmsg", version: 1, fields: "record 0 * bytes")
+    /// One per enabled ftrace event: "SYSTEM\0" followed by its format file.
+    public static let ftraceFormat = CaptureRecordType(
+        id: 16, name: "storetrace.ftrace_format", version: 1, fields: "system_and_format 0 * bytes")
+    /// A kernel address and its symbol: u64 address, then "name+0xoff".
+    public static let kernelSymbol = CaptureRecordType(
+        id: 17, name: "storetrace.ksym", version: 1, fields: "address 0 8 u64\nsymbol 8 * bytes")
+    /// A thread of an ftrace event, once per thread: u32 tid, u32 tgid, comm.
+    public static let task = CaptureRecordType(
+        id: 18, name: "storetrace.task", version: 1, fields: "tid 0 4 u32\ntgid 4 4 u32\ncomm 8 * bytes")
+
+    /// What `record` registers in every capture it writes.
+    public static let written: [CaptureRecordType] = [syscall, ftrace, uevent, kmsg, ftraceFormat, kernelSymbol, task]
+    /// What `replay` reads: everything written now and every older version.
+    public static let readable: [CaptureRecordType] = written + [ftraceV1]
+
+    /// The type of the source kind's data records, as written now.
+    public static func written(for kind: SourceKind) -> CaptureRecordType {
+        switch kind {
+        case .syscall: syscall
+        case .ftrace: ftrace
+        case .uevent: uevent
+        case .kmsg: kmsg
+        }
+    }
+
+    /// Whether `replay` knows this schema (the reader skips and counts the rest).
+    public static func isReadable(_ schema: CaptureSchema) -> Bool {
+        readable.contains { $0.matches(schema) }
+    }
+}
+
+/// What a record of one file-local type id is to replay, decided once per
+/// id (ids are bound to one schema for the whole file), so the per-record
+/// path is one table load and no string compares.
+public enum CaptureRecordRole: Equatable, Sendable {
+    case skip
+    case data(SourceKind, cpuInPayload: Bool)
+    case ftraceFormat
+    case kernelSymbol
+    case task
+
+    public init(_ schema: CaptureSchema?) {
+        guard let schema else { self = .skip; return }
+        let types = CaptureRecordTypes.self
+        if types.ftraceFormat.matches(schema) { self = .ftraceFormat }
+        else if types.kernelSymbol.matches(schema) { self = .kernelSymbol }
+        else if types.task.matches(schema) { self = .task }
+        else if types.ftrace.matches(schema) { self = .data(.ftrace, cpuInPayload: true) }
+        else if types.ftraceV1.matches(schema) { self = .data(.ftrace, cpuInPayload: false) }
+        else if let kind = SourceKind.allCases.first(where: { CaptureRecordTypes.written(for: $0).matches(schema) }) {
+            self = .data(kind, cpuInPayload: false)
+        } else { self = .skip }
+    }
+}
+
+// MARK: Payload codecs
+
+/// Data records: a source's record as it delivered it (ftrace: with its CPU).
+public enum DataRecordCodec {
+    /// Bytes before the source's own record in the payload (ftrace: the CPU).
+    public static func headerSize(of kind: SourceKind) -> Int { kind == .ftrace ? 8 : 0 }
+
+    /// Writes the payload header of `record` (nothing for most kinds) into
+    /// `buffer`, which has room for `headerSize(of:)` bytes; the record's
+    /// bytes follow it in the payload.
+    public static func writeHeader(of record: RawRecord, into buffer: UnsafeMutableRawBufferPointer) {
+        guard record.source == .ftrace else { return }
+        buffer.storeBytes(of: record.cpu.littleEndian, toByteOffset: 0, as: UInt32.self)
+        buffer.storeBytes(of: 0, toByteOffset: 4, as: UInt32.self)
+    }
+
+    /// The record a payload holds; nil if it is too short for its header.
+    public static func decode(kind: SourceKind, cpuInPayload: Bool, timestamp: UInt64, flags: UInt16,
+                              payload: UnsafeRawBufferPointer) -> RawRecord? {
+        if kind == .ftrace && cpuInPayload {
+            var reader = ByteReader(payload, order: .little)
+            guard let cpu = reader.read(UInt32.self), reader.skip(4) else { return nil }
+            return RawRecord(source: kind, timestamp: timestamp, cpu: cpu, bytes: reader.remaining)
+        }
+        // Version 1 of ftrace kept the CPU in the record flags.
+        return RawRecord(source: kind, timestamp: timestamp, cpu: kind == .ftrace ? UInt32(flags) : 0, bytes: payload)
+    }
+}
+
+/// storetrace.ftrace_format: "SYSTEM\0" then the event's format file.
+public enum FtraceFormatCodec {
+    public static func encode(system: String, formatText: String) -> [UInt8] {
+        Array(system.utf8) + [0] + Array(formatText.utf8)
+    }
+
+    public static func decode(_ payload: UnsafeRawBufferPointer) -> (system: String, format: EventFormat)? {
+        guard let nul = payload.firstIndex(of: 0) else { return nil }
+        let system = String(decoding: payload[..<nul], as: UTF8.self)
+        guard let format = try? EventFormat(parsing: UnsafeRawBufferPointer(rebasing: payload[(nul + 1)...])) else { return nil }
+        return (system, format)
+    }
+}
+
+/// storetrace.ksym: u64 address (little-endian), then the symbol text.
+public enum KernelSymbolCodec {
+    public static func encode(address: UInt64, name: String) -> [UInt8] {
+        withUnsafeBytes(of: address.littleEndian) { Array($0) } + Array(name.utf8)
+    }
+
+    public static func decode(_ payload: UnsafeRawBufferPointer) -> (address: UInt64, name: String)? {
+        var reader = ByteReader(payload, order: .little)
+        guard let address = reader.read(UInt64.self), !reader.remaining.isEmpty else { return nil }
+        return (address, String(decoding: reader.remaining, as: UTF8.self))
+    }
+}
+
+/// storetrace.task: u32 tid, u32 tgid (little-endian), then at most 15 bytes of comm.
+public enum TaskCodec {
+    public static func encode(tid: Int32, _ identity: TaskIdentity) -> [UInt8] {
+        withUnsafeBytes(of: UInt32(bitPattern: tid).littleEndian) { Array($0) }
+            + withUnsafeBytes(of: UInt32(bitPattern: identity.tgid).littleEndian) { Array($0) }
+            + identity.comm.prefix(15)
+    }
+
+    public static func decode(_ payload: UnsafeRawBufferPointer) -> (tid: Int32, identity: TaskIdentity)? {
+        guard payload.count <= 8 + 15 else { return nil }
+        var reader = ByteReader(payload, order: .little)
+        guard let tid = reader.read(Int32.self), let tgid = reader.read(Int32.self) else { return nil }
+        return (tid, TaskIdentity(tgid: tgid, comm: Array(reader.remaining)))
+    }
+}
+
+/// The field text of storetrace.syscall, generated from the layout Swift
+/// imports from storetrace_abi.h (the header BPF is compiled with), so the
+/// schema stored in captures cannot drift from the record.
+public enum SyscallSchema {
+    public static let fields: [CaptureField] = {
+        typealias Event = st_syscall_event
+        let sample = Event()
+        func field<T>(_ name: String, _ path: KeyPath<Event, T>, _ type: String) -> CaptureField {
+            CaptureField(name: name, offset: MemoryLayout<Event>.offset(of: path)!,
+                         size: MemoryLayout.size(ofValue: sample[keyPath: path]), type: type)
+        }
+        return [
+            field("kind", \.kind, "u16"),
+            field("size", \.size, "u16"),
+            field("nstr", \.nstr, "u8"),
+            field("truncated", \.truncated, "u8"),
+            field("faulted", \.faulted, "u8"),
+            field("null", \.null, "u8"),
+            field("pid", \.pid, "u32"),
+            field("tid", \.tid, "u32"),
+            field("uid", \.uid, "u32"),
+            field("mntns", \.mntns, "u32"),
+            field("cgroup_id", \.cgroup_id, "u64"),
+            field("ts_ns", \.ts_ns, "u64"),
+            field("latency_ns", \.latency_ns, "u64"),
+            field("ret", \.ret, "i64"),
+            field("args", \.args, "u64[6]"),
+            field("detail", \.detail, "bytes"),
+            field("comm", \.comm, "char[16]"),
+            field("str_len", \.str_len, "u16[4]"),
+            CaptureField(name: "strings", offset: MemoryLayout<Event>.size, size: nil, type: "bytes"),
+        ]
+    }()
+
+    public static let fieldText = CaptureField.render(fields)
+}
+
+/// The clock of a capture: the first clock sample in the file (written at
+/// creation, before any event), else the header's creation times.
+public enum CaptureClock {
+    public static func offset(of reader: CaptureReader) -> ClockOffset {
+        ClockOffset(realtimeMinusMonotonic: reader.clockSamples.first?.realtimeOffsetNs
+            ?? Int64(bitPattern: reader.header.creationRealtimeNs &- reader.header.creationMonotonicNs))
+    }
+}
+
+extension CaptureRecordTypes {
+    /// Why this host cannot decode the capture's payloads, or nil if it can.
+    /// Syscall records are the kernel's structs in the recording host's byte
+    /// order, and the header says which that was.
+    public static func byteOrderProblem(_ header: CaptureFileHeader) -> String? {
+        guard header.payloadByteOrder != CaptureFileHeader.hostByteOrder else { return nil }
+        func name(_ order: UInt8) -> String {
+            order == CaptureFormat.byteOrderLittle ? "little-endian" : order == CaptureFormat.byteOrderBig ? "big-endian" : "unknown (\(order))"
+        }
+        return "recorded on a \(name(header.payloadByteOrder)) host; this storetrace reads \(name(CaptureFileHeader.hostByteOrder)) records only"
+    }
+}

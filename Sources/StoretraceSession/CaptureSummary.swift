@@ -1,0 +1,54 @@
+import StoretraceCapture
+import StoretraceDecode
+import StoretraceRecords
+
+/// What `storetrace info` says of a capture, read in one pass with flat
+/// memory: its span, records by type, what was skipped or damaged, how it
+/// ended, and its node snapshots.
+public struct CaptureSummary {
+    public let header: CaptureFileHeader
+    /// The capture's clock (`CaptureClock`): the one replay renders with.
+    public let clock: ClockOffset
+    /// CLOCK_MONOTONIC of the first and last record; nil for an empty capture.
+    public let span: (first: UInt64, last: UInt64)?
+    /// Records by type, in type id order: "storetrace.syscall v1", count.
+    public let countsByType: [(type: String, count: UInt64)]
+    /// Records of types this storetrace does not know, by type id.
+    public let skippedByType: [(id: UInt16, count: UInt64)]
+    public let trailer: CaptureTrailer?
+    public let tail: CaptureTail
+    public let corruptions: [CaptureCorruption]
+    /// The node snapshots, in order (the first at start, the last at the end).
+    public let snapshots: [NodeSnapshot]
+
+    public init(path: String) throws(SessionError) {
+        let reader: CaptureReader
+        do {
+            reader = try CaptureReader(path: path)
+        } catch {
+            throw .openCapture(error, path: path)
+        }
+        var first: UInt64 = .max, last: UInt64 = 0
+        var counts: [UInt16: UInt64] = [:]
+        do {
+            try reader.read { record in
+                first = min(first, record.timestamp)
+                last = max(last, record.timestamp)
+                counts[record.type, default: 0] += 1
+            }
+        } catch {
+            throw .readCapture(path: path, reason: "\(error)")
+        }
+        header = reader.header
+        clock = CaptureClock.offset(of: reader)
+        span = first <= last ? (first, last) : nil
+        countsByType = counts.sorted { $0.key < $1.key }.map { type, count in
+            (reader.schemas[type].map { "\($0.name) v\($0.version)" } ?? "type \(type) (no schema)", count)
+        }
+        skippedByType = reader.stats.skippedRecords.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        trailer = reader.trailer
+        tail = reader.tail
+        corruptions = reader.corruptions
+        snapshots = reader.hostSnapshots.compactMap { try? NodeSnapshot(json: $0) }
+    }
+}

@@ -1,0 +1,79 @@
+import StoretraceDecode
+import StoretraceRecords
+
+/// A record decoded into what it says: the typed events every consumer
+/// takes. Each is a view into the record's bytes, valid only while the
+/// consumer's `consume` runs.
+public enum Event {
+    case syscall(SyscallRecord)
+    case uevent(UeventMessage)
+    case kmsg(KmsgRecord)
+    /// `task`: the process and name of the thread, where known (the record
+    /// holds only the thread id).
+    case ftrace(FtraceEventView, task: TaskIdentity?)
+}
+
+/// Takes the events that passed the filters, in time order.
+public protocol EventConsumer: AnyObject {
+    /// `raw` is the record the event was decoded from (what a capture stores).
+    func consume(_ event: Event, raw: RawRecord)
+    /// A batch of records ended (a drain, a merge release): write out what
+    /// waits, so a line shows up promptly.
+    func batchEnded()
+    /// Why the session must stop, once it must (a closed output, a full
+    /// disk); nil while all is well.
+    var stopReason: StopReason? { get }
+}
+
+extension EventConsumer {
+    public func batchEnded() {}
+    public var stopReason: StopReason? { nil }
+}
+
+/// Turns raw records into events: validates them and holds what decoding
+/// needs beyond the bytes (ftrace formats, thread names, kernel symbols).
+public final class EventDecoder {
+    /// Decodes ftrace payloads; set when an ftrace source is on (or a capture holds formats).
+    public var ftraceCatalog: FtraceEventCatalog?
+    /// Process and name of the thread of an ftrace event.
+    public var tasks = TaskTable()
+    /// Kernel address to `symbol+0xoff`.
+    public var describeAddress: (UInt64) -> String = { "0x" + String($0, radix: 16) }
+
+    public init() {}
+
+    public enum Failure: Error, CustomStringConvertible {
+        case syscall(RecordError)
+        case uevent(UeventParseError)
+        case kmsg(KmsgParseError)
+        case ftrace(FtraceViewError)
+        case ftraceWithoutFormats
+
+        public var description: String {
+            switch self {
+            case .syscall(let error): "\(error)"
+            case .uevent(let error): "uevent: \(error)"
+            case .kmsg(let error): "kmsg: \(error)"
+            case .ftrace(let error): "ftrace: \(error)"
+            case .ftraceWithoutFormats: "ftrace record without formats"
+            }
+        }
+    }
+
+    @inline(__always)
+    public func decode(_ raw: RawRecord) throws(Failure) -> Event {
+        switch raw.source {
+        case .syscall:
+            do { return .syscall(try SyscallRecord(validating: raw.bytes)) } catch { throw .syscall(error) }
+        case .uevent:
+            do { return .uevent(try UeventMessage(parsing: raw.bytes)) } catch { throw .uevent(error) }
+        case .kmsg:
+            do { return .kmsg(try KmsgRecord(parsing: raw.bytes)) } catch { throw .kmsg(error) }
+        case .ftrace:
+            guard let catalog = ftraceCatalog else { throw .ftraceWithoutFormats }
+            let view: FtraceEventView
+            do { view = try catalog.view(raw.bytes) } catch { throw .ftrace(error) }
+            return .ftrace(view, task: tasks.identity(of: view.pid))
+        }
+    }
+}

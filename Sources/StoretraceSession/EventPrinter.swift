@@ -1,0 +1,59 @@
+import Glibc
+import StoretraceDecode
+import StoretraceRecords
+import StoretraceRender
+
+public enum OutputFormat: String, Sendable, CaseIterable {
+    case text
+    case json
+}
+
+/// The consumer that renders each event, as text or a JSON line, into an
+/// output sink (the terminal, a pipe, a file).
+public final class EventPrinter: EventConsumer {
+    public let format: OutputFormat
+    public var text: TextRenderer
+    public var json: JSONRenderer
+    public let sink: OutputSink
+    private let decoder: EventDecoder
+
+    /// `decoder` names kernel addresses of function events as it knows them.
+    public init(format: OutputFormat, text: TextRenderer, json: JSONRenderer, sink: OutputSink, decoder: EventDecoder) {
+        self.format = format
+        self.text = text
+        self.json = json
+        self.sink = sink
+        self.decoder = decoder
+    }
+
+    /// Both renderers turn monotonic stamps into wall time with this offset.
+    public var clock: ClockOffset {
+        get { json.clock }
+        set {
+            text.clock = newValue
+            json.clock = newValue
+        }
+    }
+
+    public func consume(_ event: Event, raw: RawRecord) {
+        switch (event, format) {
+        case (.syscall(let record), .text): sink.withBuffer { text.render(record, into: &$0) }
+        case (.syscall(let record), .json): sink.withBuffer { json.render(record, into: &$0) }
+        case (.uevent(let message), .text): sink.withBuffer { text.renderUevent(message, monotonic: raw.timestamp, into: &$0) }
+        case (.uevent(let message), .json): sink.withBuffer { json.renderUevent(message, monotonic: raw.timestamp, into: &$0) }
+        case (.kmsg(let record), .text): sink.withBuffer { text.renderKmsg(record, monotonic: raw.timestamp, into: &$0) }
+        case (.kmsg(let record), .json): sink.withBuffer { json.renderKmsg(record, monotonic: raw.timestamp, into: &$0) }
+        case (.ftrace(let view, let task), .text):
+            sink.withBuffer { text.renderFtrace(view, monotonic: raw.timestamp, cpu: raw.cpu, task: task, describe: decoder.describeAddress, into: &$0) }
+        case (.ftrace(let view, let task), .json):
+            sink.withBuffer { json.renderFtrace(view, monotonic: raw.timestamp, cpu: raw.cpu, task: task, describe: decoder.describeAddress, into: &$0) }
+        }
+    }
+
+    public func batchEnded() { sink.flush() }
+
+    public var stopReason: StopReason? {
+        guard let failure = sink.failure else { return nil }
+        return failure == EPIPE ? .closedOutput : .outputError
+    }
+}

@@ -1,0 +1,88 @@
+import StoretraceDecode
+import StoretraceKernel
+import StoretraceRecords
+
+/// Which kernel-side sources join the syscalls.
+public struct SourceOptions: Sendable {
+    public var ftrace = true
+    public var ftraceEvents = TracefsInstanceOptions.defaultEvents
+    public var functions = TracefsInstanceOptions.defaultFunctions
+    public var uevents = true
+    /// SUBSYSTEM values of the uevents shown; nil for every one.
+    public var ueventSubsystems: [String]? = UeventSource.defaultSubsystems
+    public var kmsg = true
+    public var kmsgBacklog = false
+    public init() {}
+}
+
+/// The sources of `live` and `record`, opened as the filters and options
+/// ask. A source the kernel refuses is reported once through `warn` and the
+/// rest go on; only the syscall tracer's failure to start is fatal.
+struct LiveSources {
+    private(set) var sources: [RecordSource] = []
+    private(set) var tracer: SyscallTracer?
+
+    init(tracer options: TracerOptions, sources config: SourceOptions, filter: EventFilter, tracefs: TracefsMount,
+         decoder: EventDecoder, recorder: CaptureRecorder?, warn: (String) -> Void) throws(KernelError) {
+        // Kernel-side sources first: a refusal is reported once and the rest goes on.
+        if config.ftrace && (filter.wants(.function) || filter.wants(.tracepoint)) {
+            openFtrace(config, filter: filter, tracefs: tracefs, decoder: decoder, recorder: recorder, warn: warn)
+        }
+        if config.uevents && filter.wants(.uevent) {
+            do { sources.append(try UeventSource()) } catch { warn("not reading uevents: \(error)") }
+        }
+        if config.kmsg && filter.wants(.kmsg) {
+            do {
+                let offset = KmsgSource.measurePrintkClockOffset() ?? 0
+                sources.append(try KmsgSource(backlog: config.kmsgBacklog, clockOffset: offset))
+            } catch {
+                warn("not reading the kernel log: \(error)")
+            }
+        }
+        if !options.kinds.isEmpty {
+            let syscalls = try SyscallTracer(options: options, tracefs: tracefs)
+            for (kind, reason) in syscalls.skipped { warn("not tracing \(kind.callName): \(reason)") }
+            tracer = syscalls
+            sources.insert(syscalls, at: 0)
+        }
+    }
+
+    private mutating func openFtrace(_ config: SourceOptions, filter: EventFilter, tracefs: TracefsMount,
+                                     decoder: EventDecoder, recorder: CaptureRecorder?, warn: (String) -> Void) {
+        for removed in TracefsInstance.removeStale(tracefs: tracefs) {
+            warn("removed tracefs instance \(removed) left by a run that was killed")
+        }
+        var options = TracefsInstanceOptions()
+        options.events = filter.wants(.tracepoint) ? config.ftraceEvents : []
+        options.functions = filter.wants(.function) ? config.functions : []
+        do {
+            let instance = try TracefsInstance(tracefs: tracefs, options: options)
+            for warning in instance.warnings { warn("\(warning)") }
+            if !instance.clockIsMonotonic {
+                warn("ftrace clock is \(instance.clock), not mono: its events may be out of order with the others")
+            }
+            if instance.enabledEvents.isEmpty && !instance.functionTracerOn {
+                _ = instance.close()
+                return
+            }
+            let ftrace = try FtraceSource(instance: instance)
+            for warning in ftrace.warnings { warn("\(warning)") }
+            decoder.ftraceCatalog = ftrace.catalog
+            decoder.describeAddress = { ftrace.describe(address: $0) }
+            decoder.tasks.resolve = ProcTask.identity
+            if let recorder {
+                decoder.tasks.onResolved = { tid, identity in
+                    recorder.appendTask(tid: tid, identity, timestamp: KernelClock.monotonicNow())
+                }
+                // The formats go into the capture, so replay decodes the events elsewhere.
+                let now = KernelClock.monotonicNow()
+                for (system, text) in ftrace.formatTexts(tracefs: tracefs) {
+                    recorder.appendFormat(system: system, formatText: text, timestamp: now)
+                }
+            }
+            sources.append(ftrace)
+        } catch {
+            warn("not reading ftrace events: \(error)")
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import StoretraceDecode
+import StoretraceRecords
+
+/// Counts of what went through the pipeline.
+public struct PipelineCounts: Equatable, Sendable {
+    /// Records received from the sources.
+    public var received: UInt64 = 0
+    /// Events that passed the filters and went to the consumers.
+    public var shown: UInt64 = 0
+    /// Records that failed validation and were skipped.
+    public var malformed: UInt64 = 0
+    /// Events that passed, by source kind (`SourceKind.index`).
+    public var bySource: [UInt64] = Array(repeating: 0, count: SourceKind.allCases.count)
+    public init() {}
+
+    /// Records received that a filter left out (counted, never silent).
+    public var filteredOut: UInt64 { received - shown - malformed }
+}
+
+/// Records in, events out: sources → merge in time order → decode once →
+/// filter → every consumer. `live`, `record` and `replay` build the same
+/// pipeline with different sources and consumers. Nothing here allocates
+/// per record once the buffers have grown.
+public final class Pipeline {
+    public let filter: EventFilter
+    public let decoder: EventDecoder
+    public private(set) var consumers: [EventConsumer]
+    public private(set) var counts = PipelineCounts()
+    /// Why the last malformed record was rejected.
+    public private(set) var lastMalformed: String?
+    /// Set when records come from more than one source: they arrive
+    /// interleaved by when each buffer was read, and leave in time order.
+    private let merge: ReorderBuffer?
+
+    public init(filter: EventFilter, decoder: EventDecoder = EventDecoder(), consumers: [EventConsumer],
+                merging: Bool) {
+        self.filter = filter
+        self.decoder = decoder
+        self.consumers = consumers
+        self.merge = merging ? ReorderBuffer() : nil
+    }
+
+    /// The merge window: how far behind the clock records are held back.
+    public var mergeWindow: UInt64? { merge?.window }
+
+    /// A record from a source, in place.
+    @inline(__always)
+    public func submit(_ raw: RawRecord) {
+        if let merge { merge.insert(raw) { process($0) } } else { process(raw) }
+    }
+
+    /// Releases merged records stamped at or before `watermark`, then ends the batch.
+    public func release(upTo watermark: UInt64) {
+        merge?.flush(upTo: watermark) { process($0) }
+        batchEnded()
+    }
+
+    /// Every held record, then the batch end: at the stop.
+    public func finish() {
+        release(upTo: .max)
+    }
+
+    public func batchEnded() {
+        for consumer in consumers { consumer.batchEnded() }
+    }
+
+    /// The first reason a consumer gives to stop.
+    public var stopReason: StopReason? {
+        for consumer in consumers { if let reason = consumer.stopReason { return reason } }
+        return nil
+    }
+
+    /// A record a source could not even hand over whole: counted as malformed.
+    public func reject(_ why: String) {
+        counts.received &+= 1
+        counts.malformed &+= 1
+        lastMalformed = why
+    }
+
+    /// Decodes, filters and delivers one record (already in time order).
+    public func process(_ raw: RawRecord) {
+        counts.received &+= 1
+        let event: Event
+        do {
+            event = try decoder.decode(raw)
+        } catch {
+            counts.malformed &+= 1
+            lastMalformed = error.description
+            return
+        }
+        guard filter.accepts(event) else { return }
+        counts.shown &+= 1
+        counts.bySource[raw.source.index] &+= 1
+        for consumer in consumers { consumer.consume(event, raw: raw) }
+    }
+}

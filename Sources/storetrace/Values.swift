@@ -1,0 +1,95 @@
+import ArgumentParser
+import StoretraceDecode
+import StoretraceSession
+
+/// Typed option values. Parsing is StoretraceDecode's (DurationText,
+/// ByteSizeText, RFC3339); these wrap it for ArgumentParser. Options pass
+/// `transform: X.parse` so that a bad value is one line that says why
+/// ("a unit is required: ns, us (or µs), ms, s, m, h"); the failable
+/// `init?(argument:)` is the same parse without the reason.
+
+/// A value whose parse says why it failed; `init?(argument:)` is that parse.
+protocol CheckedArgument: ExpressibleByArgument, CustomStringConvertible {
+    /// As the user wrote it, for messages.
+    var text: String { get }
+    static func parse(_ text: String) throws -> Self
+}
+
+extension CheckedArgument {
+    init?(argument: String) {
+        guard let value = try? Self.parse(argument) else { return nil }
+        self = value
+    }
+
+    var description: String { text }
+    var defaultValueDescription: String { text }
+}
+
+/// A duration with a unit: "500us", "10ms", "1.5s", "5m".
+struct DurationValue: CheckedArgument, Sendable {
+    let text: String
+    let nanoseconds: UInt64
+
+    static func parse(_ text: String) throws -> DurationValue {
+        do {
+            return DurationValue(text: text, nanoseconds: try DurationText.nanoseconds(text))
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
+    init(text: String, nanoseconds: UInt64) {
+        self.text = text
+        self.nanoseconds = nanoseconds
+    }
+}
+
+/// A byte size: "64M", "2G", "512KiB"; bare bytes where `bareBytes`.
+struct ByteSizeValue: CheckedArgument, Sendable {
+    let text: String
+    let bytes: UInt64
+
+    /// For the options that document bare numbers as bytes (--buffer-size).
+    static func parseAllowingBytes(_ text: String) throws -> ByteSizeValue { try parse(text, bareBytes: true) }
+
+    /// K, M or G required (--max-size).
+    static func parse(_ text: String) throws -> ByteSizeValue { try parse(text, bareBytes: false) }
+
+    static func parse(_ text: String, bareBytes: Bool) throws -> ByteSizeValue {
+        do {
+            return ByteSizeValue(text: text, bytes: try ByteSizeText.bytes(text, bareBytes: bareBytes))
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
+    init(text: String, bytes: UInt64) {
+        self.text = text
+        self.bytes = bytes
+    }
+}
+
+/// `replay --since/--until`: RFC 3339, or "+DURATION" from the capture's start.
+struct TimeBoundValue: CheckedArgument, Sendable {
+    let text: String
+    let bound: TimeBound
+
+    static func parse(_ text: String) throws -> TimeBoundValue {
+        if text.hasPrefix("+") {
+            do {
+                return TimeBoundValue(text: text, bound: .offset(nanoseconds: try DurationText.nanoseconds(String(text.dropFirst()))))
+            } catch {
+                throw ValidationError("an offset from the capture's start: \(error.description)")
+            }
+        }
+        guard let epoch = StoretraceDecode.RFC3339.parse(text) else {
+            throw ValidationError("write an RFC 3339 time from 1970 to 2262 (2026-11-23T14:07:31Z) or an offset (+30s)")
+        }
+        return TimeBoundValue(text: text, bound: .wall(epochNanoseconds: epoch))
+    }
+
+    init(text: String, bound: TimeBound) {
+        self.text = text
+        self.bound = bound
+    }
+}

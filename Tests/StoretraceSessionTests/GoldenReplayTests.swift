@@ -1,0 +1,83 @@
+import Foundation
+import Glibc
+import StoretraceSession
+import Testing
+
+/// Replays captures kept as files to text and JSON and compares with what
+/// the same captures replayed to when they were made (Fixtures/README.md
+/// says how): any change in decoding, filtering or rendering that moves one
+/// byte shows here, without root.
+@Suite struct GoldenReplayTests {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+    static func fixture(_ name: String) -> String { fixtures.appendingPathComponent(name).path }
+
+    /// Replays `capture` in-process into a temporary file and returns its bytes.
+    static func replay(_ capture: String, _ adjust: (inout ReplayConfiguration) -> Void = { _ in }) throws -> (output: String, summary: ReplaySummary) {
+        var template = Array("/tmp/storetrace-golden-XXXXXX".utf8CString)
+        let fd = mkstemp(&template)
+        #expect(fd >= 0)
+        let path = String(cString: template)
+        defer { close(fd); unlink(path) }
+        var config = ReplayConfiguration(path: capture)
+        config.outputFD = fd
+        adjust(&config)
+        setenv("TZ", "UTC", 1)
+        tzset()
+        let summary = try ReplaySession(configuration: config).run()
+        return (try String(contentsOfFile: path, encoding: .utf8), summary)
+    }
+
+    static func expected(_ name: String) throws -> String {
+        try String(contentsOfFile: fixture(name), encoding: .utf8)
+    }
+
+    @Test(arguments: [
+        ("attach.stcap", ReplayFormat.text, "attach.txt"),
+        ("attach.stcap", .json, "attach.json"),
+        ("attach.stcap", .color, "attach.color.txt"),
+        ("capture-v1.0.stcap", .text, "capture-v1.0.txt"),
+        ("capture-v1.0.stcap", .json, "capture-v1.0.json"),
+    ])
+    func replaysToTheBytesSavedWithTheFixture(capture: String, format: ReplayFormat, golden: String) throws {
+        let (output, summary) = try Self.replay(Self.fixture(capture)) {
+            $0.format = format == .json ? .json : .text
+            $0.color = format == .color
+        }
+        #expect(summary.counts.malformed == 0)
+        #expect(summary.corruptions.isEmpty)
+        #expect(output == (try Self.expected(golden)))
+    }
+
+    /// The disk-attach fixture holds every source: syscalls of most kinds,
+    /// tracepoints with their threads, uevents and kernel log lines.
+    @Test func theAttachFixtureCoversEverySource() throws {
+        let (_, summary) = try Self.replay(Self.fixture("attach.stcap"))
+        #expect(summary.counts.bySource == [26, 101, 3, 3])
+        #expect(summary.counts.shown == 133)
+        #expect(summary.tail == "complete: closed cleanly, ends at offset 72048")
+    }
+
+    @Test func filtersApplyToReplay() throws {
+        let (failed, summary) = try Self.replay(Self.fixture("attach.stcap")) {
+            $0.format = .json
+            var filter = EventFilter()
+            filter.failedOnly = true
+            $0.filter = filter
+        }
+        let lines = failed.split(separator: "\n")
+        #expect(summary.counts.received == 133)
+        #expect(summary.counts.shown == UInt64(lines.count))
+        #expect(summary.counts.filteredOut == 133 - UInt64(lines.count))
+        #expect(lines.allSatisfy { !$0.contains("\"errno\":null") })
+        let expected = try Self.expected("attach.json").split(separator: "\n").filter {
+            $0.contains("\"ret\":-") && !$0.contains("\"errno\":null")
+        }
+        #expect(lines == expected)
+    }
+}
+
+enum ReplayFormat: CustomTestStringConvertible {
+    case text, json, color
+    var testDescription: String { "\(self)" }
+}
