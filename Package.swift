@@ -12,6 +12,7 @@ import PackageDescription
 //   StoretraceKernel kernel I/O: libbpf loader, ring/perf buffers, epoll, probes
 //   CStoretraceCRC   C: CRC-32C with the CPU's instruction (SSE4.2, ARMv8 CRC)
 //   StoretraceCapture the capture file format: chunked, checksummed, self-describing
+//   StoretraceAnalyze analyzers over decoded events: mount operations assembled from calls
 //   StoretraceRender terminal text and JSON lines
 //   StoretraceSession wires sources to sinks: filters, counters, signals
 //   storetrace      thin ArgumentParser CLI, one file per subcommand
@@ -61,8 +62,12 @@ let package = Package(
         .target(name: "CStoretraceCRC"),
         .target(name: "StoretraceCapture", dependencies: ["CStoretraceCRC"]),
         .target(
-            name: "StoretraceRender",
+            name: "StoretraceAnalyze",
             dependencies: ["StoretraceDecode"]
+        ),
+        .target(
+            name: "StoretraceRender",
+            dependencies: ["StoretraceDecode", "StoretraceAnalyze"]
         ),
         .target(
             name: "StoretraceSession",
@@ -78,7 +83,8 @@ let package = Package(
         ),
         .target(name: "CAllocCounter", path: "Tests/CAllocCounter"),
         .target(name: "CUAPI", path: "Tests/CUAPI"),
-        .target(name: "StoretraceFixtures", dependencies: ["StoretraceDecode"], path: "Tests/StoretraceFixtures"),
+        .target(name: "StoretraceFixtures", dependencies: ["StoretraceDecode", "StoretraceAnalyze", "StoretraceRender"],
+                path: "Tests/StoretraceFixtures"),
         .testTarget(
             name: "StoretraceDecodeTests",
             dependencies: ["StoretraceDecode", "StoretraceFixtures", "CStoretraceABI", "CUAPI"]
@@ -88,8 +94,12 @@ let package = Package(
             dependencies: ["StoretraceCapture"]
         ),
         .testTarget(
+            name: "StoretraceAnalyzeTests",
+            dependencies: ["StoretraceAnalyze", "StoretraceDecode", "StoretraceRender", "StoretraceFixtures"]
+        ),
+        .testTarget(
             name: "StoretraceRenderTests",
-            dependencies: ["StoretraceRender", "StoretraceDecode", "StoretraceFixtures", "CStoretraceABI"]
+            dependencies: ["StoretraceRender", "StoretraceAnalyze", "StoretraceDecode", "StoretraceFixtures", "CStoretraceABI"]
         ),
         .testTarget(
             name: "StoretraceRecordsTests",
@@ -106,7 +116,7 @@ let package = Package(
             name: "StoretraceKernelTests",
             dependencies: [
                 "StoretraceKernel", "StoretraceSession", "StoretraceDecode", "StoretraceRender", "StoretraceRecords",
-                "CStoretraceSys", "CAllocCounter", "CLibbpf",
+                "StoretraceAnalyze", "StoretraceFixtures", "CStoretraceSys", "CAllocCounter", "CLibbpf",
             ]
         ),
     ],

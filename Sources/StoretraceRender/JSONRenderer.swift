@@ -33,10 +33,25 @@ public struct JSONRenderer {
         enrichment?.appendNamespaceOwner(record.mountNamespace, into: &out)
         out.append(",\"cgroup_id\":")
         out.appendDecimal(record.cgroupID)
+        appendResult(record, into: &out)
+        appendCallFields(record, into: &out)
+        if record.anyTruncated { out.append(",\"truncated\":true") }
+        out.append("}\n")
+    }
+
+    /// `"ret"`, `"errno"` and `"latency_ns"` of a call.
+    func appendResult(_ record: SyscallRecord, into out: inout OutputBuffer) {
         out.append(",\"ret\":")
         out.appendDecimal(record.returnValue)
         out.append(",\"errno\":")
-        if let errno = record.errno {
+        appendErrno(record.errno, into: &out)
+        out.append(",\"latency_ns\":")
+        out.appendDecimal(record.latency)
+    }
+
+    /// The symbolic name as a JSON string (`"E<number>"` if it has none), or null.
+    func appendErrno(_ errno: Int32?, into out: inout OutputBuffer) {
+        if let errno {
             if let name = ErrnoNames.name(errno) {
                 out.appendJSONString(name)
             } else {
@@ -47,15 +62,13 @@ public struct JSONRenderer {
         } else {
             out.append("null")
         }
-        out.append(",\"latency_ns\":")
-        out.appendDecimal(record.latency)
+    }
 
-        // The call's own fields, as SyscallDescription names them.
+    /// The call's own fields, as SyscallDescription names them.
+    func appendCallFields(_ record: SyscallRecord, into out: inout OutputBuffer) {
         for argument in SyscallDescription.of(record.kind).arguments where argument.inJSON {
             field(argument, record, &out)
         }
-        if record.anyTruncated { out.append(",\"truncated\":true") }
-        out.append("}\n")
     }
 
     /// RFC 3339, UTC, nanoseconds: "2026-11-23T14:07:31.123456789Z".
@@ -93,7 +106,7 @@ public struct JSONRenderer {
         }
     }
 
-    private func key(_ name: StaticString, _ out: inout OutputBuffer) {
+    func key(_ name: StaticString, _ out: inout OutputBuffer) {
         out.append(",\"")
         out.append(name)
         out.append("\":")
@@ -113,7 +126,7 @@ public struct JSONRenderer {
         }
     }
 
-    private func flags(_ name: StaticString, _ value: UInt64, _ table: FlagTable, _ out: inout OutputBuffer) {
+    func flags(_ name: StaticString, _ value: UInt64, _ table: FlagTable, _ out: inout OutputBuffer) {
         key(name, &out)
         out.append(UInt8(ascii: "["))
         var first = true

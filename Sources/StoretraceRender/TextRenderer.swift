@@ -34,32 +34,15 @@ public struct TextRenderer {
     static let latencyColumn = 9
 
     public func render(_ record: SyscallRecord, into out: inout OutputBuffer) {
-        appendPrefix(monotonic: record.timestamp, into: &out)
+        appendColumns(monotonic: record.timestamp, comm: record.comm, pid: record.pid,
+                      mountNamespace: record.mountNamespace, latency: record.latency, into: &out)
+        appendCall(record, into: &out)
+        if record.anyTruncated { out.append(" (truncated)") }
+        out.append(UInt8(ascii: "\n"))
+    }
 
-        var start = out.count
-        paint(.cyan, into: &out)
-        out.appendPrintable(record.comm)
-        out.append(UInt8(ascii: "["))
-        out.appendDecimal(record.pid)
-        out.append(UInt8(ascii: "]"))
-        paint(.reset, into: &out)
-        out.pad(since: start, to: Self.commColumn)
-        out.append(UInt8(ascii: " "))
-
-        start = out.count
-        out.append("mnt:")
-        out.appendDecimal(record.mountNamespace)
-        out.pad(since: start, to: Self.namespaceColumn)
-        out.append(UInt8(ascii: " "))
-
-        start = out.count
-        let slow = record.latency >= 1_000_000
-        if slow { paint(.yellow, into: &out) }
-        appendLatency(record.latency, into: &out)
-        if slow { paint(.reset, into: &out) }
-        out.insertSpaces(at: start, count: Self.latencyColumn - out.displayWidth(since: start, skippingEscapes: true))
-        out.append("  ")
-
+    /// `name(arguments) = result`, as strace writes a call.
+    func appendCall(_ record: SyscallRecord, into out: inout OutputBuffer) {
         paint(.bold, into: &out)
         out.append(record.kind.callName)
         paint(.reset, into: &out)
@@ -81,8 +64,37 @@ public struct TextRenderer {
             out.appendDecimal(record.returnValue)
             paint(.reset, into: &out)
         }
-        if record.anyTruncated { out.append(" (truncated)") }
-        out.append(UInt8(ascii: "\n"))
+    }
+
+    /// The columns of a syscall line before the description: time, who,
+    /// namespace and latency.
+    func appendColumns(monotonic: UInt64, comm: UnsafeRawBufferPointer, pid: UInt32, mountNamespace: UInt32,
+                       latency: UInt64, into out: inout OutputBuffer) {
+        appendPrefix(monotonic: monotonic, into: &out)
+
+        var start = out.count
+        paint(.cyan, into: &out)
+        out.appendPrintable(comm)
+        out.append(UInt8(ascii: "["))
+        out.appendDecimal(pid)
+        out.append(UInt8(ascii: "]"))
+        paint(.reset, into: &out)
+        out.pad(since: start, to: Self.commColumn)
+        out.append(UInt8(ascii: " "))
+
+        start = out.count
+        out.append("mnt:")
+        out.appendDecimal(mountNamespace)
+        out.pad(since: start, to: Self.namespaceColumn)
+        out.append(UInt8(ascii: " "))
+
+        start = out.count
+        let slow = latency >= 1_000_000
+        if slow { paint(.yellow, into: &out) }
+        appendLatency(latency, into: &out)
+        if slow { paint(.reset, into: &out) }
+        out.insertSpaces(at: start, count: Self.latencyColumn - out.displayWidth(since: start, skippingEscapes: true))
+        out.append("  ")
     }
 
     /// Local time with microseconds and two spaces.
