@@ -71,7 +71,8 @@ let package = Package(
         ),
         .target(
             name: "StoretraceSession",
-            dependencies: ["StoretraceKernel", "StoretraceDecode", "StoretraceRender", "StoretraceCapture", "StoretraceRecords"]
+            dependencies: ["StoretraceKernel", "StoretraceDecode", "StoretraceRender", "StoretraceCapture", "StoretraceRecords",
+                           "StoretraceAnalyze"]
         ),
         .executableTarget(
             name: "storetrace",

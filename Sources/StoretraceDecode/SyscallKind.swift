@@ -60,6 +60,14 @@ public enum SyscallKind: UInt16, CaseIterable, Sendable {
         self == .copyFileRange || self == .splice || self == .sendfile
     }
 
+    /// The calls a mount operation is made of (`mount_op`).
+    public var isMountFamily: Bool {
+        switch self {
+        case .mount, .umount, .fsopen, .fsconfig, .fsmount, .moveMount, .openTree, .mountSetattr, .fspick: true
+        case .copyFileRange, .splice, .sendfile, .rmdir, .unlinkat: false
+        }
+    }
+
     /// True for the calls the BPF program reports only when they fail with
     /// EBUSY (directory removals): their successes never reach user space.
     public var tracedForEBUSYOnly: Bool {

@@ -1,3 +1,4 @@
+import StoretraceAnalyze
 import StoretraceDecode
 import StoretraceRecords
 
@@ -11,6 +12,9 @@ public enum Event {
     /// `task`: the process and name of the thread, where known (the record
     /// holds only the thread id).
     case ftrace(FtraceEventView, task: TaskIdentity?)
+    /// Derived by an analyzer from the events before it (never recorded:
+    /// replay derives it again, also from captures made before it existed).
+    case mountOperation(MountOperation)
 }
 
 /// Takes the events that passed the filters, in time order.
@@ -23,11 +27,24 @@ public protocol EventConsumer: AnyObject {
     /// Why the session must stop, once it must (a closed output, a full
     /// disk); nil while all is well.
     var stopReason: StopReason? { get }
+    /// An event an analyzer derived (a mount operation), stamped `timestamp`.
+    /// Consumers of what the kernel delivered (the recorder) ignore them.
+    func consumeDerived(_ event: Event, timestamp: UInt64)
 }
 
 extension EventConsumer {
     public func batchEnded() {}
     public var stopReason: StopReason? { nil }
+    public func consumeDerived(_ event: Event, timestamp: UInt64) {}
+}
+
+/// Sees every decoded event, whether or not it passed the filters (an
+/// operation's first calls matter even under --failed), after the consumers
+/// did, and may derive new events from them (`Pipeline.deliverDerived`).
+public protocol EventAnalyzer: AnyObject {
+    func observe(_ event: Event, raw: RawRecord)
+    /// The session stops at `timestamp`: report what is still open.
+    func finish(at timestamp: UInt64)
 }
 
 /// Turns raw records into events: validates them and holds what decoding

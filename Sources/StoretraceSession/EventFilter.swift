@@ -1,8 +1,11 @@
+import StoretraceAnalyze
 import StoretraceDecode
 
-/// The event types of the kernel-side sources, as `--type` names them.
+/// The event types beside the syscalls, as `--type` names them: those of
+/// the kernel-side sources, and `mount_op`, derived from the mount calls.
 public enum KernelEventType: String, CaseIterable, Sendable {
     case uevent, kmsg, function, tracepoint
+    case mountOperation = "mount_op"
 }
 
 /// The filters of `live`, `record` and `replay`. Checking a record reads its
@@ -39,13 +42,17 @@ public struct EventFilter: Sendable {
     /// if only kernel-side types were.
     public var tracedKinds: [SyscallKind] {
         if !typesRestricted { return SyscallKind.allCases }
-        return SyscallKind.allCases.filter { kinds.contains($0) }
+        // mount_op is made of the mount family's calls: trace them all.
+        let operations = kernelTypes.contains(.mountOperation)
+        return SyscallKind.allCases.filter { kinds.contains($0) || (operations && $0.isMountFamily) }
     }
 
     /// Whether events of this kernel-side type can pass at all (so a source
     /// nobody asked for is not even opened).
     public func wants(_ type: KernelEventType) -> Bool {
         if typesRestricted && !kernelTypes.contains(type) { return false }
+        // --failed, --min-latency, --pid and --comm apply to operations as to calls.
+        if type == .mountOperation { return true }
         // --failed and --min-latency are about syscalls; they exclude the rest.
         if failedOnly || minLatencyNanoseconds > 0 { return false }
         return true
@@ -77,7 +84,18 @@ public struct EventFilter: Sendable {
             let type: KernelEventType = view.functionCall == nil ? .tracepoint : .function
             guard let task else { return acceptsFtrace(type, pid: nil, comm: nil) }
             return task.comm.withUnsafeBytes { acceptsFtrace(type, pid: task.tgid, comm: $0) }
+        case .mountOperation(let operation):
+            return accepts(operation)
         }
+    }
+
+    public func accepts(_ operation: MountOperation) -> Bool {
+        guard wants(.mountOperation) else { return false }
+        if failedOnly, case .succeeded = operation.outcome { return false }
+        if operation.latency < minLatencyNanoseconds { return false }
+        if !pids.isEmpty && !pids.contains(operation.pid) { return false }
+        if !comms.isEmpty && !comms.contains(operation.comm) { return false }
+        return true
     }
 
     public func keepsSubsystem(_ subsystem: UnsafeRawBufferPointer) -> Bool {

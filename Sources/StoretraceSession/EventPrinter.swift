@@ -47,6 +47,16 @@ public final class EventPrinter: EventConsumer {
             sink.withBuffer { text.renderFtrace(view, monotonic: raw.timestamp, cpu: raw.cpu, task: task, describe: decoder.describeAddress, into: &$0) }
         case (.ftrace(let view, let task), .json):
             sink.withBuffer { json.renderFtrace(view, monotonic: raw.timestamp, cpu: raw.cpu, task: task, describe: decoder.describeAddress, into: &$0) }
+        case (.mountOperation, _):
+            consumeDerived(event, timestamp: raw.timestamp)
+        }
+    }
+
+    public func consumeDerived(_ event: Event, timestamp: UInt64) {
+        guard case .mountOperation(let operation) = event else { return }
+        switch format {
+        case .text: sink.withBuffer { text.renderMountOperation(operation, into: &$0) }
+        case .json: sink.withBuffer { json.renderMountOperation(operation, into: &$0) }
         }
     }
 

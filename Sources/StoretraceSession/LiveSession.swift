@@ -65,6 +65,7 @@ public struct LiveSummary: Sendable {
         } else {
             text += "\(counts.shown) events shown"
         }
+        if counts.derivedShown > 0 { text += " and \(counts.derivedShown) mount operations" }
         text += " (\(counts.received) traced), \(lost) lost"
         let nonzero = losses.describeNonZero()
         if !nonzero.isEmpty { text += " (" + nonzero + ")" }
@@ -144,6 +145,9 @@ public final class LiveSession {
         filter.ueventSubsystems = config.sources.ueventSubsystems.map { $0.map { Array($0.utf8) } }
         let pipeline = Pipeline(filter: filter, decoder: decoder, consumers: consumers,
                                 merging: opened.sources.count > 1)
+        // Operations are derived wherever events are shown; a capture holds
+        // the calls, and replay derives them again.
+        if printer != nil && filter.wants(.mountOperation) { pipeline.add(MountOperationAnalyzer(pipeline: pipeline)) }
         let driver = SourceDriver(sources: opened.sources, pipeline: pipeline)
         var closed = false
         func closeAll() {

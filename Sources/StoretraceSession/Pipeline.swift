@@ -9,6 +9,8 @@ public struct PipelineCounts: Equatable, Sendable {
     public var shown: UInt64 = 0
     /// Records that failed validation and were skipped.
     public var malformed: UInt64 = 0
+    /// Derived events (mount operations) that passed the filters.
+    public var derivedShown: UInt64 = 0
     /// Events that passed, by source kind (`SourceKind.index`).
     public var bySource: [UInt64] = Array(repeating: 0, count: SourceKind.allCases.count)
     public init() {}
@@ -25,6 +27,11 @@ public final class Pipeline {
     public let filter: EventFilter
     public let decoder: EventDecoder
     public private(set) var consumers: [EventConsumer]
+    /// See every event after the consumers; added after the pipeline exists
+    /// (they deliver what they derive back into it).
+    public private(set) var analyzers: [EventAnalyzer] = []
+    /// The stamp of the last record processed: when analyzers finish.
+    public private(set) var lastTimestamp: UInt64 = 0
     public private(set) var counts = PipelineCounts()
     /// Why the last malformed record was rejected.
     public private(set) var lastMalformed: String?
@@ -55,9 +62,23 @@ public final class Pipeline {
         batchEnded()
     }
 
-    /// Every held record, then the batch end: at the stop.
+    /// Every held record, what the analyzers still hold, then the batch end: at the stop.
     public func finish() {
-        release(upTo: .max)
+        merge?.flush(upTo: .max) { process($0) }
+        for analyzer in analyzers { analyzer.finish(at: lastTimestamp) }
+        batchEnded()
+    }
+
+    public func add(_ analyzer: EventAnalyzer) {
+        analyzers.append(analyzer)
+    }
+
+    /// An event an analyzer derived: filtered like the others, then handed
+    /// to the consumers that show events (not to the recorder).
+    public func deliverDerived(_ event: Event, timestamp: UInt64) {
+        guard filter.accepts(event) else { return }
+        counts.derivedShown &+= 1
+        for consumer in consumers { consumer.consumeDerived(event, timestamp: timestamp) }
     }
 
     public func batchEnded() {
@@ -88,9 +109,12 @@ public final class Pipeline {
             lastMalformed = error.description
             return
         }
-        guard filter.accepts(event) else { return }
-        counts.shown &+= 1
-        counts.bySource[raw.source.index] &+= 1
-        for consumer in consumers { consumer.consume(event, raw: raw) }
+        lastTimestamp = raw.timestamp
+        if filter.accepts(event) {
+            counts.shown &+= 1
+            counts.bySource[raw.source.index] &+= 1
+            for consumer in consumers { consumer.consume(event, raw: raw) }
+        }
+        for analyzer in analyzers { analyzer.observe(event, raw: raw) }
     }
 }

@@ -91,6 +91,7 @@ public final class ReplaySession {
                                    json: JSONRenderer(clock: clock), sink: OutputSink(fd: config.outputFD), decoder: decoder)
         let pipeline = Pipeline(filter: config.filter, decoder: decoder, consumers: config.nullSink ? [] : [printer],
                                 merging: false)
+        if !config.nullSink && config.filter.wants(.mountOperation) { pipeline.add(MountOperationAnalyzer(pipeline: pipeline)) }
         let feed = CaptureFeed(reader: reader, pipeline: pipeline, printer: printer, since: config.since, until: config.until)
         do {
             if config.follow {

@@ -21,8 +21,12 @@ struct Live: ParsableCommand {
               storetrace live --type copy_file_range --type splice --type sendfile --min-latency 1ms
               storetrace live --type uevent --type kmsg --subsystem all
               storetrace live --json --duration 30s > events.jsonl
+              storetrace live --ops                           # each mount, new API or classic, as one line
             """
     )
+
+    @Flag(name: .long, help: "Only mount operations: the mount family's calls put together into one mount_op line each, in mount(8)'s words (the same as --type mount_op; without it they show after their calls).")
+    var ops = false
 
     @OptionGroup var filters: FilterOptions
     @OptionGroup var output: OutputOptions
@@ -31,6 +35,7 @@ struct Live: ParsableCommand {
     func run() throws {
         var config = LiveConfiguration()
         config.filter = filters.filter
+        if ops { config.filter.kernelTypes.insert(.mountOperation) }
         config.format = output.json ? .json : .text
         config.color = output.useColor(fd: STDOUT_FILENO)
         trace.apply(to: &config)

@@ -37,12 +37,16 @@ struct Replay: ParsableCommand {
     @Flag(name: .long, help: "Decode and filter every event but print none (to measure decoding).")
     var noOutput = false
 
+    @Flag(name: .long, help: "Only mount operations: the mount family's calls put together into one mount_op line each, in mount(8)'s words (the same as --type mount_op; without it they show after their calls).")
+    var ops = false
+
     @OptionGroup var filters: FilterOptions
     @OptionGroup var output: OutputOptions
 
     func run() throws {
         var config = ReplayConfiguration(path: file)
         config.filter = filters.filter
+        if ops { config.filter.kernelTypes.insert(.mountOperation) }
         config.format = output.json ? .json : .text
         config.color = output.useColor(fd: STDOUT_FILENO)
         config.since = since?.bound

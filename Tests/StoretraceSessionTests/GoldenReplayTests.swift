@@ -46,6 +46,22 @@ import Testing
         }
         #expect(summary.counts.malformed == 0)
         #expect(summary.corruptions.isEmpty)
+        // The mount operations derived since (issue 17) come on top, each
+        // after the call that ended it; every byte of the rest is as saved.
+        let calls = output.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.contains("mount_op") }
+        #expect(calls.joined(separator: "\n") == (try Self.expected(golden)))
+    }
+
+    /// The operations of the attach fixture, as `replay --ops` shows them:
+    /// classic mounts and umounts and the new API's sequences, in mount(8)'s words.
+    @Test(arguments: [(OutputFormat.text, "attach.ops.txt"), (.json, "attach.ops.json")])
+    func operationsOfTheAttachFixture(format: OutputFormat, golden: String) throws {
+        let (output, summary) = try Self.replay(Self.fixture("attach.stcap")) {
+            $0.format = format
+            $0.filter.kernelTypes = [.mountOperation]
+        }
+        #expect(summary.counts.shown == 0, "--ops shows no call")
+        #expect(summary.counts.derivedShown == 11)
         #expect(output == (try Self.expected(golden)))
     }
 
@@ -65,7 +81,10 @@ import Testing
             filter.failedOnly = true
             $0.filter = filter
         }
-        let lines = failed.split(separator: "\n")
+        let all = failed.split(separator: "\n")
+        let lines = all.filter { !$0.contains("\"mount_op\"") }
+        #expect(all.count - lines.count == 3, "the failed umounts and fspick as operations")
+        #expect(summary.counts.derivedShown == 3)
         #expect(summary.counts.received == 133)
         #expect(summary.counts.shown == UInt64(lines.count))
         #expect(summary.counts.filteredOut == 133 - UInt64(lines.count))

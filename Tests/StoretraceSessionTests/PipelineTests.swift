@@ -18,6 +18,7 @@ final class Collected: EventConsumer {
         case .uevent(let message): detail = String(decoding: message.subsystem, as: UTF8.self)
         case .kmsg(let record): detail = String(decoding: record.message, as: UTF8.self)
         case .ftrace(let view, _): detail = "ftrace \(view.pid)"
+        case .mountOperation(let operation): detail = "mount_op \(operation.pid)"
         }
         events.append((raw.source, raw.timestamp, detail))
     }
