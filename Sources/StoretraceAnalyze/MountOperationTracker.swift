@@ -52,6 +52,11 @@ public final class MountOperationTracker {
     public var pendingOperations: Int { pendingTotal }
     /// Processes with unfinished operations or remembered descriptors.
     public var trackedProcesses: Int { processes.count }
+    /// The processes that have unfinished operations: the ones whose exit
+    /// matters (a liveness check off the hot path needs only these).
+    public var processesWithPendingOperations: [UInt32] {
+        processes.values.filter { !$0.pending.isEmpty }.map(\.pid).sorted()
+    }
 
     /// Feeds one decoded record. Strings are copied out: the record may be
     /// a view into ring memory that is gone after this call.

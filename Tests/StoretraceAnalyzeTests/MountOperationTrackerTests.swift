@@ -311,7 +311,9 @@ func json(_ operation: MountOperation) -> String {
             .openTreeCall(cwd, "/e", flags: openTreeCloexec, ret: 5),
             .fsopenCall("ext4", ret: 3).by(tid: 5000, pid: 5000),
         ])
+        #expect(run.tracker.processesWithPendingOperations == [4120, 5000])
         run.tracker.processExited(pid: 4120, at: 1_500_000_000)
+        #expect(run.tracker.processesWithPendingOperations == [5000])
         #expect(run.descriptions == [
             "new mount of tmpfs with size=1m (fsopen, fsconfig) incomplete: filesystem never created (process exited)",
             "remount of \"/d\" (fspick) incomplete: never reconfigured (process exited)",
