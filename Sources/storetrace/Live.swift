@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import StoretraceKernel
+import StoretraceRender
 import StoretraceSession
 
 struct Live: ParsableCommand {
@@ -61,6 +62,12 @@ enum ByteSize {
 
 /// One line on stderr, exit status 1: how every runtime error ends.
 func fail(_ message: String) -> Never {
-    fputs("storetrace: \(message)\n", stderr)
+    note(message)
     exit(1)
+}
+
+/// One line on stderr. Messages echo file names and what a capture holds:
+/// escaped for the terminal like every other text.
+func note(_ message: String) {
+    fputs("storetrace: \(escapedForTerminal(message))\n", stderr)
 }

@@ -62,16 +62,16 @@ struct Replay: ParsableCommand {
             fail(error.description)
         }
         for corruption in summary.corruptions {
-            fputs("storetrace: \(file): skipped damaged data at \(corruption)\n", stderr)
+            note("\(file): skipped damaged data at \(corruption)")
         }
         if summary.tail.hasPrefix("torn") || summary.tail.hasPrefix("not closed") {
-            fputs("storetrace: \(file): \(summary.tail); every complete chunk before it was replayed\n", stderr)
+            note("\(file): \(summary.tail); every complete chunk before it was replayed")
         }
         if noOutput {
-            fputs("storetrace: \(summary.counts.shown) events decoded (\(summary.counts.received) read), \(summary.counts.malformed) malformed\n", stderr)
+            note("\(summary.counts.shown) events decoded (\(summary.counts.received) read), \(summary.counts.malformed) malformed")
         }
         if summary.counts.malformed > 0 {
-            fputs("storetrace: \(summary.counts.malformed) malformed records skipped\n", stderr)
+            note("\(summary.counts.malformed) malformed records skipped")
         }
     }
 }
