@@ -1,5 +1,6 @@
 import ArgumentParser
 import Glibc
+import StoretraceCapture
 import StoretraceKernel
 import StoretraceSession
 
@@ -34,6 +35,9 @@ struct Replay: ParsableCommand {
 
     @Flag(name: .long, help: "Decode and filter every event but print none (to measure decoding).")
     var noOutput = false
+
+    @Flag(name: .long, help: "Exit with status 3 if the capture is damaged: a region skipped, a record without its schema, or an end cut short (torn, or not closed by its writer).")
+    var strict = false
 
     @OptionGroup var filters: FilterOptions
     @OptionGroup var output: OutputOptions
@@ -72,6 +76,17 @@ struct Replay: ParsableCommand {
         }
         if summary.counts.malformed > 0 {
             note("\(summary.counts.malformed) malformed records skipped")
+        }
+        if strict {
+            // A second read, checksums only: ReplaySummary does not carry the
+            // session reader's CaptureIntegrity (yet).
+            let integrity: CaptureIntegrity
+            do { integrity = try CaptureReader.verify(path: file) } catch { fail("\(file): \(error)") }
+            if !integrity.isIntact || summary.counts.malformed > 0 {
+                let problems = integrity.problems + (summary.counts.malformed > 0 ? ["\(summary.counts.malformed) malformed records"] : [])
+                note("\(file): damaged (\(problems.joined(separator: "; "))); exit status 3 (--strict)")
+                throw ExitCode(3)
+            }
         }
     }
 }

@@ -112,3 +112,45 @@ struct DynamicSection {
         #expect(long.stderr.contains(#"--comm 'x\x1b]0;t\x07\xc2\x9b0123456789abcdef' is longer"#), "\(long.stderr.debugDescription)")
     }
 }
+
+@Suite struct DamagedInputCLITests {
+    static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/capture-v1.0.stcap").path
+
+    func copy(_ bytes: [UInt8], name: String) throws -> String {
+        let path = NSTemporaryDirectory() + "storetrace-\(getpid())-\(name).stcap"
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    /// Scripts tell a damaged capture by --strict's exit status 3; an intact
+    /// one exits 0 with or without it, and without --strict damage exits 0.
+    @Test func strictReplayExitsThreeOnDamage() throws {
+        let intact = try CLI.run(["replay", "--strict", Self.fixture])
+        #expect(intact.status == 0, "\(intact.stderr)")
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Self.fixture)))
+        bytes[bytes.count / 2] ^= 0x40 // one flipped bit inside a chunk
+        let damaged = try copy(bytes, name: "flipped")
+        defer { unlink(damaged) }
+        #expect(try CLI.run(["replay", damaged]).status == 0)
+        let strict = try CLI.run(["replay", "--strict", damaged])
+        #expect(strict.status == 3)
+        #expect(strict.stderr.contains("storetrace: \(damaged): damaged (1 damaged region skipped); exit status 3 (--strict)"), "\(strict.stderr)")
+        let cut = try copy(Array(bytes.prefix(bytes.count - 100)), name: "cut")
+        defer { unlink(cut) }
+        let torn = try CLI.run(["replay", "--strict", cut])
+        #expect(torn.status == 3)
+        #expect(torn.stderr.contains("torn tail at offset"), "\(torn.stderr)")
+    }
+
+    /// `replay FIFO` with no writer: one line, no wait.
+    @Test func replayOfAFIFOIsOneLine() throws {
+        let path = NSTemporaryDirectory() + "storetrace-\(getpid())-fifo"
+        unlink(path)
+        #expect(mkfifo(path, 0o600) == 0)
+        defer { unlink(path) }
+        let result = try CLI.run(["replay", path])
+        #expect(result.status == 1)
+        #expect(result.stderr == "storetrace: \(path): not a regular file; a capture must be one (a FIFO, a device or a directory is refused)\n")
+    }
+}
