@@ -41,7 +41,12 @@ public final class FtraceSource: RecordSource {
     private var readers: [CPUReader] = []
     private let maxPagesPerDrain: Int
     private var overrunEvents: UInt64 = 0
-    private var overrunPages: UInt64 = 0
+    /// Pages the kernel flagged as following lost events: a count of pages,
+    /// not events, so it is not in `losses` (whose counts a session adds up
+    /// as events). `overrunPagesWithoutCount` of them had no room for the
+    /// number: at least one event each, how many is unknown.
+    public private(set) var overrunPages: UInt64 = 0
+    public private(set) var overrunPagesWithoutCount: UInt64 = 0
     private var malformedPages: UInt64 = 0
     private var readErrors: UInt64 = 0
     private var closed = false
@@ -149,7 +154,7 @@ public final class FtraceSource: RecordSource {
                 delivered += summary.dataEventCount
                 if summary.hasMissedEvents {
                     overrunPages += 1
-                    overrunEvents += summary.missedEventCount ?? 0
+                    if let missed = summary.missedEventCount { overrunEvents += missed } else { overrunPagesWithoutCount += 1 }
                 }
                 if summary.problem != nil { malformedPages += 1 }
             }
@@ -159,11 +164,9 @@ public final class FtraceSource: RecordSource {
 
     public var losses: [LossCount] {
         [
-            // Events the kernel overwrote before we read them (the count
-            // when the page stored it; "pages" counts every flagged page,
-            // including those whose count the kernel had no room for).
+            // Events the kernel overwrote before we read them, where the
+            // page stored the count (pages: `overrunPages`).
             LossCount(name: "ftrace overrun", count: overrunEvents),
-            LossCount(name: "ftrace overrun pages", count: overrunPages),
             LossCount(name: "ftrace malformed pages", count: malformedPages),
             LossCount(name: "ftrace read errors", count: readErrors),
         ]

@@ -28,7 +28,10 @@ public final class KmsgSource: RecordSource {
     /// CLOCK_MONOTONIC minus printk's clock, in nanoseconds.
     public let clockOffset: Int64
 
-    private var overruns: UInt64 = 0
+    /// Times the kernel said records were overwritten (EPIPE): occurrences,
+    /// not records, so not in `losses`; the records lost are the sequence
+    /// gaps ("kmsg lost").
+    public private(set) var overruns: UInt64 = 0
     private var lostRecords: UInt64 = 0
     private var malformed: UInt64 = 0
     private var readErrors: UInt64 = 0
@@ -148,7 +151,6 @@ public final class KmsgSource: RecordSource {
 
     public var losses: [LossCount] {
         [
-            LossCount(name: "kmsg overrun", count: overruns),
             LossCount(name: "kmsg lost", count: lostRecords),
             LossCount(name: "kmsg malformed", count: malformed),
             LossCount(name: "kmsg read errors", count: readErrors),

@@ -35,6 +35,7 @@ struct Live: ParsableCommand {
         config.format = output.json ? .json : .text
         config.color = output.useColor(fd: STDOUT_FILENO)
         trace.apply(to: &config)
+        notePerfBufferSize(config.tracer)
         do {
             _ = try LiveSession(configuration: config).run()
         } catch {
@@ -58,6 +59,13 @@ enum ByteSize {
         guard let value = Int(digits), value > 0, value <= Int.max / scale else { return nil }
         return value * scale
     }
+}
+
+/// `--perf-buffer` with a `--buffer-size` below the perf buffer's minimum
+/// gets a larger buffer: said once, before tracing starts.
+func notePerfBufferSize(_ tracer: TracerOptions) {
+    guard tracer.forcePerfBuffer, let notice = SyscallTracer.perfBufferNotice(requestedBytes: tracer.bufferSize) else { return }
+    note(notice)
 }
 
 /// One line on stderr, exit status 1: how every runtime error ends.

@@ -56,6 +56,7 @@ struct Record: ParsableCommand {
         config.color = display.useColor(fd: STDOUT_FILENO)
         config.outputFD = live ? STDOUT_FILENO : nil
         trace.apply(to: &config)
+        notePerfBufferSize(config.tracer)
         var record = RecordOptions(path: path)
         record.overwrite = force
         record.maxSize = maxSize.flatMap(ByteSize.parse).map(UInt64.init)

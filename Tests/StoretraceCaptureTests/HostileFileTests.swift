@@ -110,9 +110,7 @@ import Testing
         let path = tempPath("locked")
         defer { unlink(path) }
         let records = randomRecords(count: 25, seed: 5)
-        let first = try CaptureWriter(path: path, options: CaptureWriterOptions(chunkSize: 4096, syncOnFlush: false))
-        for t in testTypes { try first.registerType(id: t.id, name: t.name, version: t.version, schema: t.schema) }
-        for r in records.prefix(10) { try first.append(type: r.type, timestamp: r.timestamp, bytes: r.payload, flags: r.flags) }
+        let first = try writeCapture(path: path, records: Array(records.prefix(10)), close: false)
         try first.flush()
         let sizeBefore = fileSize(path)
         for overwrite in [true, false] {
