@@ -103,18 +103,59 @@ public final class SyscallTracer {
 
     /// The BPF ring buffer appeared in Linux 5.8.
     public static func kernelHasRingBuffer() -> Bool {
-        libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nil) == 1
+        ringBufferProbe() == .present
+    }
+
+    /// Whether the kernel has a BPF feature, or why it could not be told:
+    /// a probe refused for lack of privilege says nothing about the kernel.
+    public enum FeatureProbe: Equatable, Sendable {
+        case present
+        case absent
+        case notChecked(Errno)
+    }
+
+    /// libbpf's probe result (1 yes, 0 no, -errno) as a FeatureProbe; without
+    /// CAP_BPF (or CAP_SYS_ADMIN) the answer is never "absent".
+    static func feature(_ result: Int32, privileged: Bool) -> FeatureProbe {
+        if result == 1 { return .present }
+        if result < 0 { return .notChecked(Errno(rawValue: -result)) }
+        return privileged ? .absent : .notChecked(.notPermitted)
+    }
+
+    static var mayUseBPF: Bool {
+        let caps = Privileges.effective()
+        return caps & (1 << UInt64(Capability.sysAdmin.rawValue)) != 0 || caps & (1 << UInt64(Capability.bpf.rawValue)) != 0
+    }
+
+    /// BPF_MAP_TYPE_RINGBUF (Linux 5.8+).
+    public static func ringBufferProbe() -> FeatureProbe {
+        feature(libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nil), privileged: mayUseBPF)
+    }
+
+    /// Task storage and bpf_get_current_task_btf() (Linux 5.11+).
+    public static func taskStorageProbe() -> FeatureProbe {
+        let privileged = mayUseBPF
+        for result in [libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, nil),
+                       libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_get_current_task_btf, nil),
+                       libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_task_storage_get, nil)] {
+            let probe = feature(result, privileged: privileged)
+            if probe != .present { return probe }
+        }
+        return .present
     }
 
     /// Task storage and bpf_get_current_task_btf() in tracepoint programs (Linux 5.11+).
     public static func kernelHasTaskStorage() -> Bool {
-        libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, nil) == 1
-            && libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_get_current_task_btf, nil) == 1
-            && libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_task_storage_get, nil) == 1
+        taskStorageProbe() == .present
     }
 
     public init(options: TracerOptions, tracefs: TracefsMount, handler: @escaping RecordHandler) throws(KernelError) {
         try Privileges.checkTracing()
+        // Tracepoints are attached by the ids in tracefs: an events/ that
+        // may not be searched is the cause, not a kernel without them.
+        if let failure = tracefs.lookUp("events/syscalls"), failure == .permissionDenied {
+            throw tracefs.eventsUnreadable(failure)
+        }
         LibbpfLog.install()
         _ = LibbpfLog.drain()
         handlerBox = HandlerBox(handler)

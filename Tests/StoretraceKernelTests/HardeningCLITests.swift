@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import StoretraceKernel
 import Testing
 
 /// The dynamic section of an ELF64 little-endian file (the built binary):
@@ -153,4 +154,44 @@ struct DynamicSection {
         #expect(result.status == 1)
         #expect(result.stderr == "storetrace: \(path): not a regular file; a capture must be one (a FIFO, a device or a directory is refused)\n")
     }
+}
+
+extension KernelTests {
+/// The capability path as README's Privileges section documents it.
+@Suite struct CapabilityTests {
+    func setpriv(_ caps: String) -> [String] {
+        ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+         "--inh-caps=-all,\(caps)", "--ambient-caps=\(caps)"]
+    }
+
+    /// Exactly CAP_BPF and CAP_PERFMON as uid 65534: tracefs is mounted but
+    /// its events/ is root-only. The message says that (EACCES on events/),
+    /// not "cannot mount tracefs"; adding CAP_DAC_READ_SEARCH makes it work.
+    @Test func bpfAndPerfmonAloneNameTheRealCause() throws {
+        let tracefs = try TracefsMount() // mounted, as on a node that uses it
+        defer { tracefs.release() }
+        let arguments = ["live", "--no-ftrace", "--no-uevents", "--no-kmsg", "--duration", "1s"]
+        let bare = try CLI.run(arguments, via: setpriv("+bpf,+perfmon"))
+        #expect(bare.status == 1)
+        #expect(bare.stderr == "storetrace: tracefs: cannot read the tracepoint ids (events/ is root-only: run as root, or add CAP_DAC_READ_SEARCH to CAP_BPF and CAP_PERFMON) in \(tracefs.path)/events: Permission denied\n")
+        let enough = try CLI.run(arguments, via: setpriv("+bpf,+perfmon,+dac_read_search"))
+        #expect(enough.status == 0, "\(enough.stderr)")
+        #expect(enough.stderr.contains("tracing 12 syscalls"), "\(enough.stderr)")
+    }
+
+    /// doctor without privileges: the BPF probes say they were not checked,
+    /// never that the kernel is older than 5.8.
+    @Test func unprivilegedDoctorDoesNotBlameTheKernel() throws {
+        let tracefs = try TracefsMount()
+        defer { tracefs.release() }
+        let result = try CLI.run(["doctor"], via: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                                   "--inh-caps=-all", "--bounding-set=-all"])
+        #expect(result.status == 1)
+        #expect(!result.stdout.contains("before 5.8") && !result.stdout.contains("before 5.11"), "\(result.stdout)")
+        let ring = result.stdout.split(separator: "\n").first { $0.hasPrefix("BPF ring buffer ") } ?? ""
+        #expect(ring.contains("refused") && ring.contains("not checked: the kernel refused the probe"), "\(ring)")
+        let mount = result.stdout.split(separator: "\n").first { $0.hasPrefix("syscall mount ") } ?? ""
+        #expect(mount.contains("refused") && mount.contains("EACCES"), "\(mount)")
+    }
+}
 }
