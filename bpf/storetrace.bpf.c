@@ -431,8 +431,11 @@ static __always_inline int on_exit(struct st_sys_exit *ctx, enum st_kind kind)
         err = bpf_perf_event_output(ctx, &st_perf_events, BPF_F_CURRENT_CPU, buf, off);
     else
         err = bpf_ringbuf_output(&st_events, buf, off, wakeup_flags(now));
+    /* Each failed output counted once, by the buffer it failed in. The perf
+     * buffer's lost-sample records report the same failures again, later
+     * (only once that CPU's buffer has room): user space keeps those apart. */
     if (err)
-        count(ST_COUNTER_RINGBUF_FULL);
+        count(st_settings.use_perfbuf ? ST_COUNTER_PERFBUF_FULL : ST_COUNTER_RINGBUF_FULL);
     return 0;
 }
 

@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <sys/vfs.h>
 #include "storetrace_sys.h"
 
 #include <fcntl.h>
@@ -106,4 +107,13 @@ unsigned int st_dev_minor(uint64_t dev)
 int st_tgkill(int tgid, int tid, int sig)
 {
     return (int)syscall(SYS_tgkill, tgid, tid, sig);
+}
+
+int st_fs_magic(const char *path, unsigned long *magic)
+{
+    struct statfs info;
+    if (statfs(path, &info) != 0)
+        return -1;
+    *magic = (unsigned long)info.f_type;
+    return 0;
 }

@@ -12,6 +12,9 @@ public enum CaptureError: Error, Equatable, Sendable, CustomStringConvertible {
     case openFailed(path: String, errno: Int32)
     /// The file is not a regular file (captures must be seekable regular files).
     case notRegularFile(path: String)
+    /// Another writer holds the file's lock (flock): another storetrace is
+    /// recording into it.
+    case lockedByAnotherWriter(path: String)
     /// A read/write/sync system call failed. `offset` is the file offset involved.
     case ioError(operation: String, path: String, offset: UInt64, errno: Int32)
     /// ENOSPC or EDQUOT while writing the chunk that starts at `offset`.
@@ -45,7 +48,7 @@ public enum CaptureError: Error, Equatable, Sendable, CustomStringConvertible {
     /// the caller names the file: one line, the path once.
     public var namesPath: Bool {
         switch self {
-        case .fileExists, .openFailed, .notRegularFile, .ioError, .diskFull, .sizeLimitReached: true
+        case .fileExists, .openFailed, .notRegularFile, .lockedByAnotherWriter, .ioError, .diskFull, .sizeLimitReached: true
         default: false
         }
     }
@@ -62,7 +65,9 @@ public enum CaptureError: Error, Equatable, Sendable, CustomStringConvertible {
         case .openFailed(let path, let e):
             return "\(path): cannot open: \(errnoString(e))"
         case .notRegularFile(let path):
-            return "\(path): not a regular file"
+            return "\(path): not a regular file; a capture must be one (a FIFO, a device or a directory is refused)"
+        case .lockedByAnotherWriter(let path):
+            return "\(path): another storetrace is recording into this file (it holds the file's lock); choose another path"
         case .ioError(let op, let path, let offset, let e):
             return "\(path): \(op) failed at offset \(offset): \(errnoString(e))"
         case .diskFull(let path, let offset):

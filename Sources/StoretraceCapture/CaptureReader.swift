@@ -54,6 +54,9 @@ public struct CaptureReadStats: Sendable, Equatable {
     /// Payload bytes checksummed while scanning damaged data for the next
     /// chunk: bounded per scan (64 MiB plus 16 per byte scanned).
     public var scanChecksummedBytes: UInt64 = 0
+    /// Bytes read while scanning damaged data for the next chunk magic (holes
+    /// of a sparse file are skipped unread).
+    public var scanReadBytes: UInt64 = 0
     /// Chunks skipped without checksum verification (metadata-only mode).
     public var unverifiedChunks: UInt64 = 0
     /// Data records passed to the callback.
@@ -162,8 +165,15 @@ public final class CaptureReader {
 
     /// Opens a capture file and validates its header.
     public convenience init(path: String, options: CaptureReaderOptions = .init()) throws(CaptureError) {
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO without a writer would block forever.
+        // Only regular files are read (pread, and a size to follow).
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw .openFailed(path: path, errno: errno) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            Glibc.close(fd)
+            throw .notRegularFile(path: path)
+        }
         let source = Source.file(fd: fd, owned: true, name: path)
         let header: CaptureFileHeader
         do { header = try Self.readHeader(source) } catch {
@@ -307,7 +317,8 @@ public final class CaptureReader {
                     scanStart = pos
                     scanChecked = 0
                 }
-                pos += 8  // chunks start at multiples of 8: resync by scanning for the next valid header
+                // Chunks start at multiples of 8: resync at the next chunk magic.
+                pos = try nextMagic(from: pos + 8, size: size)
                 continue
             case .needMore:  // short read: the file shrank under us
                 if try waitForMore(&size, shouldStop) { continue }
@@ -315,7 +326,7 @@ public final class CaptureReader {
                 return
             }
             if scanning, let last = lastSequence, h.sequence <= last {
-                pos += 8  // a stale copy (e.g. embedded in a payload), not the next chunk
+                pos = try nextMagic(from: pos + 8, size: size) // a stale copy (e.g. embedded in a payload), not the next chunk
                 continue
             }
             // 3. Whole chunk present?
@@ -323,7 +334,7 @@ public final class CaptureReader {
             if size - pos < total {
                 if try waitForMore(&size, shouldStop) { continue }
                 if scanning {
-                    pos += 8
+                    pos = try nextMagic(from: pos + 8, size: size)
                     continue
                 }
                 finish(size: size, tornAt: pos,
@@ -345,7 +356,7 @@ public final class CaptureReader {
                 // checksum work to 64 MiB plus 16 bytes per byte scanned.
                 let allowance = UInt64(CaptureFormat.maxChunkPayload) + 16 * (pos - scanStart)
                 if scanChecked + UInt64(plen) > allowance {
-                    pos += 8
+                    pos = try nextMagic(from: pos + 8, size: size)
                     continue
                 }
                 scanChecked += UInt64(plen)
@@ -360,7 +371,7 @@ public final class CaptureReader {
             let crc = CRC32C.checksum(UnsafeRawBufferPointer(start: buf, count: plen))
             if crc != h.payloadCRC {
                 if scanning {
-                    pos += 8
+                    pos = try nextMagic(from: pos + 8, size: size)
                     continue
                 }
                 // Follow mode: the last chunk might still be in flight; look once more.
@@ -542,13 +553,58 @@ public final class CaptureReader {
         windowLen = 0
     }
 
+    /// Scanning damaged data: the first offset at or after `start`, on the
+    /// 8-byte grid of `start`, that holds the chunk magic "STCK"; `size` (or
+    /// the last offsets, too short for a header) when there is none. Reads
+    /// 64 KiB windows and looks for the magic's first byte with memchr, and
+    /// skips the holes of a sparse file (zeros hold no magic) without reading
+    /// them, so a 2 GiB hole costs a few system calls, not 2 GiB of reads.
+    /// lseek's SEEK_DATA (Linux 3.1+), which Glibc's module hides behind _GNU_SOURCE.
+    private static let seekData: Int32 = 3
+
+    private func nextMagic(from start: UInt64, size: UInt64) throws(CaptureError) -> UInt64 {
+        let H = UInt64(CaptureFormat.chunkHeaderSize)
+        if window == nil { window = UnsafeMutableRawPointer.allocate(byteCount: Self.windowSize, alignment: 16) }
+        let w = window!
+        var off = start
+        while off < size && size - off >= H {
+            // Only a descriptor of our own: SEEK_DATA moves the file position.
+            if case .file(let fd, true, _) = source {
+                let data = lseek(fd, off_t(off), Self.seekData)
+                if data < 0 && errno == ENXIO { return size } // only a hole up to the end
+                if data > 0 && UInt64(data) > off {
+                    off += (UInt64(data) - off + 7) & ~7 // the magic is data: at or after it
+                    continue
+                }
+            }
+            let want = Int(min(UInt64(Self.windowSize), size - off))
+            windowLen = try source.read(into: w, count: want, at: off)
+            windowStart = off
+            stats.scanReadBytes += UInt64(windowLen)
+            guard windowLen >= 4 else { return size }
+            var index = 0
+            while index + 4 <= windowLen {
+                guard let hit = memchr(w + index, 0x53, windowLen - 3 - index) else { break } // "S"
+                let at = w.distance(to: hit)
+                if at & 7 == 0 && w.loadUnaligned(fromByteOffset: at, as: UInt32.self).littleEndian == CaptureFormat.chunkMagic {
+                    return off + UInt64(at)
+                }
+                index = at + 1
+            }
+            // The window is a multiple of 8 long (or the end): no magic straddles it.
+            off += UInt64(windowLen) & ~7
+            if windowLen < want { return size }
+        }
+        return off
+    }
+
     private func readChunkHeader(at off: UInt64, size: UInt64) throws(CaptureError) -> CaptureChunkHeader.ParseResult {
         let H = CaptureFormat.chunkHeaderSize
         if !scanning {
             let got = try source.read(into: headerBuf, count: H, at: off)
             return CaptureChunkHeader.parse(UnsafeRawBufferPointer(start: headerBuf, count: got))
         }
-        // Scanning moves 8 bytes at a time: serve headers from a read-ahead window.
+        // Scanning: serve headers from the read-ahead window `nextMagic` filled.
         if window == nil { window = UnsafeMutableRawPointer.allocate(byteCount: Self.windowSize, alignment: 16) }
         let w = window!
         if !(off >= windowStart && off - windowStart + UInt64(H) <= UInt64(windowLen)) {
@@ -611,5 +667,59 @@ extension CaptureReader.Source {
             }
             return done
         }
+    }
+}
+
+/// Whether what a reader read of a capture is all there was, for scripts
+/// (`replay --strict`): no damaged region skipped, no record without its
+/// schema, and an end that the writer closed. Reading that stopped early
+/// (`tail == .notReached`, e.g. `--follow` ended by Ctrl-C) says nothing
+/// about the rest and is not damage.
+public struct CaptureIntegrity: Sendable, Equatable {
+    /// Regions skipped: bytes between chunks that were not a valid chunk,
+    /// payloads with a wrong checksum, malformed record areas.
+    public var damagedRegions: UInt64
+    /// Records skipped because their type's schema was never found.
+    public var recordsWithoutSchema: UInt64
+    public var tail: CaptureTail
+
+    public init(damagedRegions: UInt64, recordsWithoutSchema: UInt64, tail: CaptureTail) {
+        self.damagedRegions = damagedRegions
+        self.recordsWithoutSchema = recordsWithoutSchema
+        self.tail = tail
+    }
+
+    public var isTornOrUnclosed: Bool {
+        switch tail {
+        case .torn, .unclosed: return true
+        case .complete, .notReached: return false
+        }
+    }
+
+    public var isIntact: Bool { damagedRegions == 0 && recordsWithoutSchema == 0 && !isTornOrUnclosed }
+
+    /// One phrase per problem, for a message: empty when intact.
+    public var problems: [String] {
+        var out: [String] = []
+        if damagedRegions > 0 { out.append("\(damagedRegions) damaged region\(damagedRegions == 1 ? "" : "s") skipped") }
+        if recordsWithoutSchema > 0 { out.append("\(recordsWithoutSchema) record\(recordsWithoutSchema == 1 ? "" : "s") without a schema") }
+        if isTornOrUnclosed { out.append(tail.description) }
+        return out
+    }
+}
+
+extension CaptureReader {
+    /// What has been read so far, judged (see `CaptureIntegrity`).
+    public var integrity: CaptureIntegrity {
+        CaptureIntegrity(damagedRegions: stats.corruptRegions,
+                         recordsWithoutSchema: stats.recordsWithoutSchema.values.reduce(0, +), tail: tail)
+    }
+
+    /// Reads the whole capture at `path` once, checksums only (no callback),
+    /// and judges it.
+    public static func verify(path: String) throws -> CaptureIntegrity {
+        let reader = try CaptureReader(path: path)
+        try reader.readAll()
+        return reader.integrity
     }
 }

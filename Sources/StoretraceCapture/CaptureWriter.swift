@@ -4,7 +4,7 @@ public struct CaptureWriterOptions: Sendable {
     /// Chunk buffer size in bytes (48-byte chunk header + records). Multiple of 8,
     /// 4 KiB ... 64 MiB + 48. A record larger than the buffer gets a chunk of its own.
     public var chunkSize: Int
-    /// Replace an existing file (O_TRUNC) instead of failing (O_EXCL).
+    /// Replace an existing file (truncated once locked) instead of failing (O_EXCL).
     public var overwrite: Bool
     /// If set, `append` throws `.sizeLimitReached` instead of letting the file (written
     /// plus buffered bytes) grow beyond this. Metadata records and the trailer are exempt.
@@ -99,8 +99,10 @@ public final class CaptureWriter {
             throw .invalidArgument("chunkSize \(options.chunkSize) must be a multiple of 8 in \(CaptureFormat.minChunkSize)...\(CaptureFormat.chunkHeaderSize + CaptureFormat.maxChunkPayload)")
         }
         // O_NONBLOCK only matters for FIFOs (which are then rejected below instead of blocking open).
+        // Overwriting truncates only once the lock is held: O_TRUNC would cut
+        // the file of a storetrace still recording into it.
         var oflags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NONBLOCK
-        oflags |= options.overwrite ? O_TRUNC : O_EXCL
+        if !options.overwrite { oflags |= O_EXCL }
         let fd = Glibc.open(path, oflags, 0o600)
         if fd < 0 {
             let e = errno
@@ -113,7 +115,23 @@ public final class CaptureWriter {
             Glibc.close(fd)
             throw .notRegularFile(path: path)
         }
-        if options.overwrite { _ = fchmod(fd, 0o600) }
+        // One writer per file, for the writer's lifetime (released by close(2),
+        // also when the process dies): a second `record --force` on the same
+        // path fails instead of interleaving its chunks with the first's.
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let e = errno
+            Glibc.close(fd)
+            if e == EWOULDBLOCK { throw .lockedByAnotherWriter(path: path) }
+            throw .openFailed(path: path, errno: e)
+        }
+        if options.overwrite {
+            if ftruncate(fd, 0) != 0 {
+                let e = errno
+                Glibc.close(fd)
+                throw .ioError(operation: "truncate", path: path, offset: 0, errno: e)
+            }
+            _ = fchmod(fd, 0o600)
+        }
 
         let clock = Clock.sample()
         let header = CaptureFileHeader(creationRealtimeNs: clock.realtimeNs, creationMonotonicNs: clock.monotonicNs,

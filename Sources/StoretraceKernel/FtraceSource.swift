@@ -42,7 +42,12 @@ public final class FtraceSource: RecordSource {
     private var readers: [CPUReader] = []
     private let maxPagesPerDrain: Int
     private var overrunEvents: UInt64 = 0
-    private var overrunPages: UInt64 = 0
+    /// Pages the kernel flagged as following lost events: a count of pages,
+    /// not events, so it is not in `losses` (whose counts a session adds up
+    /// as events). `overrunPagesWithoutCount` of them had no room for the
+    /// number: at least one event each, how many is unknown.
+    public private(set) var overrunPages: UInt64 = 0
+    public private(set) var overrunPagesWithoutCount: UInt64 = 0
     private var malformedPages: UInt64 = 0
     private var readErrors: UInt64 = 0
     private var closed = false
@@ -160,7 +165,7 @@ public final class FtraceSource: RecordSource {
                 delivered += summary.dataEventCount
                 if summary.hasMissedEvents {
                     overrunPages += 1
-                    overrunEvents += summary.missedEventCount ?? 0
+                    if let missed = summary.missedEventCount { overrunEvents += missed } else { overrunPagesWithoutCount += 1 }
                 }
                 if summary.problem != nil { malformedPages += 1 }
             }

@@ -29,7 +29,10 @@ public final class KmsgSource: RecordSource {
     /// CLOCK_MONOTONIC minus printk's clock, in nanoseconds.
     public let clockOffset: Int64
 
-    private var overruns: UInt64 = 0
+    /// Times the kernel said records were overwritten (EPIPE): occurrences,
+    /// not records, so not in `losses`; the records lost are the sequence
+    /// gaps ("kmsg lost").
+    public private(set) var overruns: UInt64 = 0
     private var lostRecords: UInt64 = 0
     private var malformed: UInt64 = 0
     private var readErrors: UInt64 = 0

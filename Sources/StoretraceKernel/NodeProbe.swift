@@ -17,6 +17,17 @@ public struct ProbeResult: Sendable, Equatable {
 }
 
 public enum NodeProbe {
+    /// A BPF feature's line: a probe the kernel refused (no CAP_BPF) says
+    /// so, and nothing about the kernel's version.
+    static func feature(_ name: String, _ probe: SyscallTracer.FeatureProbe, present: String, absent: String) -> ProbeResult {
+        switch probe {
+        case .present: return .init(name: name, state: .ok, detail: present)
+        case .absent: return .init(name: name, state: .missing, detail: absent)
+        case .notChecked(let failure):
+            return .init(name: name, state: .refused, detail: "not checked: the kernel refused the probe (\(failure)); run doctor as root or with CAP_BPF")
+        }
+    }
+
     public static func run() -> [ProbeResult] {
         var results: [ProbeResult] = []
         let caps = Privileges.effective()
@@ -38,16 +49,12 @@ public enum NodeProbe {
             results.append(.init(name: "BTF", state: .missing, detail: "no /sys/kernel/btf/vmlinux: kernel built without CONFIG_DEBUG_INFO_BTF"))
         }
 
-        if SyscallTracer.kernelHasRingBuffer() {
-            results.append(.init(name: "BPF ring buffer", state: .ok, detail: "BPF_MAP_TYPE_RINGBUF (Linux 5.8+)"))
-        } else {
-            results.append(.init(name: "BPF ring buffer", state: .missing, detail: "kernel before 5.8 or BPF refused: storetrace falls back to the perf buffer"))
-        }
-        if SyscallTracer.kernelHasTaskStorage() {
-            results.append(.init(name: "BPF task storage", state: .ok, detail: "BPF_MAP_TYPE_TASK_STORAGE, bpf_get_current_task_btf (Linux 5.11+)"))
-        } else {
-            results.append(.init(name: "BPF task storage", state: .missing, detail: "kernel before 5.11: storetrace keeps pending calls in a hash map (slower, same events)"))
-        }
+        results.append(feature("BPF ring buffer", SyscallTracer.ringBufferProbe(),
+                               present: "BPF_MAP_TYPE_RINGBUF (Linux 5.8+)",
+                               absent: "kernel before 5.8: storetrace falls back to the perf buffer"))
+        results.append(feature("BPF task storage", SyscallTracer.taskStorageProbe(),
+                               present: "BPF_MAP_TYPE_TASK_STORAGE, bpf_get_current_task_btf (Linux 5.11+)",
+                               absent: "kernel before 5.11: storetrace keeps pending calls in a hash map (slower, same events)"))
 
         let existing = TracefsMount.existing()
         var tracefs: TracefsMount?
@@ -63,8 +70,12 @@ public enum NodeProbe {
             results.append(.init(name: "tracefs", state: .ok, detail: state))
             for kind in SyscallKind.allCases {
                 let event = "syscalls:sys_enter_\(kind.tracepoint)"
-                if tracefs.exists("events/syscalls/sys_enter_\(kind.tracepoint)") {
+                let failure = tracefs.lookUp("events/syscalls/sys_enter_\(kind.tracepoint)")
+                if failure == nil {
                     results.append(.init(name: "syscall \(kind.callName)", state: .ok, detail: event))
+                } else if failure == .permissionDenied {
+                    results.append(.init(name: "syscall \(kind.callName)", state: .refused,
+                                         detail: "\(event): \(tracefs.path)/events may not be read (EACCES: root-only; needs root or CAP_DAC_READ_SEARCH)"))
                 } else {
                     results.append(.init(name: "syscall \(kind.callName)", state: .missing, detail: "no tracepoint \(event)"))
                 }

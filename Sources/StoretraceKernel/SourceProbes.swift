@@ -10,13 +10,11 @@ import SystemPackage
 public enum SourceProbes {
     public static func run(tracefs: TracefsMount) -> [ProbeResult] {
         var results: [ProbeResult] = []
-        let stale = TracefsFiles.list(tracefs.path + "/instances").filter {
-            guard let pid = TracefsInstance.ownerPID(ofInstance: $0) else { return false }
-            return pid != getpid() && !TracefsInstance.processIsAlive(pid)
-        }
+        // Stale: no run holds the instance's lock (see TracefsInstance).
+        let stale = TracefsInstance.staleInstances(tracefs: tracefs)
         if !stale.isEmpty {
             results.append(.init(name: "stale instances", state: .missing,
-                                 detail: "left by killed runs: \(stale.sorted().joined(separator: ", ")); `storetrace doctor --cleanup` removes them"))
+                                 detail: "left by killed runs: \(stale.joined(separator: ", ")); `storetrace doctor --cleanup` removes them"))
         }
 
         // An instance with nothing enabled: only creation and removal are probed.

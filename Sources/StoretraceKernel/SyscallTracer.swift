@@ -67,10 +67,17 @@ public struct TracerOptions: Sendable {
 /// Loss counters, summed over CPUs. Nothing is dropped silently: every way a
 /// record can go missing between the syscall and us has a counter here.
 public struct LossCounters: Equatable, Sendable {
-    /// BPF could not reserve room in the ring buffer (user space too slow).
+    /// BPF could not output into the ring buffer (user space too slow);
+    /// ring-buffer mode only.
     public var bufferFull: UInt64 = 0
-    /// Samples the perf buffer reported lost (perf-buffer mode only).
+    /// BPF could not output into the perf buffer (perf-buffer mode only):
+    /// counted by the program, one per event, exact at any moment.
     public var perfLost: UInt64 = 0
+    /// The same losses as the kernel reports them in lost-sample records
+    /// (libbpf's lost callback): information, never added to `lost`. They
+    /// arrive late (when that CPU's buffer has room again), so this can be
+    /// below `perfLost`, never above.
+    public var perfLostReported: UInt64 = 0
     /// The per-thread entry table was full, so the call was not recorded.
     public var pendingFull: UInt64 = 0
     /// Exits without a recorded entry (calls already running at attach).
@@ -106,6 +113,12 @@ public final class SyscallTracer: RecordSource {
     /// nil when every record wakes it.
     public let drainIntervalMilliseconds: Int?
     public private(set) var attached: [SyscallKind] = []
+    /// What the kernel buffer holds, in bytes over all CPUs: the ring
+    /// buffer's size, or the perf buffer's pages (see `bufferNotice`).
+    public private(set) var bufferBytes = 0
+    /// Set when `bufferBytes` is larger than `TracerOptions.bufferSize`
+    /// (the perf buffer's minimum): one line to show once.
+    public private(set) var bufferNotice: String?
     /// Calls this kernel cannot trace, with the reason.
     public private(set) var skipped: [(kind: SyscallKind, reason: String)] = []
 
@@ -143,19 +156,60 @@ public final class SyscallTracer: RecordSource {
 
     /// The BPF ring buffer appeared in Linux 5.8.
     public static func kernelHasRingBuffer() -> Bool {
-        libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nil) == 1
+        ringBufferProbe() == .present
+    }
+
+    /// Whether the kernel has a BPF feature, or why it could not be told:
+    /// a probe refused for lack of privilege says nothing about the kernel.
+    public enum FeatureProbe: Equatable, Sendable {
+        case present
+        case absent
+        case notChecked(Errno)
+    }
+
+    /// libbpf's probe result (1 yes, 0 no, -errno) as a FeatureProbe; without
+    /// CAP_BPF (or CAP_SYS_ADMIN) the answer is never "absent".
+    static func feature(_ result: Int32, privileged: Bool) -> FeatureProbe {
+        if result == 1 { return .present }
+        if result < 0 { return .notChecked(Errno(rawValue: -result)) }
+        return privileged ? .absent : .notChecked(.notPermitted)
+    }
+
+    static var mayUseBPF: Bool {
+        let caps = Privileges.effective()
+        return caps & (1 << UInt64(Capability.sysAdmin.rawValue)) != 0 || caps & (1 << UInt64(Capability.bpf.rawValue)) != 0
+    }
+
+    /// BPF_MAP_TYPE_RINGBUF (Linux 5.8+).
+    public static func ringBufferProbe() -> FeatureProbe {
+        feature(libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nil), privileged: mayUseBPF)
+    }
+
+    /// Task storage and bpf_get_current_task_btf() (Linux 5.11+).
+    public static func taskStorageProbe() -> FeatureProbe {
+        let privileged = mayUseBPF
+        for result in [libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, nil),
+                       libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_get_current_task_btf, nil),
+                       libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_task_storage_get, nil)] {
+            let probe = feature(result, privileged: privileged)
+            if probe != .present { return probe }
+        }
+        return .present
     }
 
     /// Task storage and bpf_get_current_task_btf() in tracepoint programs (Linux 5.11+).
     public static func kernelHasTaskStorage() -> Bool {
-        libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, nil) == 1
-            && libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_get_current_task_btf, nil) == 1
-            && libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_task_storage_get, nil) == 1
+        taskStorageProbe() == .present
     }
 
     public init(options: TracerOptions, tracefs: TracefsMount) throws(KernelError) {
         try options.validate()
         try Privileges.checkTracing()
+        // Tracepoints are attached by the ids in tracefs: an events/ that
+        // may not be searched is the cause, not a kernel without them.
+        if let failure = tracefs.lookUp("events/syscalls"), failure == .permissionDenied {
+            throw tracefs.eventsUnreadable(failure)
+        }
         LibbpfLog.install()
         _ = LibbpfLog.drain()
         handlerBox = HandlerBox()
@@ -267,16 +321,44 @@ public final class SyscallTracer: RecordSource {
                             perfEvents: OpaquePointer?) throws(KernelError) {
         let context = Unmanaged.passUnretained(handlerBox).toOpaque()
         if perf {
-            // Split the requested size over the CPUs, in pages, a power of two each.
             let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
-            var pages = 1
-            while pages * 2 * pageSize * possibleCPUs <= options.bufferSize { pages *= 2 }
-            perfBuffer = perf_buffer__new(bpf_map__fd(perfEvents), max(pages, 8), perfSample, perfLost, context, nil)
+            let pages = Self.perfBufferPagesPerCPU(requestedBytes: options.bufferSize, cpus: possibleCPUs, pageSize: pageSize)
+            bufferBytes = pages * pageSize * possibleCPUs
+            bufferNotice = Self.perfBufferNotice(requestedBytes: options.bufferSize, cpus: possibleCPUs, pageSize: pageSize)
+            perfBuffer = perf_buffer__new(bpf_map__fd(perfEvents), pages, perfSample, perfLost, context, nil)
             if perfBuffer == nil { throw .system("perf_buffer__new") }
         } else {
+            bufferBytes = options.bufferSize
             ringBuffer = ring_buffer__new(bpf_map__fd(events), ringSample, context, nil)
             if ringBuffer == nil { throw .system("ring_buffer__new") }
         }
+    }
+
+    /// The requested size split over the CPUs, in pages, a power of two per
+    /// CPU (perf_buffer__new needs one), and at least 8: fewer loses events
+    /// in any burst.
+    public static func perfBufferPagesPerCPU(requestedBytes: Int, cpus: Int, pageSize: Int) -> Int {
+        var pages = 1
+        while pages * 2 * pageSize * cpus <= requestedBytes { pages *= 2 }
+        return max(pages, minimumPerfBufferPages)
+    }
+
+    static let minimumPerfBufferPages = 8
+
+    /// One line when the perf buffer must be larger than `--buffer-size`
+    /// asked for (nil when it is not): the size is not changed quietly.
+    public static func perfBufferNotice(requestedBytes: Int, cpus: Int, pageSize: Int) -> String? {
+        let pages = perfBufferPagesPerCPU(requestedBytes: requestedBytes, cpus: cpus, pageSize: pageSize)
+        let total = pages * pageSize * cpus
+        guard total > requestedBytes else { return nil }
+        return "perf buffer: --buffer-size \(requestedBytes >> 10) KiB is below its minimum of \(minimumPerfBufferPages) pages per CPU; "
+            + "using \(total >> 10) KiB (\(pages * pageSize >> 10) KiB on each of \(cpus) CPUs)"
+    }
+
+    /// The same, for this machine's possible CPUs and page size.
+    public static func perfBufferNotice(requestedBytes: Int) -> String? {
+        perfBufferNotice(requestedBytes: requestedBytes, cpus: Int(max(libbpf_num_possible_cpus(), 1)),
+                         pageSize: Int(sysconf(Int32(_SC_PAGESIZE))))
     }
 
     /// Finds `st_settings` in the object's .rodata through BTF and writes it.
@@ -345,7 +427,7 @@ public final class SyscallTracer: RecordSource {
     /// Reads the per-CPU loss counters from the kernel and sums them.
     public func counters() -> LossCounters {
         var result = LossCounters()
-        result.perfLost = handlerBox.perfLost
+        result.perfLostReported = handlerBox.perfLost
         var values = [UInt64](repeating: 0, count: possibleCPUs)
         for counter in 0..<Int(ST_COUNTER_MAX.rawValue) {
             var key = UInt32(counter)
@@ -353,6 +435,7 @@ public final class SyscallTracer: RecordSource {
             let sum = values.reduce(0, &+)
             switch UInt32(counter) {
             case ST_COUNTER_RINGBUF_FULL.rawValue: result.bufferFull = sum
+            case ST_COUNTER_PERFBUF_FULL.rawValue: result.perfLost = sum
             case ST_COUNTER_PENDING_FULL.rawValue: result.pendingFull = sum
             case ST_COUNTER_EXIT_UNMATCHED.rawValue: result.exitUnmatched = sum
             case ST_COUNTER_STRING_FAULT.rawValue: result.stringFaults = sum

@@ -1,3 +1,4 @@
+import CStoretraceSys
 import Glibc
 import SystemPackage
 
@@ -13,13 +14,20 @@ public final class TracefsMount {
     public let mountedByUs: Bool
     private var released = false
 
-    /// The tracefs directory already mounted, if any.
+    /// The tracefs directory already mounted, if any. Found by the file
+    /// system's magic (statfs), not by looking inside: tracefs's events/ is
+    /// root-only, and to a process with only CAP_BPF and CAP_PERFMON a
+    /// mounted tracefs must not look unmounted.
     public static func existing() -> String? {
-        for candidate in [standardPath, debugfsPath] where access(candidate + "/events", F_OK) == 0 {
-            return candidate
+        for candidate in [standardPath, debugfsPath] {
+            var magic: UInt = 0
+            if st_fs_magic(candidate, &magic) == 0 && magic == tracefsMagic { return candidate }
         }
         return nil
     }
+
+    /// TRACEFS_MAGIC (include/uapi/linux/magic.h).
+    static let tracefsMagic: UInt = 0x7472_6163
 
     public init() throws(KernelError) {
         if let found = Self.existing() {
@@ -48,6 +56,22 @@ public final class TracefsMount {
     deinit { release() }
 
     public func exists(_ relative: String) -> Bool {
-        access(path + "/" + relative, F_OK) == 0
+        lookUp(relative) == nil
+    }
+
+    /// nil if `relative` exists, else why not: ENOENT (absent), or EACCES
+    /// when events/ may not be searched (it is 0700 root; CAP_DAC_READ_SEARCH
+    /// or root reads it).
+    public func lookUp(_ relative: String) -> Errno? {
+        // stat, not access: access(2) judges by the real uid and drops the
+        // capabilities (CAP_DAC_READ_SEARCH) of a non-root caller.
+        var info = stat()
+        return stat(path + "/" + relative, &info) == 0 ? nil : Errno(rawValue: errno)
+    }
+
+    /// The error for tracepoint ids that cannot be read for lack of permission.
+    func eventsUnreadable(_ failure: Errno) -> KernelError {
+        .tracefs(path: path + "/events", errno: failure,
+                 action: "read the tracepoint ids (events/ is root-only: run as root, or add CAP_DAC_READ_SEARCH to CAP_BPF and CAP_PERFMON) in")
     }
 }

@@ -74,7 +74,13 @@ public struct TracefsInstanceOptions: Sendable {
 /// Everything the instance changes is recorded in `changes` and undone by
 /// `close()`, which then removes the instance. A run killed before it could
 /// close leaves its instance behind; `removeStale(tracefs:)` finds those by
-/// their dead pid. Tracing stays off until `start()`.
+/// their lock. Tracing stays off until `start()`.
+///
+/// Ownership is an flock on the instance directory, held from creation to
+/// removal: the kernel drops it when the owner dies, however it dies, and it
+/// holds across PID and mount namespaces (tracefs has one superblock), where
+/// the pid in the name means nothing (a run in a container is pid 1 there,
+/// or any pid the host may not have).
 public final class TracefsInstance {
     public static let namePrefix = "storetrace-"
 
@@ -107,6 +113,8 @@ public final class TracefsInstance {
     public private(set) var warnings: [SourceWarning] = []
     public private(set) var changes: [Change] = []
     public private(set) var isClosed = false
+    /// The instance directory, flocked (LOCK_EX) for the instance's lifetime.
+    private var lockFD: Int32 = -1
 
     public var functionTracerOn: Bool { !tracedFunctions.isEmpty }
     /// True when ftrace timestamps are CLOCK_MONOTONIC nanoseconds and so
@@ -119,7 +127,11 @@ public final class TracefsInstance {
         self.tracefs = tracefs
         let instances = tracefs.path + "/instances"
         // mkdir is atomic, so trying the next n after EEXIST needs no lock,
-        // even with several instances per process.
+        // even with several instances per process. The instances directory's
+        // own lock is held from mkdir until the new instance is locked, so
+        // that a cleanup (which takes it too) never sees it unlocked.
+        let creating = Self.lockDirectory(instances, nonBlocking: false)
+        defer { if creating >= 0 { Glibc.close(creating) } }
         var attempt = 0
         var created: (name: String, path: String)?
         while created == nil {
@@ -135,6 +147,13 @@ public final class TracefsInstance {
         }
         name = created!.name
         path = created!.path
+        let lock = Self.lockDirectory(created!.path, nonBlocking: true)
+        guard lock >= 0 else {
+            let failure = Errno(rawValue: errno)
+            rmdir(created!.path)
+            throw .tracefs(path: created!.path, errno: failure, action: "lock (flock) the tracefs instance")
+        }
+        lockFD = lock
         clock = "local"
         changes.append(.created)
 
@@ -198,21 +217,31 @@ public final class TracefsInstance {
         if rmdir(path) != 0 {
             failures.append(.tracefs(path: path, errno: Errno(rawValue: errno), action: "remove the tracefs instance"))
         }
+        // Released after the rmdir: a cleanup must not take an instance
+        // that is still being closed for a stale one.
+        if lockFD >= 0 { Glibc.close(lockFD) }
+        lockFD = -1
         return failures
     }
 
     // MARK: Stale instances
 
-    /// Removes every `storetrace-<pid>-<n>` instance whose process is gone
-    /// (a run that was killed), returning their names. Instances of live
-    /// processes, this one included, are left alone. A pid reused by an
-    /// unrelated process keeps its instance until that process exits too.
+    /// Removes every `storetrace-<pid>-<n>` instance that no run holds (its
+    /// run was killed), returning their names. Instances of live runs, in
+    /// any PID namespace, this process's included, hold their lock and are
+    /// left alone.
     public static func removeStale(tracefs: TracefsMount) -> [String] {
         let instances = tracefs.path + "/instances"
+        // No instance is created (mkdir, then locked) while we look.
+        let scanning = lockDirectory(instances, nonBlocking: false)
+        defer { if scanning >= 0 { Glibc.close(scanning) } }
         var removed: [String] = []
-        for name in TracefsFiles.list(instances).sorted() {
-            guard let pid = ownerPID(ofInstance: name), pid != getpid(), !processIsAlive(pid) else { continue }
+        for name in TracefsFiles.list(instances).sorted() where ownerPID(ofInstance: name) != nil {
             let path = instances + "/" + name
+            // Held while removing: the owner is gone and no one else takes it.
+            let lock = lockDirectory(path, nonBlocking: true)
+            guard lock >= 0 else { continue }
+            defer { Glibc.close(lock) }
             // Quiet it before removing, in case rmdir fails and it lingers.
             TracefsFiles.write(path + "/tracing_on", "0")
             TracefsFiles.write(path + "/events/enable", "0")
@@ -223,7 +252,20 @@ public final class TracefsInstance {
         return removed
     }
 
-    /// The pid in `storetrace-<pid>-<n>`, or nil for any other name.
+    /// The names of instances no run holds, without removing them (doctor).
+    public static func staleInstances(tracefs: TracefsMount) -> [String] {
+        let instances = tracefs.path + "/instances"
+        return TracefsFiles.list(instances).sorted().filter { name in
+            guard ownerPID(ofInstance: name) != nil else { return false }
+            let lock = lockDirectory(instances + "/" + name, nonBlocking: true)
+            guard lock >= 0 else { return false }
+            Glibc.close(lock)
+            return true
+        }
+    }
+
+    /// The pid in `storetrace-<pid>-<n>`, or nil for any other name. Only
+    /// says the name is storetrace's: the pid is in the creator's namespace.
     static func ownerPID(ofInstance name: String) -> pid_t? {
         guard name.hasPrefix(namePrefix) else { return nil }
         let parts = name.dropFirst(namePrefix.count).split(separator: "-", omittingEmptySubsequences: false)
@@ -233,8 +275,20 @@ public final class TracefsInstance {
         return pid
     }
 
-    static func processIsAlive(_ pid: pid_t) -> Bool {
-        kill(pid, 0) == 0 || errno == EPERM  // EPERM: it exists, we may not signal it
+    /// Opens a tracefs directory and flocks it (LOCK_EX): the descriptor,
+    /// or -1 (errno set) if it cannot be opened or, non-blocking, someone
+    /// else holds it. tracefs supports flock on directories.
+    static func lockDirectory(_ path: String, nonBlocking: Bool) -> Int32 {
+        let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return -1 }
+        while flock(fd, LOCK_EX | (nonBlocking ? LOCK_NB : 0)) != 0 {
+            if errno == EINTR { continue }
+            let failure = errno
+            Glibc.close(fd)
+            errno = failure
+            return -1
+        }
+        return fd
     }
 
     // MARK: Setup steps

@@ -1,3 +1,19 @@
+/// How `appendPrintable` spells a byte it escapes.
+public enum EscapeSpelling: Sendable {
+    /// `\x1b`, as /dev/kmsg and strace write it.
+    case hex
+    /// `\033`, as /proc/PID/mountinfo writes it.
+    case octal
+}
+
+/// Text safe for a terminal, for messages built as Strings (file names and
+/// user input in error lines): the same escaping as `appendPrintable`.
+public func escapedForTerminal(_ text: String) -> String {
+    var out = OutputBuffer(capacity: text.utf8.count + 16)
+    out.appendPrintable(string: text)
+    return String(decoding: out.bytes, as: UTF8.self)
+}
+
 extension OutputBuffer {
     /// A C-style quoted string as strace prints it: printable ASCII as is,
     /// `\"`, `\\`, `\n`, `\t`, and every other byte as `\xNN`. Bytes from the
@@ -19,11 +35,68 @@ extension OutputBuffer {
         append(UInt8(ascii: "\""))
     }
 
-    /// Bytes safe to print on a terminal (comm): control bytes become `?`.
-    public mutating func appendPrintable(_ text: UnsafeRawBufferPointer) {
-        for byte in text {
-            append(byte >= 0x20 && byte != 0x7f ? byte : UInt8(ascii: "?"))
+    /// The one escaper for text that reaches a terminal unquoted: comm,
+    /// uevent fields, kmsg text, tracepoint and symbol names, snapshot
+    /// fields, and messages that echo a file name or user input. Printable
+    /// ASCII and well-formed UTF-8 pass as they are; every byte of a C0
+    /// control, DEL, a C1 control (U+0080–U+009F: U+009B is CSI to terminals
+    /// that take 8-bit controls), an ill-formed UTF-8 sequence (a raw 0x9B),
+    /// and the backslash itself (so an escape cannot be faked) is written as
+    /// `\xNN` (as /dev/kmsg does) or `\NNN` (as mountinfo does).
+    /// `escapingSpaces` also escapes spaces, for table cells.
+    public mutating func appendPrintable(_ text: UnsafeRawBufferPointer, spelling: EscapeSpelling = .hex,
+                                         escapingSpaces: Bool = false) {
+        var index = 0
+        let count = text.count
+        while index < count {
+            // Runs of plain ASCII (most names) in one copy.
+            var end = index
+            while end < count, case let byte = text[end], byte > 0x20 || (byte == 0x20 && !escapingSpaces),
+                  byte < 0x7f, byte != UInt8(ascii: "\\") {
+                end += 1
+            }
+            if end > index {
+                append(bytes: UnsafeRawBufferPointer(rebasing: text[index..<end]))
+                index = end
+                continue
+            }
+            var length = 1
+            if text[index] >= 0x80 {
+                length = Self.utf8SequenceLength(text, at: index)
+                if length > 0 && !Self.isC1Control(text, at: index) {
+                    append(bytes: UnsafeRawBufferPointer(rebasing: text[index..<(index + length)]))
+                    index += length
+                    continue
+                }
+                length = max(length, 1)
+            }
+            for byte in text[index..<(index + length)] { appendEscapedByte(byte, spelling) }
+            index += length
         }
+    }
+
+    public mutating func appendPrintable(string: String, spelling: EscapeSpelling = .hex, escapingSpaces: Bool = false) {
+        var copy = string
+        copy.withUTF8 { appendPrintable(UnsafeRawBufferPointer($0), spelling: spelling, escapingSpaces: escapingSpaces) }
+    }
+
+    private mutating func appendEscapedByte(_ byte: UInt8, _ spelling: EscapeSpelling) {
+        switch spelling {
+        case .hex:
+            append("\\x")
+            appendHexByte(byte)
+        case .octal:
+            append(UInt8(ascii: "\\"))
+            append(UInt8(ascii: "0") + byte >> 6)
+            append(UInt8(ascii: "0") + byte >> 3 & 7)
+            append(UInt8(ascii: "0") + byte & 7)
+        }
+    }
+
+    /// Whether the well-formed sequence at `index` is U+0080–U+009F (C2 80–C2 9F).
+    @inline(__always)
+    static func isC1Control(_ text: UnsafeRawBufferPointer, at index: Int) -> Bool {
+        text[index] == 0xC2 && index + 1 < text.count && text[index + 1] < 0xA0
     }
 
     /// A JSON string literal (RFC 8259). Valid UTF-8 passes through; each byte
@@ -63,6 +136,11 @@ extension OutputBuffer {
             if length == 0 {
                 append("\u{FFFD}")
                 index += 1
+            } else if Self.isC1Control(text, at: index) {
+                // Valid JSON raw, but a terminal showing the JSON would obey it.
+                append("\\u00")
+                appendHexByte(text[index + 1]) // U+0080–U+009F is C2 80–C2 9F
+                index += 2
             } else {
                 append(bytes: UnsafeRawBufferPointer(rebasing: text[index..<(index + length)]))
                 index += length

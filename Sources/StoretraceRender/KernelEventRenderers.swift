@@ -66,8 +66,14 @@ extension TextRenderer {
         out.append(UInt8(ascii: ">"))
         out.append(string: record.level.name)
         out.append(UInt8(ascii: " "))
-        // /dev/kmsg already escapes non-printable bytes as \xNN.
-        out.appendPrintable(record.message)
+        // /dev/kmsg escapes bytes outside printable ASCII as \xNN; undone
+        // first, so that the one terminal escaper decides (UTF-8 shows as
+        // text, controls as \xNN) and a capture's raw bytes cannot slip by.
+        let message = record.message
+        withUnsafeTemporaryAllocation(byteCount: max(message.count, 1), alignment: 1) { scratch in
+            let count = KmsgRecord.unescape(message, into: scratch) ?? 0 // never nil: as large as the input
+            out.appendPrintable(UnsafeRawBufferPointer(rebasing: scratch[..<count]))
+        }
         if severe { paint(.reset, into: &out) }
         out.append(UInt8(ascii: "\n"))
     }
@@ -90,18 +96,19 @@ extension TextRenderer {
         }
         paint(.bold, into: &out)
         if let call = view.functionCall {
-            out.append(string: describe(call.ip))
+            out.appendPrintable(string: describe(call.ip))
             paint(.reset, into: &out)
             out.append(" <- ")
-            out.append(string: describe(call.parentIP))
+            out.appendPrintable(string: describe(call.parentIP))
         } else {
-            out.append(string: view.system)
+            // Names come from format files, or from a capture: untrusted.
+            out.appendPrintable(string: view.system)
             out.append(UInt8(ascii: ":"))
-            out.append(string: view.name)
+            out.appendPrintable(string: view.name)
             paint(.reset, into: &out)
             view.forEachField { field, value in
                 out.append(UInt8(ascii: " "))
-                out.append(string: field.name)
+                out.appendPrintable(string: field.name)
                 out.append(UInt8(ascii: "="))
                 switch value {
                 case .signed(let number): out.appendDecimal(number)

@@ -189,29 +189,18 @@ public enum SnapshotRenderer {
         printable(text, escapingSpaces: true)
     }
 
-    /// Text safe to print: control characters (C0, DEL, C1) become octal
-    /// escapes of their UTF-8 bytes, like mountinfo's "\012".
+    /// Text safe to print, by the one terminal escaper
+    /// (`OutputBuffer.appendPrintable`): control characters (C0, DEL, C1),
+    /// and backslashes, become octal escapes of their UTF-8 bytes, like
+    /// mountinfo's "\012".
     static func printable(_ text: String) -> String {
         printable(text, escapingSpaces: false)
     }
 
     static func printable(_ text: String, escapingSpaces: Bool) -> String {
-        let needsEscape = { (scalar: Unicode.Scalar) -> Bool in
-            scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
-                || (escapingSpaces && (scalar == " " || scalar == "\\"))
-        }
-        guard text.unicodeScalars.contains(where: needsEscape) else { return text }
-        var out = ""
-        for scalar in text.unicodeScalars {
-            guard needsEscape(scalar) else {
-                out.unicodeScalars.append(scalar)
-                continue
-            }
-            for byte in String(scalar).utf8 {
-                out += "\\" + String(byte >> 6) + String(byte >> 3 & 7) + String(byte & 7)
-            }
-        }
-        return out
+        var out = OutputBuffer(capacity: text.utf8.count + 16)
+        out.appendPrintable(string: text, spelling: .octal, escapingSpaces: escapingSpaces)
+        return String(decoding: out.bytes, as: UTF8.self)
     }
 
     /// Binary units with one decimal: "512 B", "1.5 KiB", "256.0 GiB".

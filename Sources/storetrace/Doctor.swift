@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import StoretraceKernel
+import StoretraceRender
 
 struct Doctor: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,9 +23,9 @@ struct Doctor: ParsableCommand {
                 let tracefs = try TracefsMount()
                 let removed = TracefsInstance.removeStale(tracefs: tracefs)
                 tracefs.release()
-                print(removed.isEmpty ? "cleanup: no stale storetrace instances" : "cleanup: removed " + removed.joined(separator: ", "))
+                print(removed.isEmpty ? "cleanup: no stale storetrace instances" : "cleanup: removed " + escapedForTerminal(removed.joined(separator: ", ")))
             } catch {
-                print("cleanup: \(error)")
+                print("cleanup: " + escapedForTerminal("\(error)"))
             }
         }
         let results = NodeProbe.run()
@@ -39,7 +40,7 @@ struct Doctor: ParsableCommand {
             } else {
                 painted = state + String(repeating: " ", count: 8 - state.count)
             }
-            print(result.name + String(repeating: " ", count: width - result.name.count + 2) + painted + result.detail)
+            print(result.name + String(repeating: " ", count: width - result.name.count + 2) + painted + escapedForTerminal(result.detail))
         }
         let privileged = results.first { $0.name == "privileges" }?.state == .ok
         let anySyscall = results.contains { $0.name.hasPrefix("syscall ") && $0.state == .ok }

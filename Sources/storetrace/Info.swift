@@ -56,8 +56,10 @@ struct Info: ParsableCommand {
         }
         lines.append(("end", summary.tail.description))
         for corruption in summary.corruptions { lines.append(("damaged", corruption.description)) }
-        let width = lines.map(\.0.count).max() ?? 0
-        for (key, value) in lines { print(key + String(repeating: " ", count: width - key.count + 2) + value) }
+        // Names, notes and file names come from the capture: escaped.
+        let escaped = lines.map { (escapedForTerminal($0.0), escapedForTerminal($0.1)) }
+        let width = escaped.map(\.0.count).max() ?? 0
+        for (key, value) in escaped { print(key + String(repeating: " ", count: width - key.count + 2) + value) }
         if let snapshot = summary.snapshots.first {
             print("")
             print(SnapshotRenderer.summary(snapshot), terminator: "")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import StoretraceKernel
+import StoretraceRender
 import StoretraceSession
 
 struct Live: ParsableCommand {
@@ -39,6 +40,7 @@ struct Live: ParsableCommand {
         config.format = output.json ? .json : .text
         config.color = output.useColor(fd: STDOUT_FILENO)
         trace.apply(to: &config)
+        notePerfBufferSize(config.tracer)
         do {
             _ = try LiveSession(configuration: config).run()
         } catch {
@@ -47,8 +49,21 @@ struct Live: ParsableCommand {
     }
 }
 
+/// `--perf-buffer` with a `--buffer-size` below the perf buffer's minimum
+/// gets a larger buffer: said once, before tracing starts.
+func notePerfBufferSize(_ tracer: TracerOptions) {
+    guard tracer.forcePerfBuffer, let notice = SyscallTracer.perfBufferNotice(requestedBytes: tracer.bufferSize) else { return }
+    note(notice)
+}
+
 /// One line on stderr, exit status 1: how every runtime error ends.
 func fail(_ message: String) -> Never {
-    fputs("storetrace: \(message)\n", stderr)
+    note(message)
     exit(1)
+}
+
+/// One line on stderr. Messages echo file names and what a capture holds:
+/// escaped for the terminal like every other text.
+func note(_ message: String) {
+    fputs("storetrace: \(escapedForTerminal(message))\n", stderr)
 }

@@ -57,6 +57,7 @@ struct Record: ParsableCommand {
         config.color = display.useColor(fd: STDOUT_FILENO)
         config.outputFD = live ? STDOUT_FILENO : nil
         trace.apply(to: &config)
+        notePerfBufferSize(config.tracer)
         var record = RecordOptions(path: path)
         record.overwrite = force
         record.maxSize = maxSize?.bytes

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Glibc
+import StoretraceCapture
 import StoretraceKernel
 import StoretraceSession
 
@@ -40,6 +41,9 @@ struct Replay: ParsableCommand {
     @Flag(name: .long, help: "Only mount operations: the mount family's calls put together into one mount_op line each, in mount(8)'s words (the same as --type mount_op; without it they show after their calls).")
     var ops = false
 
+    @Flag(name: .long, help: "Exit with status 3 if the capture is damaged: a region skipped, a record without its schema, or an end cut short (torn, or not closed by its writer).")
+    var strict = false
+
     @OptionGroup var filters: FilterOptions
     @OptionGroup var output: OutputOptions
 
@@ -60,16 +64,27 @@ struct Replay: ParsableCommand {
             fail(error.description)
         }
         for corruption in summary.corruptions {
-            fputs("storetrace: \(file): skipped damaged data at \(corruption)\n", stderr)
+            note("\(file): skipped damaged data at \(corruption)")
         }
         if summary.tail.hasPrefix("torn") || summary.tail.hasPrefix("not closed") {
-            fputs("storetrace: \(file): \(summary.tail); every complete chunk before it was replayed\n", stderr)
+            note("\(file): \(summary.tail); every complete chunk before it was replayed")
         }
         if noOutput {
-            fputs("storetrace: \(summary.counts.shown) events decoded (\(summary.counts.received) read), \(summary.counts.malformed) malformed\n", stderr)
+            note("\(summary.counts.shown) events decoded (\(summary.counts.received) read), \(summary.counts.malformed) malformed")
         }
         if summary.counts.malformed > 0 {
-            fputs("storetrace: \(summary.counts.malformed) malformed records skipped\n", stderr)
+            note("\(summary.counts.malformed) malformed records skipped")
+        }
+        if strict {
+            // A second read, checksums only: ReplaySummary does not carry the
+            // session reader's CaptureIntegrity (yet).
+            let integrity: CaptureIntegrity
+            do { integrity = try CaptureReader.verify(path: file) } catch { fail("\(file): \(error)") }
+            if !integrity.isIntact || summary.counts.malformed > 0 {
+                let problems = integrity.problems + (summary.counts.malformed > 0 ? ["\(summary.counts.malformed) malformed records"] : [])
+                note("\(file): damaged (\(problems.joined(separator: "; "))); exit status 3 (--strict)")
+                throw ExitCode(3)
+            }
         }
     }
 }

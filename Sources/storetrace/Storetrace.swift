@@ -1,4 +1,6 @@
 import ArgumentParser
+import Glibc
+import StoretraceRender
 
 @main
 struct Storetrace: ParsableCommand {
@@ -28,4 +30,22 @@ struct Storetrace: ParsableCommand {
         subcommands: [Live.self, Record.self, Replay.self, Info.self, Doctor.self],
         defaultSubcommand: Live.self
     )
+
+    /// ArgumentParser's main, except that error messages (which echo the
+    /// user's arguments) go through the terminal escaper line by line.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            guard code != .success else { exit(withError: error) } // --help and the like
+            let message = fullMessage(for: error)
+            if !message.isEmpty {
+                let lines = message.split(separator: "\n", omittingEmptySubsequences: false)
+                fputs(lines.map { escapedForTerminal(String($0)) }.joined(separator: "\n") + "\n", stderr)
+            }
+            Glibc.exit(code.rawValue)
+        }
+    }
 }

@@ -17,8 +17,12 @@ public struct RecordBuilder {
     public var args: [UInt64] = [0, 0, 0, 0, 0, 0]
     public var detail: [UInt64] = [0, 0, 0, 0, 0, 0]
     public var comm = "mount"
+    /// Raw comm bytes (up to 15), for bytes a String cannot hold; overrides `comm`.
+    public var commBytes: [UInt8]?
     /// nil: a NULL pointer.
     public var strings: [String?] = []
+    /// Raw string bytes by index, for bytes a String cannot hold (invalid UTF-8); override `strings`.
+    public var stringBytes: [Int: [UInt8]] = [:]
     public var truncated: UInt8 = 0
     public var faulted: UInt8 = 0
 
@@ -27,7 +31,7 @@ public struct RecordBuilder {
     public var bytes: [UInt8] {
         var out = [UInt8]()
         func put<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) } }
-        let payload = strings.map { Array(($0 ?? "").utf8) }
+        let payload = strings.enumerated().map { stringBytes[$0.offset] ?? Array(($0.element ?? "").utf8) }
         let size = 176 + payload.reduce(0) { $0 + $1.count }
         var null: UInt8 = 0
         for (index, string) in strings.enumerated() where string == nil { null |= 1 << index }
@@ -36,7 +40,7 @@ public struct RecordBuilder {
         put(cgroupID); put(timestamp); put(latency); put(ret)
         for arg in args { put(arg) }
         for word in detail { put(word) }
-        var commBytes = Array(comm.utf8.prefix(15))
+        var commBytes = Array((self.commBytes ?? Array(comm.utf8)).prefix(15))
         commBytes += [UInt8](repeating: 0, count: 16 - commBytes.count)
         out += commBytes
         for index in 0..<4 { put(UInt16(index < payload.count ? payload[index].count : 0)) }

@@ -10,9 +10,11 @@ final class RunningCLI {
     let out = Pipe(), err = Pipe()
     private(set) var stderrText = ""
 
-    init(_ arguments: [String]) throws {
-        process.executableURL = URL(fileURLWithPath: CLI.executable)
-        process.arguments = arguments
+    /// `wrapper` (unshare, setpriv...) runs the binary, given as its next argument.
+    init(_ arguments: [String], via wrapper: [String] = []) throws {
+        let command = wrapper + [CLI.executable] + arguments
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         process.standardOutput = out
         process.standardError = err
         try process.run()

@@ -132,7 +132,8 @@ enum st_counter {
     ST_COUNTER_PENDING_FULL = 1,   /* no room to remember a syscall's entry */
     ST_COUNTER_EXIT_UNMATCHED = 2, /* exit seen without its entry (e.g. attached mid-call) */
     ST_COUNTER_STRING_FAULT = 3,   /* a user string could not be read */
-    ST_COUNTER_MAX = 4,
+    ST_COUNTER_PERFBUF_FULL = 4,   /* output into the perf buffer failed (perf-buffer mode) */
+    ST_COUNTER_MAX = 5,
 };
 
 /* Identity of an open file: enough to find it again with `stat`. */

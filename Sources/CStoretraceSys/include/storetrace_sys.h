@@ -45,4 +45,8 @@ int st_tgkill(int tgid, int tid, int sig);
 /* The calling thread's effective capability set (64 bits), or -1 on error. */
 int st_effective_caps(uint64_t *caps);
 
+/* statfs(2)'s f_type of the file system holding `path` (tracefs: 0x74726163);
+ * 0 or -1 (errno set). Glibc's Swift module does not export statfs. */
+int st_fs_magic(const char *path, unsigned long *magic);
+
 #endif

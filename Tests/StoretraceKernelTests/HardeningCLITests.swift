@@ -1,0 +1,197 @@
+import Foundation
+import Glibc
+import StoretraceKernel
+import Testing
+
+/// The dynamic section of an ELF64 little-endian file (the built binary):
+/// its DT_NEEDED, DT_RPATH and DT_RUNPATH strings. Parsed here rather than
+/// by running readelf, which a node or CI image may lack.
+struct DynamicSection {
+    var needed: [String] = []
+    var rpath: [String] = []
+    var runpath: [String] = []
+
+    enum ParseError: Error { case notELF64, truncated, noDynamicSection }
+
+    init(path: String) throws {
+        let data = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        func integer<T: FixedWidthInteger>(_ offset: Int, _: T.Type) throws -> T {
+            guard offset >= 0, offset + MemoryLayout<T>.size <= data.count else { throw ParseError.truncated }
+            var value: T = 0
+            withUnsafeMutableBytes(of: &value) { $0.copyBytes(from: data[offset..<offset + MemoryLayout<T>.size]) }
+            return T(littleEndian: value)
+        }
+        // e_ident: 7f 'E' 'L' 'F', ELFCLASS64, ELFDATA2LSB.
+        guard data.count > 64, data[0..<4] == [0x7F, 0x45, 0x4C, 0x46], data[4] == 2, data[5] == 1 else { throw ParseError.notELF64 }
+        let phoff = Int(try integer(32, UInt64.self)), phentsize = Int(try integer(54, UInt16.self)), phnum = Int(try integer(56, UInt16.self))
+        var loads: [(vaddr: UInt64, offset: UInt64, size: UInt64)] = []
+        var dynamic: (offset: Int, size: Int)?
+        for index in 0..<phnum {
+            let header = phoff + index * phentsize
+            let type = try integer(header, UInt32.self)
+            let offset = try integer(header + 8, UInt64.self), vaddr = try integer(header + 16, UInt64.self)
+            let fileSize = try integer(header + 32, UInt64.self)
+            if type == 1 { loads.append((vaddr, offset, fileSize)) } // PT_LOAD
+            if type == 2 { dynamic = (Int(offset), Int(fileSize)) } // PT_DYNAMIC
+        }
+        guard let dynamic else { throw ParseError.noDynamicSection }
+        var entries: [(tag: Int64, value: UInt64)] = []
+        var strtab: UInt64?
+        for entry in stride(from: dynamic.offset, to: dynamic.offset + dynamic.size, by: 16) {
+            let tag = try integer(entry, Int64.self), value = try integer(entry + 8, UInt64.self)
+            if tag == 0 { break } // DT_NULL
+            if tag == 5 { strtab = value } // DT_STRTAB (an address)
+            entries.append((tag, value))
+        }
+        guard let strtab, let load = loads.first(where: { strtab >= $0.vaddr && strtab < $0.vaddr + $0.size }) else {
+            throw ParseError.noDynamicSection
+        }
+        let strings = Int(strtab - load.vaddr + load.offset)
+        func string(_ offset: UInt64) throws -> String {
+            let start = strings + Int(offset)
+            guard start < data.count, let end = data[start...].firstIndex(of: 0) else { throw ParseError.truncated }
+            return String(decoding: data[start..<end], as: UTF8.self)
+        }
+        for (tag, value) in entries {
+            switch tag {
+            case 1: needed.append(try string(value)) // DT_NEEDED
+            case 15: rpath += try string(value).split(separator: ":").map(String.init) // DT_RPATH
+            case 29: runpath += try string(value).split(separator: ":").map(String.init) // DT_RUNPATH
+            default: break
+            }
+        }
+    }
+}
+
+@Suite struct ShippedBinaryTests {
+    /// A RUNPATH of $ORIGIN made `sudo /tmp/storetrace` load a libbpf.so.1
+    /// planted beside the copy. Every directory the loader searches for the
+    /// binary must be one only root can write, from / down; the shipped form
+    /// (Swift runtime linked in) has none at all.
+    @Test func noLibrarySearchPathAUserCanWrite() throws {
+        let section = try DynamicSection(path: CLI.executable)
+        #expect(section.needed.contains("libbpf.so.1"), "not the storetrace binary? \(section.needed)")
+        #expect(section.rpath.isEmpty, "DT_RPATH \(section.rpath)")
+        for directory in section.runpath {
+            #expect(directory.hasPrefix("/"), "RUNPATH entry '\(directory)' is relative to the binary or the working directory")
+            var path = directory
+            while true {
+                var info = stat()
+                #expect(stat(path, &info) != 0 || (info.st_uid == 0 && info.st_mode & 0o022 == 0),
+                        "RUNPATH \(directory): \(path) is writable by a non-root user")
+                if path == "/" || path.isEmpty { break }
+                path = (path as NSString).deletingLastPathComponent
+            }
+        }
+        // With the Swift runtime linked in (scripts/storetrace), only system
+        // libraries are needed and the default search path finds them.
+        if !section.needed.contains("libswiftCore.so") {
+            #expect(section.runpath.isEmpty, "RUNPATH \(section.runpath)")
+        }
+        // Neither a library named by path.
+        #expect(section.needed.allSatisfy { !$0.contains("/") }, "\(section.needed)")
+    }
+}
+
+@Suite struct EscapedMessageTests {
+    /// A file name or an argument with terminal controls (ESC, U+009B CSI,
+    /// BEL) comes back in the error line escaped, never raw.
+    @Test func errorLinesEscapeWhatTheyEcho() throws {
+        let hostile = "/nonexistent/a\u{1B}[31m\u{9B}2J\u{7}.stcap"
+        let escaped = #"/nonexistent/a\x1b[31m\xc2\x9b2J\x07.stcap"#
+        // A --comm longer than 15 bytes: refused before anything is attached.
+        let comm = "x\u{1B}]0;t\u{7}\u{9B}0123456789abcdef"
+        for arguments in [["replay", hostile], ["info", hostile], ["live", "--comm", comm]] {
+            let result = try CLI.run(arguments)
+            #expect(result.status != 0)
+            #expect(!result.stderr.contains("\u{1B}") && !result.stderr.contains("\u{9B}") && !result.stderr.contains("\u{7}"),
+                    "\(arguments): \(result.stderr.debugDescription)")
+        }
+        let replay = try CLI.run(["replay", hostile])
+        #expect(replay.stderr.contains(escaped), "\(replay.stderr.debugDescription)")
+        let long = try CLI.run(["live", "--comm", comm])
+        #expect(long.stderr.contains(#"--comm 'x\x1b]0;t\x07\xc2\x9b0123456789abcdef' is longer"#), "\(long.stderr.debugDescription)")
+    }
+}
+
+@Suite struct DamagedInputCLITests {
+    static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/capture-v1.0.stcap").path
+
+    func copy(_ bytes: [UInt8], name: String) throws -> String {
+        let path = NSTemporaryDirectory() + "storetrace-\(getpid())-\(name).stcap"
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    /// Scripts tell a damaged capture by --strict's exit status 3; an intact
+    /// one exits 0 with or without it, and without --strict damage exits 0.
+    @Test func strictReplayExitsThreeOnDamage() throws {
+        let intact = try CLI.run(["replay", "--strict", Self.fixture])
+        #expect(intact.status == 0, "\(intact.stderr)")
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Self.fixture)))
+        bytes[bytes.count / 2] ^= 0x40 // one flipped bit inside a chunk
+        let damaged = try copy(bytes, name: "flipped")
+        defer { unlink(damaged) }
+        #expect(try CLI.run(["replay", damaged]).status == 0)
+        let strict = try CLI.run(["replay", "--strict", damaged])
+        #expect(strict.status == 3)
+        #expect(strict.stderr.contains("storetrace: \(damaged): damaged (1 damaged region skipped); exit status 3 (--strict)"), "\(strict.stderr)")
+        let cut = try copy(Array(bytes.prefix(bytes.count - 100)), name: "cut")
+        defer { unlink(cut) }
+        let torn = try CLI.run(["replay", "--strict", cut])
+        #expect(torn.status == 3)
+        #expect(torn.stderr.contains("torn tail at offset"), "\(torn.stderr)")
+    }
+
+    /// `replay FIFO` with no writer: one line, no wait.
+    @Test func replayOfAFIFOIsOneLine() throws {
+        let path = NSTemporaryDirectory() + "storetrace-\(getpid())-fifo"
+        unlink(path)
+        #expect(mkfifo(path, 0o600) == 0)
+        defer { unlink(path) }
+        let result = try CLI.run(["replay", path])
+        #expect(result.status == 1)
+        #expect(result.stderr == "storetrace: \(path): not a regular file; a capture must be one (a FIFO, a device or a directory is refused)\n")
+    }
+}
+
+extension KernelTests {
+/// The capability path as README's Privileges section documents it.
+@Suite struct CapabilityTests {
+    func setpriv(_ caps: String) -> [String] {
+        ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+         "--inh-caps=-all,\(caps)", "--ambient-caps=\(caps)"]
+    }
+
+    /// Exactly CAP_BPF and CAP_PERFMON as uid 65534: tracefs is mounted but
+    /// its events/ is root-only. The message says that (EACCES on events/),
+    /// not "cannot mount tracefs"; adding CAP_DAC_READ_SEARCH makes it work.
+    @Test func bpfAndPerfmonAloneNameTheRealCause() throws {
+        let tracefs = try TracefsMount() // mounted, as on a node that uses it
+        defer { tracefs.release() }
+        let arguments = ["live", "--no-ftrace", "--no-uevents", "--no-kmsg", "--duration", "1s"]
+        let bare = try CLI.run(arguments, via: setpriv("+bpf,+perfmon"))
+        #expect(bare.status == 1)
+        #expect(bare.stderr == "storetrace: tracefs: cannot read the tracepoint ids (events/ is root-only: run as root, or add CAP_DAC_READ_SEARCH to CAP_BPF and CAP_PERFMON) in \(tracefs.path)/events: Permission denied\n")
+        let enough = try CLI.run(arguments, via: setpriv("+bpf,+perfmon,+dac_read_search"))
+        #expect(enough.status == 0, "\(enough.stderr)")
+        #expect(enough.stderr.contains("tracing 12 syscalls"), "\(enough.stderr)")
+    }
+
+    /// doctor without privileges: the BPF probes say they were not checked,
+    /// never that the kernel is older than 5.8.
+    @Test func unprivilegedDoctorDoesNotBlameTheKernel() throws {
+        let tracefs = try TracefsMount()
+        defer { tracefs.release() }
+        let result = try CLI.run(["doctor"], via: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                                   "--inh-caps=-all", "--bounding-set=-all"])
+        #expect(result.status == 1)
+        #expect(!result.stdout.contains("before 5.8") && !result.stdout.contains("before 5.11"), "\(result.stdout)")
+        let ring = result.stdout.split(separator: "\n").first { $0.hasPrefix("BPF ring buffer ") } ?? ""
+        #expect(ring.contains("refused") && ring.contains("not checked: the kernel refused the probe"), "\(ring)")
+        let mount = result.stdout.split(separator: "\n").first { $0.hasPrefix("syscall mount ") } ?? ""
+        #expect(mount.contains("refused") && mount.contains("EACCES"), "\(mount)")
+    }
+}
+}
