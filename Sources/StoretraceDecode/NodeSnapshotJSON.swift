@@ -161,7 +161,7 @@ extension NodeSnapshot.VirtioDevice {
 }
 
 /// Builds an object's members, leaving out absent optionals.
-private struct MemberList {
+struct MemberList {
     var members: [JSONValue.Member] = []
 
     mutating func add(_ key: String, _ value: JSONValue) {
@@ -308,7 +308,7 @@ extension NodeSnapshot.Mount {
 
 /// Typed access to one JSON object with the path of every value, so an
 /// error says where ("block_devices[3].size_bytes is not a size").
-private struct ObjectReader {
+struct ObjectReader {
     let value: JSONValue
     let path: String
 

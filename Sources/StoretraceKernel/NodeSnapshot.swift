@@ -293,7 +293,7 @@ extension NodeSnapshot {
 }
 
 /// Names in a directory, without "." and "..". Empty when it cannot be read.
-fileprivate func directoryEntries(of path: String) -> [String] {
+func directoryEntries(of path: String) -> [String] {
     guard let directory = opendir(path) else { return [] }
     defer { closedir(directory) }
     var names: [String] = []
@@ -307,29 +307,34 @@ fileprivate func directoryEntries(of path: String) -> [String] {
 }
 
 /// The pids in /proc (numeric entries), without building a String for the rest.
-fileprivate func numericEntries(of path: String) -> [Int32] {
+func numericEntries(of path: String) -> [Int32] {
     guard let directory = opendir(path) else { return [] }
     defer { closedir(directory) }
     var pids: [Int32] = []
     while let entry = readdir(directory) {
-        let pid = withUnsafeBytes(of: &entry.pointee.d_name) { raw -> Int32? in
-            var value: Int32 = 0
-            var digits = 0
-            for byte in raw {
-                if byte == 0 { break }
-                guard byte >= 0x30, byte <= 0x39, digits < 9 else { return nil }
-                value = value * 10 + Int32(byte - 0x30)
-                digits += 1
-            }
-            return digits > 0 && value > 0 ? value : nil
-        }
-        if let pid { pids.append(pid) }
+        if let pid = numericName(entry), pid > 0 { pids.append(pid) }
     }
     return pids
 }
 
+/// A directory entry's name as a number ("812" in /proc, "3" in fd/), or
+/// nil for any other name; no String is built.
+func numericName(_ entry: UnsafeMutablePointer<dirent>) -> Int32? {
+    withUnsafeBytes(of: &entry.pointee.d_name) { raw -> Int32? in
+        var value: Int32 = 0
+        var digits = 0
+        for byte in raw {
+            if byte == 0 { break }
+            guard byte >= 0x30, byte <= 0x39, digits < 9 else { return nil }
+            value = value * 10 + Int32(byte - 0x30)
+            digits += 1
+        }
+        return digits > 0 ? value : nil
+    }
+}
+
 /// readlink(2) as a String; nil when it fails.
-fileprivate func readLink(_ path: String) -> String? {
+func readLink(_ path: String) -> String? {
     var buffer = [UInt8](repeating: 0, count: Int(PATH_MAX))
     let count = buffer.withUnsafeMutableBufferPointer { pointer in
         pointer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: pointer.count) {
@@ -341,7 +346,7 @@ fileprivate func readLink(_ path: String) -> String? {
 }
 
 /// realpath(3); nil when it fails.
-fileprivate func realPath(_ path: String) -> String? {
+func realPath(_ path: String) -> String? {
     guard let resolved = realpath(path, nil) else { return nil }
     defer { free(resolved) }
     return String(cString: resolved)
@@ -433,7 +438,7 @@ struct SnapshotFileReader {
 }
 
 extension UnsafeRawBufferPointer {
-    fileprivate var trimmedString: String {
+    var trimmedString: String {
         var lower = 0
         var upper = count
         func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A }
