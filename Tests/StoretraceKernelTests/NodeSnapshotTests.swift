@@ -9,7 +9,7 @@ import Testing
 /// Runs a command to completion and returns its standard output, trimmed.
 /// Throws when it cannot start or exits non-zero.
 @discardableResult
-fileprivate func runCommand(_ path: String, _ arguments: [String]) throws -> String {
+func runCommand(_ path: String, _ arguments: [String]) throws -> String {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
