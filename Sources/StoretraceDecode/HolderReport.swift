@@ -234,5 +234,6 @@ public struct HolderReport: Equatable, Sendable {
 
 /// The inode number the kernel gives the initial mount namespace on recent
 /// kernels (PROC_MNT_INIT_INO, 6.x). Older kernels number it dynamically;
-/// the scan then takes the namespace kernel threads are in.
+/// the scan then takes kthreadd's (pid 2). Not any kernel thread's:
+/// kdevtmpfs runs in a mount namespace of its own.
 public let initialMountNamespaceInode: UInt64 = 4026531832

@@ -619,7 +619,7 @@ private struct Scanner {
     // MARK: Namespace labels
 
     /// `host` for the initial namespace (the fixed inode of 6.x kernels, or
-    /// the one kernel threads are in); else the lowest pid that is not a
+    /// kthreadd's, pid 2); else the lowest pid that is not a
     /// kernel thread stands for it.
     mutating func labels(for inodes: Set<UInt64>) -> [HolderReport.Namespace] {
         var kernelThreadNamespace: UInt64?

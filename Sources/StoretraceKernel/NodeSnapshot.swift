@@ -96,6 +96,7 @@ extension NodeSnapshot {
                 entry.comm = status.name
                 entry.ppid = status.ppid
                 entry.uid = status.uid
+                entry.kernelThread = SnapshotText.isKernelThread(status, pid: pid)
             } else if reader.lastErrno == ENOENT || reader.lastErrno == ESRCH {
                 snapshot.omitted.processesExited += 1
                 continue
@@ -116,28 +117,26 @@ extension NodeSnapshot {
 
     static func scanMountNamespaces(into snapshot: inout NodeSnapshot, reader: inout SnapshotFileReader,
                                     limits: NodeSnapshotLimits) {
-        var namespaceOf: [Int32: UInt64] = [:]
         var members: [UInt64: [Int]] = [:] // indexes into processes, ascending pid
         for (index, process) in snapshot.processes.enumerated() {
             guard let inode = process.mountNamespace else { continue }
-            namespaceOf[process.pid] = inode
             members[inode, default: []].append(index)
         }
 
         var namespaces: [MountNamespace] = []
         for (inode, indexes) in members {
-            // The owner is the first process whose parent is outside the
-            // namespace: the one that created it or was started into it.
-            let ownerIndex = indexes.first(where: { index in
-                guard let parent = snapshot.processes[index].ppid, parent > 0,
-                      let parentNamespace = namespaceOf[parent] else { return true }
-                return parentNamespace != inode
-            }) ?? indexes[0]
+            // The owner is the lowest pid that is not a kernel thread
+            // (kthreadd stands for nothing a user started). The initial
+            // namespace is kthreadd's (not any kernel thread's: kdevtmpfs
+            // has a namespace of its own).
+            let ownerIndex = indexes.first { snapshot.processes[$0].kernelThread != true } ?? indexes[0]
             let owner = snapshot.processes[ownerIndex]
+            let hasKthreadd = indexes.contains { snapshot.processes[$0].pid == 2 && snapshot.processes[$0].kernelThread == true }
             namespaces.append(MountNamespace(inode: inode, processCount: indexes.count,
-                                             ownerPID: owner.pid, ownerComm: owner.comm))
+                                             ownerPID: owner.pid, ownerComm: owner.comm,
+                                             isHost: inode == initialMountNamespaceInode || hasKthreadd))
         }
-        namespaces.sort { ($0.ownerPID ?? .max, $0.inode) < ($1.ownerPID ?? .max, $1.inode) }
+        namespaces.sort { ($0.isHost ? 0 : 1, $0.ownerPID ?? .max, $0.inode) < ($1.isHost ? 0 : 1, $1.ownerPID ?? .max, $1.inode) }
         if namespaces.count > limits.maxMountNamespaces {
             snapshot.omitted.namespacesOverLimit = namespaces.count - limits.maxMountNamespaces
             namespaces.removeLast(namespaces.count - limits.maxMountNamespaces)
