@@ -392,7 +392,11 @@ private struct Scanner {
             }
             // Mounts below a related one, breadth first over the parent links.
             var children: [Int: [NodeSnapshot.Mount]] = [:]
-            for mount in mounts where mount.mountID != mount.parentID { children[mount.parentID, default: []].append(mount) }
+            var mountPoints: [Int: String] = [:]
+            for mount in mounts {
+                mountPoints[mount.mountID] = mount.mountPoint
+                if mount.mountID != mount.parentID { children[mount.parentID, default: []].append(mount) }
+            }
             var below: [Int: HolderReport.Holder.Via] = [:]
             var queue: [(mount: Int, top: Int)] = direct.keys.sorted().map { ($0, $0) }
             var head = 0
@@ -400,8 +404,7 @@ private struct Scanner {
                 let (parent, top) = queue[head]
                 head += 1
                 for child in children[parent] ?? [] where direct[child.mountID] == nil && below[child.mountID] == nil {
-                    let parentMount = mounts.first { $0.mountID == parent }
-                    below[child.mountID] = .below(mountID: top, onTop: parent == top && parentMount?.mountPoint == child.mountPoint)
+                    below[child.mountID] = .below(mountID: top, onTop: parent == top && mountPoints[parent] == child.mountPoint)
                     queue.append((child.mountID, top))
                 }
             }
