@@ -2,8 +2,12 @@
 #include <sys/vfs.h>
 #include "storetrace_sys.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -115,5 +119,142 @@ int st_fs_magic(const char *path, unsigned long *magic)
     if (statfs(path, &info) != 0)
         return -1;
     *magic = (unsigned long)info.f_type;
+    return 0;
+}
+
+int st_file_brief(int dirfd, const char *path, int follow, struct st_file_brief *out)
+{
+    struct statx buffer;
+    int flags = follow ? 0 : AT_SYMLINK_NOFOLLOW;
+    if (statx(dirfd, path, flags, STATX_TYPE | STATX_INO | STATX_MNT_ID, &buffer) != 0)
+        return -1;
+    out->mnt_id = buffer.stx_mnt_id;
+    out->has_mnt_id = (buffer.stx_mask & STATX_MNT_ID) != 0;
+    out->ino = buffer.stx_ino;
+    out->mode = buffer.stx_mode;
+    out->dev_major = buffer.stx_dev_major;
+    out->dev_minor = buffer.stx_dev_minor;
+    out->rdev_major = buffer.stx_rdev_major;
+    out->rdev_minor = buffer.stx_rdev_minor;
+    return 0;
+}
+
+/* <linux/nsfs.h> and <linux/mount.h> of 6.12; Debian 12's headers predate them. */
+struct st_mnt_ns_info {
+    uint32_t size;
+    uint32_t nr_mounts;
+    uint64_t mnt_ns_id;
+};
+#define ST_NS_MNT_GET_INFO _IOR(0xb7, 10, struct st_mnt_ns_info)
+#define ST_NS_MNT_GET_NEXT _IOR(0xb7, 11, struct st_mnt_ns_info)
+#define ST_NS_MNT_GET_PREV _IOR(0xb7, 12, struct st_mnt_ns_info)
+
+struct st_mnt_id_req {
+    uint32_t size;
+    uint32_t spare;
+    uint64_t mnt_id;
+    uint64_t param;
+    uint64_t mnt_ns_id;
+};
+#define ST_LSMT_ROOT 0xffffffffffffffffULL
+#ifndef SYS_statmount
+#define SYS_statmount 457
+#endif
+#ifndef SYS_listmount
+#define SYS_listmount 458
+#endif
+#define ST_STATMOUNT_SB_BASIC 0x1
+#define ST_STATMOUNT_MNT_BASIC 0x2
+#define ST_STATMOUNT_MNT_ROOT 0x8
+#define ST_STATMOUNT_MNT_POINT 0x10
+#define ST_STATMOUNT_FS_TYPE 0x20
+
+/* struct statmount as of 6.8: the fields used here never moved; later
+ * kernels fill the spare words but keep the size (512). */
+struct st_statmount {
+    uint32_t size;
+    uint32_t spare1;
+    uint64_t mask;
+    uint32_t sb_dev_major;
+    uint32_t sb_dev_minor;
+    uint64_t sb_magic;
+    uint32_t sb_flags;
+    uint32_t fs_type;
+    uint64_t mnt_id;
+    uint64_t mnt_parent_id;
+    uint32_t mnt_id_old;
+    uint32_t mnt_parent_id_old;
+    uint64_t mnt_attr;
+    uint64_t mnt_propagation;
+    uint64_t mnt_peer_group;
+    uint64_t mnt_master;
+    uint64_t propagate_from;
+    uint32_t mnt_root;
+    uint32_t mnt_point;
+    uint64_t spare2[50];
+    char str[];
+};
+_Static_assert(sizeof(struct st_statmount) == 512, "struct statmount is 512 bytes");
+
+int st_mntns_id(int ns_fd, uint64_t *ns_id)
+{
+    struct st_mnt_ns_info info = { sizeof(info), 0, 0 };
+    if (ioctl(ns_fd, ST_NS_MNT_GET_INFO, &info) != 0)
+        return -1;
+    *ns_id = info.mnt_ns_id;
+    return 0;
+}
+
+int st_mntns_step(int ns_fd, int newer)
+{
+    struct st_mnt_ns_info info = { sizeof(info), 0, 0 };
+    return ioctl(ns_fd, newer ? ST_NS_MNT_GET_NEXT : ST_NS_MNT_GET_PREV, &info);
+}
+
+long st_listmount(uint64_t ns_id, uint64_t *ids, size_t capacity)
+{
+    struct st_mnt_id_req request = { sizeof(request), 0, ST_LSMT_ROOT, 0, ns_id };
+    return syscall(SYS_listmount, &request, ids, capacity, 0);
+}
+
+int st_statmount(uint64_t unique_id, uint64_t ns_id, struct st_mount_brief *out, char *strings, size_t capacity)
+{
+    char buffer[8192] __attribute__((aligned(8)));
+    struct st_statmount *info = (struct st_statmount *)buffer;
+    struct st_mnt_id_req request = {
+        sizeof(request), 0, unique_id,
+        ST_STATMOUNT_SB_BASIC | ST_STATMOUNT_MNT_BASIC | ST_STATMOUNT_MNT_ROOT | ST_STATMOUNT_MNT_POINT
+            | ST_STATMOUNT_FS_TYPE,
+        ns_id,
+    };
+    if (syscall(SYS_statmount, &request, info, sizeof(buffer), 0) != 0)
+        return -1;
+    if (info->size < sizeof(*info) || info->size > sizeof(buffer)) {
+        errno = EOVERFLOW;
+        return -1;
+    }
+    uint64_t needed = ST_STATMOUNT_SB_BASIC | ST_STATMOUNT_MNT_BASIC | ST_STATMOUNT_MNT_ROOT | ST_STATMOUNT_MNT_POINT;
+    if ((info->mask & needed) != needed) {
+        errno = ENODATA;
+        return -1;
+    }
+    size_t length = info->size - sizeof(*info);
+    if (length + 1 > capacity) {
+        errno = ERANGE;
+        return -1;
+    }
+    memcpy(strings, info->str, length);
+    strings[length] = 0;
+    out->mnt_id = info->mnt_id_old;
+    out->parent_id = info->mnt_parent_id_old;
+    out->dev_major = info->sb_dev_major;
+    out->dev_minor = info->sb_dev_minor;
+    out->propagation = info->mnt_propagation;
+    out->peer_group = info->mnt_peer_group;
+    out->master = info->mnt_master;
+    out->root_offset = info->mnt_root;
+    out->point_offset = info->mnt_point;
+    out->fstype_offset = (info->mask & ST_STATMOUNT_FS_TYPE) ? info->fs_type : UINT32_MAX;
+    out->strings_length = (uint32_t)length;
     return 0;
 }

@@ -213,6 +213,42 @@ public enum FlagTables {
         .init(0x8, "SPLICE_F_GIFT"),
     ])
 
+    /// open(2) flags as /proc/PID/fdinfo shows them (`flags:`), without the
+    /// access mode (see `openAccessMode`). x86-64/generic values; the kernel
+    /// strips O_EXCL and O_CREAT after open, so they never show there.
+    public static let open = FlagTable([
+        .init(0o4010000, mask: 0o4010000, "O_SYNC"),
+        .init(0o10000, "O_DSYNC"),
+        .init(0o100, "O_CREAT"),
+        .init(0o200, "O_EXCL"),
+        .init(0o400, "O_NOCTTY"),
+        .init(0o1000, "O_TRUNC"),
+        .init(0o2000, "O_APPEND"),
+        .init(0o4000, "O_NONBLOCK"),
+        .init(0o40000, "O_DIRECT"),
+        .init(0o100000, "O_LARGEFILE"),
+        .init(0o200000, "O_DIRECTORY"),
+        .init(0o400000, "O_NOFOLLOW"),
+        .init(0o1000000, "O_NOATIME"),
+        .init(0o2000000, "O_CLOEXEC"),
+        .init(0o10000000, "O_PATH"),
+    ])
+
+    /// The access mode of open(2) flags: a two-bit value, not bits.
+    public static func openAccessMode(_ flags: UInt64) -> StaticString {
+        switch flags & 3 {
+        case 0: "O_RDONLY"
+        case 1: "O_WRONLY"
+        case 2: "O_RDWR"
+        default: "O_ACCMODE"
+        }
+    }
+
+    /// Every name of open(2) flags, the access mode first: ["O_RDONLY", "O_LARGEFILE"].
+    public static func openFlagNames(_ flags: UInt64) -> [String] {
+        [openAccessMode(flags).description] + open.names(flags & ~3)
+    }
+
     /// copy_file_range(2) defines no flags yet: every set bit is unknown.
     public static let copyFileRange = FlagTable([])
 

@@ -360,7 +360,7 @@ extension JSONValue {
             })
             out.append(UInt8(ascii: "["))
             for (index, element) in elements.enumerated() {
-                if index > 0 { out.append(contentsOf: multiline ? [0x2C] : [0x2C, 0x20]) }
+                if index > 0 { out.append(contentsOf: multiline || layout == .compact ? [0x2C] : [0x2C, 0x20]) }
                 if multiline { Self.newline(indent + 1, into: &out) }
                 element.write(into: &out, layout: layout, indent: indent + 1, topLevel: false)
             }

@@ -77,6 +77,7 @@ extension NodeSnapshot.ProcessEntry {
         list.add("mntns", mountNamespace)
         list.add("cgroup", cgroup)
         if let cgroupV1 { list.add("cgroup_v1", .array(cgroupV1.map { .string($0) })) }
+        list.add("kernel_thread", kernelThread)
         return .object(list.members)
     }
 }
@@ -85,6 +86,7 @@ extension NodeSnapshot.MountNamespace {
     var jsonValue: JSONValue {
         var list = MemberList()
         list.add("mntns", .integer(inode))
+        if isHost { list.add("host", .bool(true)) }
         list.add("process_count", .integer(processCount))
         list.add("owner_pid", ownerPID)
         list.add("owner_comm", ownerComm)
@@ -161,7 +163,7 @@ extension NodeSnapshot.VirtioDevice {
 }
 
 /// Builds an object's members, leaving out absent optionals.
-private struct MemberList {
+struct MemberList {
     var members: [JSONValue.Member] = []
 
     mutating func add(_ key: String, _ value: JSONValue) {
@@ -229,18 +231,22 @@ extension NodeSnapshot {
                 uid: try entry.optional("uid", { $0.integer() }, "a uid"),
                 mountNamespace: try entry.optional("mntns", { $0.integer() }, "an inode number"),
                 cgroup: try entry.optional("cgroup", \.stringValue, "a string"),
-                cgroupV1: try entry.optionalStrings("cgroup_v1"))
+                cgroupV1: try entry.optionalStrings("cgroup_v1"),
+                kernelThread: try entry.optional("kernel_thread", \.boolValue, "a boolean"))
         }
         mountNamespaces = try top.array("mount_namespaces") { (entry) throws(NodeSnapshotDecodingError) in
-            MountNamespace(
-                inode: try entry.required("mntns", { $0.integer() }, "an inode number"),
+            let inode: UInt64 = try entry.required("mntns", { $0.integer() }, "an inode number")
+            return MountNamespace(
+                inode: inode,
                 processCount: try entry.optional("process_count", { $0.integer() }, "a count") ?? 0,
                 ownerPID: try entry.optional("owner_pid", { $0.integer() }, "a pid"),
                 ownerComm: try entry.optional("owner_comm", \.stringValue, "a string"),
                 mountinfoPID: try entry.optional("mountinfo_pid", { $0.integer() }, "a pid"),
                 mounts: entry.has("mounts") ? try entry.array("mounts", Mount.init(reading:)) : nil,
                 mountsOverLimit: try entry.optional("mounts_over_limit", { $0.integer() }, "a count") ?? 0,
-                malformedLines: try entry.optional("malformed_lines", { $0.integer() }, "a count") ?? 0)
+                malformedLines: try entry.optional("malformed_lines", { $0.integer() }, "a count") ?? 0,
+                // Snapshots before the key: the initial namespace by its fixed inode.
+                isHost: try entry.optional("host", \.boolValue, "a boolean") ?? (inode == initialMountNamespaceInode))
         }
         blockDevices = try top.array("block_devices") { (entry) throws(NodeSnapshotDecodingError) in
             BlockDevice(
@@ -308,7 +314,7 @@ extension NodeSnapshot.Mount {
 
 /// Typed access to one JSON object with the path of every value, so an
 /// error says where ("block_devices[3].size_bytes is not a size").
-private struct ObjectReader {
+struct ObjectReader {
     let value: JSONValue
     let path: String
 

@@ -101,9 +101,13 @@ public struct NodeSnapshot: Equatable, Sendable {
         /// The cgroup v1 lines ("4:memory:/kubepods/…") as the kernel wrote
         /// them; nil on a pure cgroup v2 node.
         public var cgroupV1: [String]?
+        /// A kernel thread (kthreadd and its children): never stands for a
+        /// mount namespace. nil when the snapshot did not say (older ones).
+        public var kernelThread: Bool?
 
         public init(pid: Int32, ppid: Int32? = nil, comm: String? = nil, uid: UInt32? = nil,
-                    mountNamespace: UInt64? = nil, cgroup: String? = nil, cgroupV1: [String]? = nil) {
+                    mountNamespace: UInt64? = nil, cgroup: String? = nil, cgroupV1: [String]? = nil,
+                    kernelThread: Bool? = nil) {
             self.pid = pid
             self.ppid = ppid
             self.comm = comm
@@ -111,6 +115,7 @@ public struct NodeSnapshot: Equatable, Sendable {
             self.mountNamespace = mountNamespace
             self.cgroup = cgroup
             self.cgroupV1 = cgroupV1
+            self.kernelThread = kernelThread
         }
     }
 
@@ -119,8 +124,8 @@ public struct NodeSnapshot: Equatable, Sendable {
         public var inode: UInt64
         /// Processes in it at snapshot time.
         public var processCount: Int
-        /// The process that stands for the namespace: the lowest pid whose
-        /// parent is outside it (the container's or `unshare`'s first
+        /// The process that stands for the namespace: its lowest pid that
+        /// is not a kernel thread (a container's or `unshare`'s first
         /// process), else its lowest pid.
         public var ownerPID: Int32?
         public var ownerComm: String?
@@ -135,10 +140,13 @@ public struct NodeSnapshot: Equatable, Sendable {
         public var mountsOverLimit: Int
         /// Mount lines that did not parse, skipped.
         public var malformedLines: Int
+        /// The initial mount namespace (the fixed inode of 6.x kernels, or
+        /// kthreadd's): output calls it `host`.
+        public var isHost: Bool
 
         public init(inode: UInt64, processCount: Int, ownerPID: Int32? = nil, ownerComm: String? = nil,
                     mountinfoPID: Int32? = nil, mounts: [Mount]? = nil, mountsOverLimit: Int = 0,
-                    malformedLines: Int = 0) {
+                    malformedLines: Int = 0, isHost: Bool = false) {
             self.inode = inode
             self.processCount = processCount
             self.ownerPID = ownerPID
@@ -147,6 +155,7 @@ public struct NodeSnapshot: Equatable, Sendable {
             self.mounts = mounts
             self.mountsOverLimit = mountsOverLimit
             self.malformedLines = malformedLines
+            self.isHost = isHost
         }
     }
 

@@ -78,6 +78,9 @@ public enum SnapshotText {
         public var name: String?
         public var ppid: Int32?
         public var uid: UInt32?
+        /// `Kthread:` (Linux 6.3+): a kernel thread such as kthreadd, which
+        /// must not stand for a mount namespace. nil on older kernels.
+        public var kernelThread: Bool?
     }
 
     /// Parses /proc/PID/status. The kernel escapes "\n" and "\\" in Name
@@ -86,7 +89,9 @@ public enum SnapshotText {
     public static func processStatus(_ bytes: UnsafeRawBufferPointer) -> ProcessStatus {
         var status = ProcessStatus()
         var lineStart = 0
-        while lineStart < bytes.count, status.name == nil || status.ppid == nil || status.uid == nil {
+        // Kthread comes after Uid; on kernels without it the whole file is read.
+        while lineStart < bytes.count,
+              status.name == nil || status.ppid == nil || status.uid == nil || status.kernelThread == nil {
             let lineEnd = bytes.firstIndex(of: ASCII.newline, in: lineStart..<bytes.count) ?? bytes.count
             let line = bytes.view(lineStart..<lineEnd)
             if line.starts(with: "Name:") {
@@ -100,6 +105,8 @@ public enum SnapshotText {
                 let values = line.trimmed(4..<line.count)
                 let realEnd = line.firstIndex(of: ASCII.tab, in: values) ?? values.upperBound
                 status.uid = line.decimal(values.lowerBound..<realEnd).flatMap { UInt32(exactly: $0) }
+            } else if line.starts(with: "Kthread:") {
+                status.kernelThread = line.decimal(line.trimmed(8..<line.count)).map { $0 != 0 }
             }
             lineStart = lineEnd + 1
         }

@@ -96,6 +96,7 @@ extension NodeSnapshot {
                 entry.comm = status.name
                 entry.ppid = status.ppid
                 entry.uid = status.uid
+                entry.kernelThread = SnapshotText.isKernelThread(status, pid: pid)
             } else if reader.lastErrno == ENOENT || reader.lastErrno == ESRCH {
                 snapshot.omitted.processesExited += 1
                 continue
@@ -116,28 +117,26 @@ extension NodeSnapshot {
 
     static func scanMountNamespaces(into snapshot: inout NodeSnapshot, reader: inout SnapshotFileReader,
                                     limits: NodeSnapshotLimits) {
-        var namespaceOf: [Int32: UInt64] = [:]
         var members: [UInt64: [Int]] = [:] // indexes into processes, ascending pid
         for (index, process) in snapshot.processes.enumerated() {
             guard let inode = process.mountNamespace else { continue }
-            namespaceOf[process.pid] = inode
             members[inode, default: []].append(index)
         }
 
         var namespaces: [MountNamespace] = []
         for (inode, indexes) in members {
-            // The owner is the first process whose parent is outside the
-            // namespace: the one that created it or was started into it.
-            let ownerIndex = indexes.first(where: { index in
-                guard let parent = snapshot.processes[index].ppid, parent > 0,
-                      let parentNamespace = namespaceOf[parent] else { return true }
-                return parentNamespace != inode
-            }) ?? indexes[0]
+            // The owner is the lowest pid that is not a kernel thread
+            // (kthreadd stands for nothing a user started). The initial
+            // namespace is kthreadd's (not any kernel thread's: kdevtmpfs
+            // has a namespace of its own).
+            let ownerIndex = indexes.first { snapshot.processes[$0].kernelThread != true } ?? indexes[0]
             let owner = snapshot.processes[ownerIndex]
+            let hasKthreadd = indexes.contains { snapshot.processes[$0].pid == 2 && snapshot.processes[$0].kernelThread == true }
             namespaces.append(MountNamespace(inode: inode, processCount: indexes.count,
-                                             ownerPID: owner.pid, ownerComm: owner.comm))
+                                             ownerPID: owner.pid, ownerComm: owner.comm,
+                                             isHost: inode == initialMountNamespaceInode || hasKthreadd))
         }
-        namespaces.sort { ($0.ownerPID ?? .max, $0.inode) < ($1.ownerPID ?? .max, $1.inode) }
+        namespaces.sort { ($0.isHost ? 0 : 1, $0.ownerPID ?? .max, $0.inode) < ($1.isHost ? 0 : 1, $1.ownerPID ?? .max, $1.inode) }
         if namespaces.count > limits.maxMountNamespaces {
             snapshot.omitted.namespacesOverLimit = namespaces.count - limits.maxMountNamespaces
             namespaces.removeLast(namespaces.count - limits.maxMountNamespaces)
@@ -293,7 +292,7 @@ extension NodeSnapshot {
 }
 
 /// Names in a directory, without "." and "..". Empty when it cannot be read.
-fileprivate func directoryEntries(of path: String) -> [String] {
+func directoryEntries(of path: String) -> [String] {
     guard let directory = opendir(path) else { return [] }
     defer { closedir(directory) }
     var names: [String] = []
@@ -307,29 +306,34 @@ fileprivate func directoryEntries(of path: String) -> [String] {
 }
 
 /// The pids in /proc (numeric entries), without building a String for the rest.
-fileprivate func numericEntries(of path: String) -> [Int32] {
+func numericEntries(of path: String) -> [Int32] {
     guard let directory = opendir(path) else { return [] }
     defer { closedir(directory) }
     var pids: [Int32] = []
     while let entry = readdir(directory) {
-        let pid = withUnsafeBytes(of: &entry.pointee.d_name) { raw -> Int32? in
-            var value: Int32 = 0
-            var digits = 0
-            for byte in raw {
-                if byte == 0 { break }
-                guard byte >= 0x30, byte <= 0x39, digits < 9 else { return nil }
-                value = value * 10 + Int32(byte - 0x30)
-                digits += 1
-            }
-            return digits > 0 && value > 0 ? value : nil
-        }
-        if let pid { pids.append(pid) }
+        if let pid = numericName(entry), pid > 0 { pids.append(pid) }
     }
     return pids
 }
 
+/// A directory entry's name as a number ("812" in /proc, "3" in fd/), or
+/// nil for any other name; no String is built.
+func numericName(_ entry: UnsafeMutablePointer<dirent>) -> Int32? {
+    withUnsafeBytes(of: &entry.pointee.d_name) { raw -> Int32? in
+        var value: Int32 = 0
+        var digits = 0
+        for byte in raw {
+            if byte == 0 { break }
+            guard byte >= 0x30, byte <= 0x39, digits < 9 else { return nil }
+            value = value * 10 + Int32(byte - 0x30)
+            digits += 1
+        }
+        return digits > 0 ? value : nil
+    }
+}
+
 /// readlink(2) as a String; nil when it fails.
-fileprivate func readLink(_ path: String) -> String? {
+func readLink(_ path: String) -> String? {
     var buffer = [UInt8](repeating: 0, count: Int(PATH_MAX))
     let count = buffer.withUnsafeMutableBufferPointer { pointer in
         pointer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: pointer.count) {
@@ -341,7 +345,7 @@ fileprivate func readLink(_ path: String) -> String? {
 }
 
 /// realpath(3); nil when it fails.
-fileprivate func realPath(_ path: String) -> String? {
+func realPath(_ path: String) -> String? {
     guard let resolved = realpath(path, nil) else { return nil }
     defer { free(resolved) }
     return String(cString: resolved)
@@ -433,7 +437,7 @@ struct SnapshotFileReader {
 }
 
 extension UnsafeRawBufferPointer {
-    fileprivate var trimmedString: String {
+    var trimmedString: String {
         var lower = 0
         var upper = count
         func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A }

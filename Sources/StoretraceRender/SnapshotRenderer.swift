@@ -16,6 +16,15 @@ public enum SnapshotRenderer {
 
         for namespace in snapshot.mountNamespaces {
             out += "\n" + namespaceTitle(namespace) + "\n"
+            if !namespace.isHost {
+                // Who is in a pod's or unshare's namespace: what an inode
+                // number alone cannot tell days later.
+                let members = snapshot.processes.filter { $0.mountNamespace == namespace.inode }
+                if !members.isEmpty { out += table(header: ["PID", "PPID", "UID", "COMM", "CGROUP"], rows: members.map { process in
+                    [String(process.pid), process.ppid.map { String($0) } ?? "-", process.uid.map { String($0) } ?? "-",
+                     process.comm.map(cell) ?? "-", process.cgroup.map(cell) ?? "-"]
+                }) }
+            }
             guard let mounts = namespace.mounts else {
                 out += "  (mount table unreadable: no process in it would give /proc/PID/mountinfo)\n"
                 continue
@@ -131,7 +140,7 @@ public enum SnapshotRenderer {
     }
 
     static func namespaceTitle(_ namespace: NodeSnapshot.MountNamespace) -> String {
-        var title = "Mount namespace mnt:\(namespace.inode)"
+        var title = "Mount namespace mnt:\(namespace.inode)" + (namespace.isHost ? " (host)" : "")
         if let pid = namespace.ownerPID {
             title += "  owner \(pid)" + (namespace.ownerComm.map { " (" + printable($0) + ")" } ?? "")
         }

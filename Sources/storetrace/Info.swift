@@ -7,7 +7,7 @@ import StoretraceSession
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Describe a capture: host, time span, counts by type, drops, node snapshot.",
-        discussion: "Reads the whole capture once (flat memory). --snapshot prints the node snapshot in full: mounts per namespace, block devices, PCI bindings."
+        discussion: "Reads the whole capture once (flat memory). --snapshot prints the node snapshot in full: mounts per namespace (the initial one marked host, the others with the processes in them), block devices, PCI bindings; --snapshot --json the same as JSON."
     )
 
     @Argument(help: ArgumentHelp("The capture file.", valueName: "file"))
@@ -18,6 +18,13 @@ struct Info: ParsableCommand {
 
     @Flag(name: .long, help: "With --snapshot: the snapshot taken when recording stopped.")
     var end = false
+
+    @Flag(name: .long, help: "With --snapshot: print the snapshot as JSON (docs/snapshot.md), one process or mount per line.")
+    var json = false
+
+    func validate() throws {
+        if json && !snapshot { throw ValidationError("--json goes with --snapshot") }
+    }
 
     func run() throws {
         let summary: CaptureSummary
@@ -30,7 +37,7 @@ struct Info: ParsableCommand {
             guard let chosen = end ? summary.snapshots.last : summary.snapshots.first else {
                 fail("\(file): holds no node snapshot")
             }
-            print(SnapshotRenderer.render(chosen), terminator: "")
+            print(json ? chosen.jsonText(.lines) : SnapshotRenderer.render(chosen), terminator: json ? "\n" : "")
             return
         }
         let header = summary.header

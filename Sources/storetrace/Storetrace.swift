@@ -26,8 +26,9 @@ struct Storetrace: ParsableCommand {
               storetrace record -o reattach.stcap       # during a disk re-attach
               storetrace replay reattach.stcap          # later, on any machine
               storetrace info --snapshot reattach.stcap
+              storetrace holders /dev/loop0           # who keeps it busy, in every namespace
             """,
-        subcommands: [Live.self, Record.self, Replay.self, Info.self, Doctor.self],
+        subcommands: [Live.self, Record.self, Replay.self, Info.self, Holders.self, Doctor.self],
         defaultSubcommand: Live.self
     )
 

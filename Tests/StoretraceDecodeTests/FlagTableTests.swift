@@ -19,6 +19,7 @@ import Testing
         "MOVE_MOUNT_BENEATH": 0x200,          // Linux 6.5, include/uapi/linux/mount.h
         "UMOUNT_UNUSED": 0x8000_0000,         // include/linux/fs.h, kernel-internal marker
         "FSCONFIG_CMD_CREATE_EXCL": 8,        // Linux 6.6
+        "O_LARGEFILE": 0o100000,              // glibc defines it as 0 on 64-bit; asm-generic/fcntl.h
     ]
 
     func expected(_ name: String) -> UInt64? {
@@ -31,7 +32,7 @@ import Testing
         ("fsmount", FlagTables.fsmount), ("mountAttr", FlagTables.mountAttr),
         ("mountAttrClear", FlagTables.mountAttrClear), ("propagation", FlagTables.propagation),
         ("moveMount", FlagTables.moveMount), ("openTree", FlagTables.openTree), ("atFlags", FlagTables.atFlags),
-        ("fspick", FlagTables.fspick), ("splice", FlagTables.splice),
+        ("fspick", FlagTables.fspick), ("splice", FlagTables.splice), ("open", FlagTables.open),
     ])
     func tableMatchesHeaders(table: (String, FlagTable)) {
         for entry in table.1.entries {
@@ -66,6 +67,17 @@ import Testing
         #expect(uapi("MS_MGC_VAL") == 0xC0ED_0000 && uapi("MS_MGC_MSK") == 0xffff_0000)
         #expect(uapi("MOUNT_ATTR__ATIME") == 0x70)
         #expect(uapi("OPEN_TREE_CLOEXEC") == 0x80000)
+    }
+
+    @Test func openFlagsAsFdinfoShowsThem() {
+        // fdinfo "flags:\t02100002": O_RDWR, O_LARGEFILE, O_CLOEXEC.
+        #expect(FlagTables.openFlagNames(0o2100002) == ["O_RDWR", "O_LARGEFILE", "O_CLOEXEC"])
+        #expect(FlagTables.openFlagNames(0o100000) == ["O_RDONLY", "O_LARGEFILE"])
+        #expect(FlagTables.openFlagNames(uapi("O_SYNC")! | 1) == ["O_WRONLY", "O_SYNC"])
+        #expect(FlagTables.openFlagNames(uapi("O_DSYNC")!) == ["O_RDONLY", "O_DSYNC"])
+        for mode in ["O_RDONLY", "O_WRONLY", "O_RDWR"] {
+            #expect(FlagTables.openAccessMode(uapi(mode)!).description == mode)
+        }
     }
 
     @Test func tablesAreNotMixedUp() {

@@ -15,6 +15,7 @@ fileprivate func fullSnapshot() -> NodeSnapshot {
         processes: [
             .init(pid: 1, ppid: 0, comm: "systemd", uid: 0, mountNamespace: 4_026_531_832, cgroup: "/init.scope",
                   cgroupV1: ["4:memory:/", "1:name=systemd:/init.scope"]),
+            .init(pid: 3, ppid: 2, comm: "kworker/0:0", kernelThread: true),
             .init(pid: 812, ppid: 1, comm: "a\\b\n\u{1}ü😀", uid: UInt32.max, mountNamespace: UInt64.max),
             .init(pid: Int32.max),
         ],
@@ -25,7 +26,7 @@ fileprivate func fullSnapshot() -> NodeSnapshot {
                 .init(mountID: 90, parentID: 27, major: 7, minor: 3, root: "/dir with space",
                       mountPoint: "/mnt/a b\tc", options: "ro", optionalFields: [], fstype: "fuse.sshfs",
                       source: "", superOptions: ""),
-            ], mountsOverLimit: 3, malformedLines: 1),
+            ], mountsOverLimit: 3, malformedLines: 1, isHost: true),
             .init(inode: UInt64.max, processCount: 2, ownerPID: 812, ownerComm: nil, mountinfoPID: nil, mounts: nil),
         ],
         blockDevices: [
@@ -111,6 +112,29 @@ fileprivate struct SplitMix64: RandomNumberGenerator {
         }
         """
         #expect(snapshot.jsonText() == expected)
+    }
+
+    @Test func snapshotsBeforeHostAndKernelThreadKeysStillRead() throws {
+        // As storetrace wrote them before the keys existed: no "host", no
+        // "kernel_thread". The initial namespace is known by its fixed inode.
+        let old = """
+            {"format":"storetrace-node-snapshot","version":1,
+             "taken_at":{"monotonic_ns":1,"realtime_ns":2},"clock_offsets":{"realtime_minus_monotonic_ns":1},
+             "processes":[{"pid":2,"ppid":0,"comm":"kthreadd","mntns":4026531832}],
+             "mount_namespaces":[{"mntns":4026531832,"process_count":1,"owner_pid":2,"owner_comm":"kthreadd"},
+                                 {"mntns":4026532201,"process_count":1,"owner_pid":812}]}
+            """
+        let snapshot = try NodeSnapshot(json: old)
+        #expect(snapshot.processes.first?.kernelThread == nil)
+        #expect(snapshot.mountNamespaces.map(\.isHost) == [true, false])
+        // New snapshots write both, and only when true.
+        var new = snapshot
+        new.processes[0].kernelThread = true
+        let text = new.jsonText(.compact)
+        #expect(text.contains(#"{"pid":2,"ppid":0,"comm":"kthreadd","mntns":4026531832,"kernel_thread":true}"#))
+        #expect(text.contains(#"{"mntns":4026531832,"host":true,"process_count":1"#))
+        #expect(text.contains(#"{"mntns":4026532201,"process_count":1"#))
+        #expect(try NodeSnapshot(json: text) == new)
     }
 
     @Test func stringsAreEscaped() {

@@ -9,7 +9,7 @@ import Testing
 /// Runs a command to completion and returns its standard output, trimmed.
 /// Throws when it cannot start or exits non-zero.
 @discardableResult
-fileprivate func runCommand(_ path: String, _ arguments: [String]) throws -> String {
+func runCommand(_ path: String, _ arguments: [String]) throws -> String {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
@@ -46,6 +46,17 @@ extension KernelTests {
             #expect(me.cgroup != nil || me.cgroupV1 != nil)
             #expect(snapshot.processes.contains { $0.pid == 1 })
             #expect(snapshot.processes.map(\.pid) == snapshot.processes.map(\.pid).sorted())
+
+            // The initial namespace is `host`, first, and stood for by a real
+            // process: never kthreadd or another kernel thread.
+            let initial = try #require(snapshot.mountNamespaces.first)
+            #expect(initial.isHost)
+            #expect(initial.inode == initialMountNamespaceInode)
+            #expect(snapshot.mountNamespaces.filter(\.isHost).count == 1)
+            let hostOwner = try #require(snapshot.processes.first { $0.pid == initial.ownerPID })
+            #expect(hostOwner.kernelThread == false)
+            #expect(snapshot.processes.first { $0.pid == 2 }?.kernelThread == true)
+            #expect(initial.ownerPID == snapshot.processes.first { $0.mountNamespace == initial.inode && $0.kernelThread == false }?.pid)
 
             let namespace = try #require(snapshot.mountNamespaces.first { $0.inode == me.mountNamespace })
             #expect(namespace.processCount == snapshot.processes.filter { $0.mountNamespace == me.mountNamespace }.count)
@@ -132,6 +143,9 @@ extension KernelTests {
             #expect(index.pids(inMountNamespace: theirs) == [pid])
             #expect(index.comm(pid: pid) == "sleep")
             #expect(SnapshotRendererCheck.mentions(snapshot, "mnt:\(theirs)  owner \(pid) (sleep)"))
+            #expect(!namespace.isHost)
+            // `info --snapshot` lists who is in a non-host namespace.
+            #expect(SnapshotRendererCheck.mentions(snapshot, "COMM   CGROUP\n  \(pid)  "))
         }
 
         @Test func attachedLoopDeviceIsListedWithItsSettings() throws {

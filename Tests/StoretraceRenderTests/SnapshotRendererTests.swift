@@ -24,7 +24,7 @@ func smallNodeSnapshot() -> NodeSnapshot {
                 .init(mountID: 95, parentID: 27, major: 7, minor: 3, root: "/",
                       mountPoint: "/var/lib/kubelet/plugins/globalmount", options: "rw,noatime",
                       optionalFields: ["shared:40"], fstype: "ext4", source: "/dev/loop3", superOptions: "rw"),
-            ]),
+            ], isHost: true),
             .init(inode: 4_026_532_201, processCount: 1, ownerPID: 812, ownerComm: "sleep", mountinfoPID: 812, mounts: [
                 .init(mountID: 300, parentID: 299, major: 254, minor: 1, root: "/", mountPoint: "/", options: "rw,relatime",
                       optionalFields: [], fstype: "ext4", source: "/dev/vda1", superOptions: "rw"),
@@ -60,12 +60,14 @@ func smallNodeSnapshot() -> NodeSnapshot {
         contents  3 processes, 2 mount namespaces, 4 mounts, 3 block devices, 2 PCI storage functions
         omitted   1 process exited during the scan
 
-        Mount namespace mnt:4026531832  owner 1 (init)  2 processes  2 mounts
+        Mount namespace mnt:4026531832 (host)  owner 1 (init)  2 processes  2 mounts
           MOUNT POINT                           SOURCE      FSTYPE  OPTIONS      PROPAGATION
           /                                     /dev/vda1   ext4    rw,relatime  shared:1
           /var/lib/kubelet/plugins/globalmount  /dev/loop3  ext4    rw,noatime   shared:40
 
         Mount namespace mnt:4026532201  owner 812 (sleep)  1 process  2 mounts
+          PID  PPID  UID  COMM   CGROUP
+          812  700   0    sleep  /
           MOUNT POINT         SOURCE     FSTYPE  OPTIONS      PROPAGATION
           /                   /dev/vda1  ext4    rw,relatime  private
           /mnt/my\040dir\012  tmpfs      tmpfs   rw           private

@@ -49,4 +49,51 @@ int st_effective_caps(uint64_t *caps);
  * 0 or -1 (errno set). Glibc's Swift module does not export statfs. */
 int st_fs_magic(const char *path, unsigned long *magic);
 
+/* What a holder scan needs from statx(2) on a path (a /proc/PID/cwd or
+ * /proc/PID/fd/N magic link is followed): the mount the file is on (global
+ * across mount namespaces), its type, device and, for a device node, the
+ * device it stands for. has_mnt_id is 0 on kernels before 5.8. */
+struct st_file_brief {
+    uint64_t mnt_id;
+    uint64_t ino;
+    uint32_t mode;
+    uint32_t dev_major;
+    uint32_t dev_minor;
+    uint32_t rdev_major;
+    uint32_t rdev_minor;
+    uint32_t has_mnt_id;
+};
+int st_file_brief(int dirfd, const char *path, int follow, struct st_file_brief *out);
+
+/* Mount namespaces without entering them (Linux 6.12+ for the iteration,
+ * 6.8+ for listmount/statmount, 6.11+ for a foreign namespace id). Each
+ * returns -1 with errno set (ENOTTY, ENOSYS, EINVAL on older kernels). */
+
+/* The namespace id (not the inode) of a mount namespace file. */
+int st_mntns_id(int ns_fd, uint64_t *ns_id);
+/* A new fd for the next (newer) or previous mount namespace, or -1 (ENOENT
+ * at the end). */
+int st_mntns_step(int ns_fd, int newer);
+/* The unique 64-bit ids of the mounts in namespace ns_id, up to capacity;
+ * returns the number written. */
+long st_listmount(uint64_t ns_id, uint64_t *ids, size_t capacity);
+
+/* One mount from statmount(2): ids as /proc/PID/mountinfo shows them,
+ * device, propagation, and root/mount point/fstype as offsets into the
+ * caller's string buffer (NUL-terminated). */
+struct st_mount_brief {
+    uint32_t mnt_id;
+    uint32_t parent_id;
+    uint32_t dev_major;
+    uint32_t dev_minor;
+    uint64_t propagation;
+    uint64_t peer_group;
+    uint64_t master;
+    uint32_t root_offset;
+    uint32_t point_offset;
+    uint32_t fstype_offset;
+    uint32_t strings_length;
+};
+int st_statmount(uint64_t unique_id, uint64_t ns_id, struct st_mount_brief *out, char *strings, size_t capacity);
+
 #endif
