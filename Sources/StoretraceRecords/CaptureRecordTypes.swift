@@ -32,6 +32,10 @@ public enum CaptureRecordTypes {
         id: SourceKind.uevent.rawValue, name: "storetrace.uevent", version: 1, fields: "message 0 * bytes")
     public static let kmsg = CaptureRecordType(
         id: SourceKind.kmsg.rawValue, name: "storetrace.kmsg", version: 1, fields: "record 0 * bytes")
+    /// The failed call it explains, then the holder report as JSON (`HoldersRecordCodec`).
+    public static let holders = CaptureRecordType(
+        id: SourceKind.holders.rawValue, name: "storetrace.holders", version: 1,
+        fields: "explained_ts_ns 0 8 u64\npid 8 4 u32\ntid 12 4 u32\ntype 16 16 char[16]\ncomm 32 16 char[16]\nreport 48 * bytes")
     /// One per enabled ftrace event: "SYSTEM\0" followed by its format file.
     public static let ftraceFormat = CaptureRecordType(
         id: 16, name: "storetrace.ftrace_format", version: 1, fields: "system_and_format 0 * bytes")
@@ -43,7 +47,7 @@ public enum CaptureRecordTypes {
         id: 18, name: "storetrace.task", version: 1, fields: "tid 0 4 u32\ntgid 4 4 u32\ncomm 8 * bytes")
 
     /// What `record` registers in every capture it writes.
-    public static let written: [CaptureRecordType] = [syscall, ftrace, uevent, kmsg, ftraceFormat, kernelSymbol, task]
+    public static let written: [CaptureRecordType] = [syscall, ftrace, uevent, kmsg, holders, ftraceFormat, kernelSymbol, task]
     /// What `replay` reads: everything written now and every older version.
     public static let readable: [CaptureRecordType] = written + [ftraceV1]
 
@@ -54,6 +58,7 @@ public enum CaptureRecordTypes {
         case .ftrace: ftrace
         case .uevent: uevent
         case .kmsg: kmsg
+        case .holders: holders
         }
     }
 
@@ -113,6 +118,52 @@ public enum DataRecordCodec {
         }
         // Version 1 of ftrace kept the CPU in the record flags.
         return RawRecord(source: kind, timestamp: timestamp, cpu: kind == .ftrace ? UInt32(flags) : 0, bytes: payload)
+    }
+}
+
+/// storetrace.holders: the failed call a scan explains (u64 its stamp, u32
+/// pid, u32 tid, its event type and comm in 16 bytes each, NUL-padded),
+/// then the holder report as JSON (`HolderReport.jsonText()`).
+public enum HoldersRecordCodec {
+    public struct Explained: Equatable, Sendable {
+        public var timestamp: UInt64
+        public var pid: UInt32
+        public var tid: UInt32
+        public var type: [UInt8]
+        public var comm: [UInt8]
+
+        public init(timestamp: UInt64, pid: UInt32, tid: UInt32, type: [UInt8], comm: [UInt8]) {
+            self.timestamp = timestamp
+            self.pid = pid
+            self.tid = tid
+            self.type = type
+            self.comm = comm
+        }
+    }
+
+    static let headerSize = 48
+
+    public static func encode(_ explained: Explained, reportJSON: String) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(headerSize + reportJSON.utf8.count)
+        withUnsafeBytes(of: explained.timestamp.littleEndian) { bytes += $0 }
+        withUnsafeBytes(of: explained.pid.littleEndian) { bytes += $0 }
+        withUnsafeBytes(of: explained.tid.littleEndian) { bytes += $0 }
+        for field in [explained.type, explained.comm] {
+            let kept = field.prefix(15)
+            bytes += kept + [UInt8](repeating: 0, count: 16 - kept.count)
+        }
+        return bytes + Array(reportJSON.utf8)
+    }
+
+    /// The header, and the report's JSON bytes (in place); nil if too short.
+    public static func decode(_ payload: UnsafeRawBufferPointer) -> (Explained, report: UnsafeRawBufferPointer)? {
+        var reader = ByteReader(payload, order: .little)
+        guard let timestamp = reader.read(UInt64.self), let pid = reader.read(UInt32.self),
+              let tid = reader.read(UInt32.self), payload.count >= headerSize else { return nil }
+        func text(_ range: Range<Int>) -> [UInt8] { Array(payload[range].prefix { $0 != 0 }) }
+        let explained = Explained(timestamp: timestamp, pid: pid, tid: tid, type: text(16..<32), comm: text(32..<48))
+        return (explained, UnsafeRawBufferPointer(rebasing: payload[headerSize...]))
     }
 }
 

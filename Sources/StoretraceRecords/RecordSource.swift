@@ -11,6 +11,9 @@ public enum SourceKind: UInt16, CaseIterable, Sendable {
     case uevent = 3
     /// One /dev/kmsg record as read.
     case kmsg = 4
+    /// Who held a mount or device when a traced call failed with EBUSY: a
+    /// scan of the node right after the failure (`HoldersRecordCodec`).
+    case holders = 5
 
     public var name: String {
         switch self {
@@ -18,6 +21,7 @@ public enum SourceKind: UInt16, CaseIterable, Sendable {
         case .ftrace: "ftrace"
         case .uevent: "uevent"
         case .kmsg: "kmsg"
+        case .holders: "holders"
         }
     }
 
@@ -49,6 +53,9 @@ public struct RawRecord {
 public protocol RecordSource: AnyObject {
     var kind: SourceKind { get }
     var pollFDs: [Int32] { get }
+    /// A source with nothing to poll (it works from what other events
+    /// asked of it) is drained on a timer this often. nil: never.
+    var drainEveryMilliseconds: Int? { get }
     /// Some sources do not signal every record on `pollFDs` (the BPF ring
     /// buffer batches wake-ups): the loop drains them again this many
     /// milliseconds after every drain that delivered records. nil: never.
@@ -69,4 +76,5 @@ public protocol RecordSource: AnyObject {
 
 extension RecordSource {
     public var redrainMilliseconds: Int? { nil }
+    public var drainEveryMilliseconds: Int? { nil }
 }

@@ -1,6 +1,7 @@
 import StoretraceAnalyze
 import StoretraceDecode
 import StoretraceRecords
+import StoretraceRender
 
 /// A record decoded into what it says: the typed events every consumer
 /// takes. Each is a view into the record's bytes, valid only while the
@@ -12,6 +13,8 @@ public enum Event {
     /// `task`: the process and name of the thread, where known (the record
     /// holds only the thread id).
     case ftrace(FtraceEventView, task: TaskIdentity?)
+    /// Who held what a failed call needed (a scan right after it), and the call.
+    case holders(HolderReport, explains: HolderRenderer.Explains)
     /// Derived by an analyzer from the events before it (never recorded:
     /// replay derives it again, also from captures made before it existed).
     case mountOperation(MountOperation)
@@ -65,6 +68,7 @@ public final class EventDecoder {
         case kmsg(KmsgParseError)
         case ftrace(FtraceViewError)
         case ftraceWithoutFormats
+        case holders(String)
 
         public var description: String {
             switch self {
@@ -73,6 +77,7 @@ public final class EventDecoder {
             case .kmsg(let error): "kmsg: \(error)"
             case .ftrace(let error): "ftrace: \(error)"
             case .ftraceWithoutFormats: "ftrace record without formats"
+            case .holders(let why): "holders: \(why)"
             }
         }
     }
@@ -91,6 +96,15 @@ public final class EventDecoder {
             let view: FtraceEventView
             do { view = try catalog.view(raw.bytes) } catch { throw .ftrace(error) }
             return .ftrace(view, task: tasks.identity(of: view.pid))
+        case .holders:
+            guard let (explained, json) = HoldersRecordCodec.decode(raw.bytes) else { throw .holders("shorter than its header") }
+            let report: HolderReport
+            do { report = try HolderReport(json: Array(json)) } catch { throw .holders(error.description) }
+            let explains = HolderRenderer.Explains(
+                type: String(decoding: explained.type, as: UTF8.self), pid: Int32(bitPattern: explained.pid),
+                tid: Int32(bitPattern: explained.tid), comm: String(decoding: explained.comm, as: UTF8.self),
+                monotonicNanoseconds: explained.timestamp)
+            return .holders(report, explains: explains)
         }
     }
 }

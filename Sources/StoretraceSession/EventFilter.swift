@@ -86,6 +86,9 @@ public struct EventFilter: Sendable {
             return task.comm.withUnsafeBytes { acceptsFtrace(type, pid: task.tgid, comm: $0) }
         case .mountOperation(let operation):
             return accepts(operation)
+        case .holders:
+            // Scanned only for a failure that was shown: shown with it.
+            return true
         }
     }
 

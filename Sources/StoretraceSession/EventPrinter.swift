@@ -49,6 +49,10 @@ public final class EventPrinter: EventConsumer {
             sink.withBuffer { json.renderFtrace(view, monotonic: raw.timestamp, cpu: raw.cpu, task: task, describe: decoder.describeAddress, into: &$0) }
         case (.mountOperation, _):
             consumeDerived(event, timestamp: raw.timestamp)
+        case (.holders(let report, let explains), .text):
+            sink.withBuffer { HolderRenderer.renderText(report, clock: text.clock, explains: explains, into: &$0) }
+        case (.holders(let report, let explains), .json):
+            sink.withBuffer { HolderRenderer.renderJSON(report, clock: json.clock, explains: explains, into: &$0) }
         }
     }
 

@@ -143,12 +143,16 @@ public final class LiveSession {
         }
         var filter = config.filter
         filter.ueventSubsystems = config.sources.ueventSubsystems.map { $0.map { Array($0.utf8) } }
+        // Failures with EBUSY get their holders scanned, recorded and shown.
+        let explainer = config.sources.holders && opened.tracer != nil ? HolderExplainer(filter: filter) : nil
+        let sources = opened.sources + (explainer.map { [$0] } ?? [])
         let pipeline = Pipeline(filter: filter, decoder: decoder, consumers: consumers,
-                                merging: opened.sources.count > 1)
+                                merging: sources.count > 1)
+        if let explainer { pipeline.add(explainer) }
         // Operations are derived wherever events are shown; a capture holds
         // the calls, and replay derives them again.
         if printer != nil && filter.wants(.mountOperation) { pipeline.add(MountOperationAnalyzer(pipeline: pipeline)) }
-        let driver = SourceDriver(sources: opened.sources, pipeline: pipeline)
+        let driver = SourceDriver(sources: sources, pipeline: pipeline)
         var closed = false
         func closeAll() {
             guard !closed else { return }

@@ -12,6 +12,8 @@ public struct SourceOptions: Sendable {
     public var ueventSubsystems: [String]? = UeventSource.defaultSubsystems
     public var kmsg = true
     public var kmsgBacklog = false
+    /// Scan for holders when a traced call fails with EBUSY (`HolderExplainer`).
+    public var holders = true
     public init() {}
 }
 

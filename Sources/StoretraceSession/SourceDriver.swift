@@ -40,6 +40,7 @@ final class SourceDriver {
             }
             if source.redrainMilliseconds != nil { redrain = try loop.addOneShotTimer { drain() } }
             for fd in source.pollFDs { try loop.add(fd: fd) { drain() } }
+            if let interval = source.drainEveryMilliseconds { try loop.addTimer(milliseconds: interval) { drain() } }
         }
         if let window = pipeline.mergeWindow {
             try loop.addTimer(milliseconds: 50) { [pipeline] in

@@ -104,6 +104,9 @@ struct TraceOptions: ParsableArguments {
     @Flag(name: .long, help: "Include the kernel log from before storetrace started.")
     var kmsgBacklog = false
 
+    @Flag(name: .long, help: "Do not scan for who holds a mount or device when a call fails with EBUSY.")
+    var noHolders = false
+
     func validate() throws {
         var tracer = TracerOptions()
         tracer.wakeupIntervalNanoseconds = wakeupInterval.nanoseconds
@@ -138,5 +141,6 @@ struct TraceOptions: ParsableArguments {
         }
         config.sources.kmsg = !noKmsg
         config.sources.kmsgBacklog = kmsgBacklog
+        config.sources.holders = !noHolders
     }
 }

@@ -116,7 +116,7 @@ struct DynamicSection {
 
 @Suite struct DamagedInputCLITests {
     static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/capture-v1.0.stcap").path
+        .appendingPathComponent("../StoretraceSessionTests/Fixtures/capture-v1.0.stcap").standardized.path
 
     func copy(_ bytes: [UInt8], name: String) throws -> String {
         let path = NSTemporaryDirectory() + "storetrace-\(getpid())-\(name).stcap"
@@ -176,7 +176,7 @@ extension KernelTests {
         #expect(bare.stderr == "storetrace: tracefs: cannot read the tracepoint ids (events/ is root-only: run as root, or add CAP_DAC_READ_SEARCH to CAP_BPF and CAP_PERFMON) in \(tracefs.path)/events: Permission denied\n")
         let enough = try CLI.run(arguments, via: setpriv("+bpf,+perfmon,+dac_read_search"))
         #expect(enough.status == 0, "\(enough.stderr)")
-        #expect(enough.stderr.contains("tracing 12 syscalls"), "\(enough.stderr)")
+        #expect(enough.stderr.contains("tracing 14 syscalls"), "\(enough.stderr)")
     }
 
     /// doctor without privileges: the BPF probes say they were not checked,
