@@ -65,7 +65,7 @@ public struct LiveSummary: Sendable {
         } else {
             text += "\(counts.shown) events shown"
         }
-        if counts.derivedShown > 0 { text += " and \(counts.derivedShown) mount operations" }
+        if counts.derivedShown > 0 { text += " and \(counts.derivedShown) mount operation" + (counts.derivedShown == 1 ? "" : "s") }
         text += " (\(counts.received) traced), \(lost) lost"
         let nonzero = losses.describeNonZero()
         if !nonzero.isEmpty { text += " (" + nonzero + ")" }
