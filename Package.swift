@@ -56,6 +56,7 @@ let package = Package(
             name: "StoretraceKernel",
             dependencies: [
                 "CLibbpf", "CStoretraceABI", "CStoretraceSys", "StoretraceBPF", "StoretraceDecode", "StoretraceRecords",
+                "StoretraceCapture",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),

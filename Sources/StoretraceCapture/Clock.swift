@@ -12,7 +12,9 @@ enum Clock {
     static func realtime() -> UInt64 { now(CLOCK_REALTIME) }
 
     /// Reads CLOCK_REALTIME and CLOCK_BOOTTIME bracketed by two CLOCK_MONOTONIC
-    /// reads; keeps the tightest of a few attempts.
+    /// reads; keeps the tightest of a few attempts. The one clock sampler
+    /// (`CaptureClockSample.measure()`): captures store it, live renders with
+    /// it, the node snapshot keeps its offsets.
     static func sample() -> CaptureClockSample {
         var best: CaptureClockSample? = nil
         for _ in 0..<5 {

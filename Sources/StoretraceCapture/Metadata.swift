@@ -132,6 +132,9 @@ public struct CaptureClockSample: Sendable, Equatable {
     /// boottime - monotonic (time spent suspended).
     public var boottimeOffsetNs: Int64 { Int64(bitPattern: boottimeNs &- monotonicNs) }
 
+    /// The clocks now.
+    public static func measure() -> CaptureClockSample { Clock.sample() }
+
     static let encodedSize = 32
 
     func encoded() -> [UInt8] {

@@ -1,5 +1,6 @@
 import CStoretraceSys
 import Glibc
+import StoretraceCapture
 import StoretraceDecode
 
 /// One epoll loop that every source joins: BPF buffers now, tracefs pages,
@@ -129,20 +130,9 @@ public enum KernelClock {
     /// CLOCK_MONOTONIC now, the clock of every record.
     public static func monotonicNow() -> UInt64 { UInt64(now(CLOCK_MONOTONIC)) }
 
-    /// The wall-clock offset of CLOCK_MONOTONIC, measured as the middle of
-    /// the tightest of a few realtime/monotonic/realtime samples.
+    /// The wall-clock offset of CLOCK_MONOTONIC now, from the one clock
+    /// sampler (`CaptureClockSample.measure()`).
     public static func measureOffset() -> ClockOffset {
-        var best = Int64.max
-        var offset: Int64 = 0
-        for _ in 0..<5 {
-            let before = now(CLOCK_REALTIME)
-            let monotonic = now(CLOCK_MONOTONIC)
-            let after = now(CLOCK_REALTIME)
-            if after - before < best {
-                best = after - before
-                offset = before + (after - before) / 2 - monotonic
-            }
-        }
-        return ClockOffset(realtimeMinusMonotonic: offset)
+        ClockOffset(realtimeMinusMonotonic: CaptureClockSample.measure().realtimeOffsetNs)
     }
 }

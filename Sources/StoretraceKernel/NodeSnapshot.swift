@@ -1,4 +1,5 @@
 import Glibc
+import StoretraceCapture
 import StoretraceDecode
 
 /// Caps that keep a snapshot of a huge or hostile node bounded in time and
@@ -27,8 +28,11 @@ extension NodeSnapshot {
         var reader = SnapshotFileReader(maxSmallFileBytes: limits.maxSmallFileBytes)
         let takenAt = TakenAt(monotonicNanoseconds: KernelClock.now(CLOCK_MONOTONIC),
                               realtimeNanoseconds: KernelClock.now(CLOCK_REALTIME))
-        let offsets = ClockOffsets(realtimeMinusMonotonic: KernelClock.measureOffset().realtimeMinusMonotonic,
-                                   boottimeMinusMonotonic: measureBoottimeOffset())
+        // One sample for both; CLOCK_BOOTTIME cannot trail CLOCK_MONOTONIC,
+        // so a reading a few ns below is the bracket's error, not a suspend.
+        let clocks = CaptureClockSample.measure()
+        let offsets = ClockOffsets(realtimeMinusMonotonic: clocks.realtimeOffsetNs,
+                                   boottimeMinusMonotonic: max(0, clocks.boottimeOffsetNs))
 
         var names = utsname()
         let hasNames = uname(&names) == 0
@@ -47,24 +51,6 @@ extension NodeSnapshot {
         snapshot.pciFunctions = scanPCIStorage(reader: &reader)
         snapshot.virtioDevices = scanVirtio(reader: &reader)
         return snapshot
-    }
-
-    /// CLOCK_BOOTTIME minus CLOCK_MONOTONIC from the tightest of a few samples.
-    static func measureBoottimeOffset() -> Int64? {
-        var probe = timespec()
-        guard clock_gettime(CLOCK_BOOTTIME, &probe) == 0 else { return nil }
-        var best = Int64.max
-        var offset: Int64 = 0
-        for _ in 0..<5 {
-            let before = KernelClock.now(CLOCK_MONOTONIC)
-            let boottime = KernelClock.now(CLOCK_BOOTTIME)
-            let after = KernelClock.now(CLOCK_MONOTONIC)
-            if after - before < best {
-                best = after - before
-                offset = boottime - (before + (after - before) / 2)
-            }
-        }
-        return offset
     }
 
     static func onlineCPUsFromSysconf() -> Int? {

@@ -26,13 +26,6 @@ public enum TimeBound: Sendable, Equatable {
     case wall(epochNanoseconds: Int64)
     case offset(nanoseconds: UInt64)
 
-    /// "+30s", "+1.5m" (from the capture's start) or RFC 3339
-    /// ("2026-11-23T14:07:31Z", "2026-11-23T14:07:31.5+01:00").
-    public static func parse(_ text: String, durations: (String) -> UInt64?) -> TimeBound? {
-        if text.hasPrefix("+") { return durations(String(text.dropFirst())).map { .offset(nanoseconds: $0) } }
-        return RFC3339.parse(text).map { .wall(epochNanoseconds: $0) }
-    }
-
     public func monotonic(start: UInt64, clock: ClockOffset) -> UInt64 {
         switch self {
         case .offset(let nanoseconds): return start &+ nanoseconds
