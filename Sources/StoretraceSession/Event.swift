@@ -14,10 +14,12 @@ public enum Event {
     /// holds only the thread id).
     case ftrace(FtraceEventView, task: TaskIdentity?)
     /// Who held what a failed call needed (a scan right after it), and the call.
-    case holders(HolderReport, explains: HolderRenderer.Explains)
+    /// Indirect, as `mountOperation`: a rare event's large payload must not
+    /// make every event a large value copied on the hot path.
+    indirect case holders(HolderReport, explains: HolderRenderer.Explains)
     /// Derived by an analyzer from the events before it (never recorded:
     /// replay derives it again, also from captures made before it existed).
-    case mountOperation(MountOperation)
+    indirect case mountOperation(MountOperation)
 }
 
 /// Takes the events that passed the filters, in time order.
