@@ -46,15 +46,12 @@ public final class HolderExplainer: RecordSource, EventAnalyzer {
         guard case .syscall(let record) = event, record.errno == 16 /* EBUSY */, filter.accepts(event) else { return }
         let target: HolderTarget
         switch record.kind {
-        case .umount, .rmdir:
-            guard let path = record.string(0) else { return }
-            target = .mountPoint(String(decoding: path, as: UTF8.self), mountNamespace: UInt64(record.mountNamespace))
-        case .unlinkat:
+        case .umount, .rmdir, .unlinkat: // string 0 is the path each names
             guard let path = record.string(0) else { return }
             target = .mountPoint(String(decoding: path, as: UTF8.self), mountNamespace: UInt64(record.mountNamespace))
         case .mount:
-            // The source: a block device someone holds (fsck, an O_EXCL open),
-            // else the target, a mount point already busy.
+            // The source, when it is a path: a block device someone holds
+            // (fsck, an O_EXCL open). A busy target is not scanned yet.
             guard let source = record.string(0), source.first == UInt8(ascii: "/") else { return }
             target = .path(String(decoding: source, as: UTF8.self))
         default:

@@ -11,7 +11,9 @@ struct Storetrace: ParsableCommand {
             storetrace attaches BPF programs to the syscall tracepoints of the mount family \
             (mount, umount2, fsopen, fsconfig, fsmount, move_mount, open_tree, mount_setattr, \
             fspick) and of copy_file_range with its io.Copy fallbacks (splice, sendfile), and \
-            prints one line per call with its arguments, result and latency. Driver binding \
+            prints one line per call with its arguments, result and latency; directory removals \
+            (rmdir, unlinkat) are shown when they fail with EBUSY, with who holds the directory \
+            under them. New-API mount calls are also put together into one mount_op line each. Driver binding \
             (function tracer on bind_store, nvme_probe...), storage tracepoints, device uevents \
             and the kernel log join them on the same timeline.
 
