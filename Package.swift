@@ -16,6 +16,13 @@ import PackageDescription
 //   StoretraceRender terminal text and JSON lines
 //   StoretraceSession wires sources to sinks: filters, counters, signals
 //   storetrace      thin ArgumentParser CLI, one file per subcommand
+// The per-event modules (decode, the tracer, analyzers, render, the pipeline,
+// the capture reader) are
+// built without the runtime's exclusivity checks in release builds: a check on
+// each access to a class's stored property was 5 % of `replay --json`
+// (BENCHMARKS.md). Debug builds keep them, and the compile-time checks stay.
+let perEventPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
 let package = Package(
     name: "storetrace",
     platforms: [.macOS(.v13)],
@@ -46,11 +53,13 @@ let package = Package(
         ),
         .target(
             name: "StoretraceDecode",
-            dependencies: ["CStoretraceABI"]
+            dependencies: ["CStoretraceABI"],
+            swiftSettings: perEventPath
         ),
         .target(
             name: "StoretraceRecords",
-            dependencies: ["CStoretraceABI", "StoretraceDecode", "StoretraceCapture"]
+            dependencies: ["CStoretraceABI", "StoretraceDecode", "StoretraceCapture"],
+            swiftSettings: perEventPath
         ),
         .target(
             name: "StoretraceKernel",
@@ -58,22 +67,26 @@ let package = Package(
                 "CLibbpf", "CStoretraceABI", "CStoretraceSys", "StoretraceBPF", "StoretraceDecode", "StoretraceRecords",
                 "StoretraceCapture",
                 .product(name: "SystemPackage", package: "swift-system"),
-            ]
+            ],
+            swiftSettings: perEventPath
         ),
         .target(name: "CStoretraceCRC"),
-        .target(name: "StoretraceCapture", dependencies: ["CStoretraceCRC"]),
+        .target(name: "StoretraceCapture", dependencies: ["CStoretraceCRC"], swiftSettings: perEventPath),
         .target(
             name: "StoretraceAnalyze",
-            dependencies: ["StoretraceDecode"]
+            dependencies: ["StoretraceDecode"],
+            swiftSettings: perEventPath
         ),
         .target(
             name: "StoretraceRender",
-            dependencies: ["StoretraceDecode", "StoretraceAnalyze"]
+            dependencies: ["StoretraceDecode", "StoretraceAnalyze"],
+            swiftSettings: perEventPath
         ),
         .target(
             name: "StoretraceSession",
             dependencies: ["StoretraceKernel", "StoretraceDecode", "StoretraceRender", "StoretraceCapture", "StoretraceRecords",
-                           "StoretraceAnalyze"]
+                           "StoretraceAnalyze"],
+            swiftSettings: perEventPath
         ),
         .executableTarget(
             name: "storetrace",

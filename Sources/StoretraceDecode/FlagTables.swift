@@ -5,7 +5,8 @@
 /// Each syscall gets its own table: MS_BIND (0x1000) and MS_MOVE (0x2000) are
 /// mount(2) flags, while umount2's MNT_DETACH (2) is not MS_NOSUID. Mixing the
 /// tables is the classic bug of tracers that print every flag word as MS_*.
-public struct FlagTable: Sendable {
+/// Sendable: its entries are immutable and never freed.
+public struct FlagTable: @unchecked Sendable {
     public struct Entry: Sendable {
         /// Bits that must be set (may be 0 for a field value such as MOUNT_ATTR_RELATIME).
         public let value: UInt64
@@ -27,12 +28,16 @@ public struct FlagTable: Sendable {
         }
     }
 
-    public let entries: [Entry]
+    /// In a `permanentTable`: a table is built once and copied into every
+    /// argument description, so copying it must not touch a reference count.
+    public let entries: UnsafeBufferPointer<Entry>
     /// Bits to drop before decoding (mount's MS_MGC_VAL magic, see `mount`).
     let dropMagic: (mask: UInt64, value: UInt64)?
 
+    /// For the static tables below (and tests): the entries are kept for the
+    /// life of the process.
     public init(_ entries: [Entry], dropMagic: (mask: UInt64, value: UInt64)? = nil) {
-        self.entries = entries
+        self.entries = permanentTable(entries)
         self.dropMagic = dropMagic
     }
 

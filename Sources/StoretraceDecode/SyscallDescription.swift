@@ -6,13 +6,15 @@ import CStoretraceABI
 /// holds against the BPF program's string slots (`st_string_slot` in
 /// storetrace_abi.h) and the field tables of docs/events.md.
 ///
-/// The table is built once; rendering an event reads it and allocates nothing.
-public struct SyscallDescription: Sendable {
+/// The table is built once, in permanent storage; rendering an event reads
+/// it in place: no allocation and no reference counting.
+/// Sendable: its tables are immutable and never freed.
+public struct SyscallDescription: @unchecked Sendable {
     public let kind: SyscallKind
     /// Where the record's strings come from, slot by slot (`nstr` of them).
-    public let strings: [StringSlot]
+    public let strings: UnsafeBufferPointer<StringSlot>
     /// The call's arguments in call order, then the JSON-only file objects.
-    public let arguments: [Argument]
+    public let arguments: UnsafeBufferPointer<Argument>
 
     /// Where one string of a record was read from by the BPF program.
     public struct StringSlot: Equatable, Sendable {
@@ -94,10 +96,11 @@ public struct SyscallDescription: Sendable {
         }
     }
 
-    public init(kind: SyscallKind, strings: [StringSlot], arguments: [Argument]) {
+    /// Kept for the life of the process (`permanentTable`).
+    init(kind: SyscallKind, strings: [StringSlot], arguments: [Argument]) {
         self.kind = kind
-        self.strings = strings
-        self.arguments = arguments
+        self.strings = permanentTable(strings)
+        self.arguments = permanentTable(arguments)
     }
 
     /// The description of `kind`.
@@ -107,10 +110,10 @@ public struct SyscallDescription: Sendable {
     }
 
     /// Indexed by `SyscallKind.rawValue`; entry 0 (no kind) is never read.
-    private static let table: [SyscallDescription] = {
+    nonisolated(unsafe) private static let table: UnsafeBufferPointer<SyscallDescription> = {
         var table = [SyscallDescription](repeating: describe(.mount), count: SyscallKind.abiMax + 1)
         for kind in SyscallKind.allCases { table[Int(kind.rawValue)] = describe(kind) }
-        return table
+        return permanentTable(table)
     }()
 
     private static func describe(_ kind: SyscallKind) -> SyscallDescription {
@@ -163,8 +166,8 @@ public struct SyscallDescription: Sendable {
             return pathCall(kind, flags: FlagTables.fspick)
         case .mountSetattr: // mount_setattr(dfd, path, flags, uattr, usize)
             let base = pathCall(kind, flags: FlagTables.atFlags)
-            return .init(kind: kind, strings: base.strings,
-                         arguments: base.arguments + [A("uattr", .mountAttr, register: 3),
+            return .init(kind: kind, strings: Array(base.strings),
+                         arguments: Array(base.arguments) + [A("uattr", .mountAttr, register: 3),
                                                       A("size", .unsigned, register: 4, json: false)])
         case .copyFileRange, .splice: // (fd_in, off_in, fd_out, off_out, len, flags)
             return .init(kind: kind, strings: [.init(.fileName, argument: 0), .init(.fileName, argument: 2)],

@@ -7,41 +7,27 @@ import Glibc
 /// Raw storage rather than `[UInt8]`: a rendered line is some forty small
 /// appends, and Array's generic `append(contentsOf:)` (a uniqueness check, a
 /// capacity check and a generic copy each time) was a third of the tracer's
-/// CPU. Here an append is one capacity check and a `memcpy`. Copies of a
-/// buffer share storage until one of them is written (copy on write).
-public struct OutputBuffer {
-    /// Owns the memory: freed with the last buffer that uses it. Only `let`
-    /// properties, so reading them costs no exclusivity check; the count
-    /// lives in the struct.
-    final class Owner {
-        let base: UnsafeMutablePointer<UInt8>
-        let capacity: Int
-
-        init(capacity: Int) {
-            self.capacity = max(capacity, 64)
-            base = .allocate(capacity: self.capacity)
-        }
-
-        deinit { base.deallocate() }
-    }
-
-    private var owner: Owner
+/// CPU. Here an append is one capacity check and a `memcpy`. The buffer is
+/// not copyable (it owns its memory, freed in `deinit`): there is no shared
+/// storage to check for uniqueness on every append, and nothing to retain.
+public struct OutputBuffer: ~Copyable {
     private var base: UnsafeMutablePointer<UInt8>
     private var capacity: Int
     public private(set) var count = 0
 
     public init(capacity: Int = 64 * 1024) {
-        owner = Owner(capacity: capacity)
-        base = owner.base
-        self.capacity = owner.capacity
+        self.capacity = max(capacity, 64)
+        base = .allocate(capacity: self.capacity)
     }
+
+    deinit { base.deallocate() }
 
     /// A copy of the contents (tests, one-off text); the hot path uses
     /// `withUnsafeBytes`.
     public var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
 
     public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try withExtendedLifetime(owner) { try body(UnsafeRawBufferPointer(start: base, count: count)) }
+        try body(UnsafeRawBufferPointer(start: base, count: count))
     }
 
     public var isEmpty: Bool { count == 0 }
@@ -52,31 +38,30 @@ public struct OutputBuffer {
     }
 
     public mutating func removeAll() {
-        makeUnique(capacity: capacity)
         count = 0
     }
 
-    /// A copy of this buffer shares the memory until one of them writes.
+    /// Room for at least `needed` bytes in all.
     @inline(__always)
-    private mutating func makeUnique(capacity needed: Int) {
-        if needed > capacity || !isKnownUniquelyReferenced(&owner) { replaceStorage(capacity: needed) }
+    private mutating func ensureCapacity(_ needed: Int) {
+        if needed > capacity { grow(to: needed) }
     }
 
-    private mutating func replaceStorage(capacity needed: Int) {
+    private mutating func grow(to needed: Int) {
         var size = capacity
         while size < needed { size *= 2 }
-        let fresh = Owner(capacity: size)
-        fresh.base.update(from: base, count: count)
-        owner = fresh
-        base = fresh.base
-        capacity = fresh.capacity
+        let fresh = UnsafeMutablePointer<UInt8>.allocate(capacity: size)
+        fresh.update(from: base, count: count)
+        base.deallocate()
+        base = fresh
+        capacity = size
     }
 
     /// Room for `extra` more bytes; returns where they go. The caller writes
     /// them and then calls `commit`.
     @inline(__always)
     private mutating func reserve(_ extra: Int) -> UnsafeMutablePointer<UInt8> {
-        makeUnique(capacity: count + extra)
+        ensureCapacity(count + extra)
         return base + count
     }
 
@@ -122,28 +107,56 @@ public struct OutputBuffer {
         }
     }
 
-    /// `value` in decimal, left-padded with zeros to `width` digits.
+    /// `value` in decimal, left-padded with zeros to `width` digits (the
+    /// fields of a time stamp): exactly `width` bytes, two digits per step,
+    /// no length to work out. A value too wide (or negative) is written whole.
     public mutating func appendDecimal(_ value: Int, width: Int) {
-        var digits = 1
-        var rest = value / 10
-        while rest > 0 {
-            digits += 1
-            rest /= 10
+        guard value >= 0, width > 0, width < Self.powersOfTen.count,
+              UInt64(value) < Self.powersOfTen.withUnsafeBufferPointer({ $0[width] }) else {
+            appendDecimal(value)
+            return
         }
-        append(repeating: UInt8(ascii: "0"), count: width - digits)
-        appendUnsigned(UInt64(value))
+        let out = reserve(width)
+        Self.digitPairs.withUTF8Buffer { pairs in
+            var index = width
+            var rest = UInt64(value)
+            while index >= 2 {
+                let pair = Int(rest % 100) * 2
+                rest /= 100
+                index -= 2
+                out[index] = pairs[pair]
+                out[index + 1] = pairs[pair + 1]
+            }
+            if index == 1 { out[0] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest) }
+        }
+        commit(width)
     }
 
     /// "00" "01" ... "99": two digits per division.
     private static let digitPairs: StaticString = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
 
+    /// 10^0 ... 10^19; a literal, so it is laid out at compile time (no lazy initialization per use).
+    private static let powersOfTen: [UInt64] = [
+        1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000,
+        10_000_000_000, 100_000_000_000, 1_000_000_000_000, 10_000_000_000_000, 100_000_000_000_000,
+        1_000_000_000_000_000, 10_000_000_000_000_000, 100_000_000_000_000_000, 1_000_000_000_000_000_000,
+        10_000_000_000_000_000_000,
+    ]
+
+    /// The number of decimal digits of `value`: from its bit length (log10(2)
+    /// ≈ 1233 / 4096), corrected by one comparison, instead of a loop of them.
+    @inline(__always)
+    static func decimalLength(_ value: UInt64) -> Int {
+        let guess = ((64 - (value | 1).leadingZeroBitCount) &* 1233) >> 12 // 0...19
+        return powersOfTen.withUnsafeBufferPointer { guess &+ (value >= $0[guess] ? 1 : 0) }
+    }
+
     private mutating func appendUnsigned(_ value: UInt64) {
-        var length = 1
-        var threshold: UInt64 = 10 // 10^length; 10^19 is the last that fits
-        while length < 20 && value >= threshold {
-            length += 1
-            threshold = threshold &* 10
+        if value < 10 {
+            append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value))
+            return
         }
+        let length = Self.decimalLength(value)
         let out = reserve(length)
         Self.digitPairs.withUTF8Buffer { pairs in
             var index = length

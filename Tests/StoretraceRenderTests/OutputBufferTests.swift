@@ -15,6 +15,7 @@ import Testing
             power *= 10
             values += [power - 1, power, power + 1]
         }
+        for bits in 1..<64 { values += [(1 << bits) - 1, 1 << bits] } // where the digit-count guess changes
         for value in values {
             #expect(text { $0.appendDecimal(value) } == String(value))
         }
@@ -22,6 +23,11 @@ import Testing
         #expect(text { $0.appendDecimal(Int32(-16)) } == "-16")
         #expect(text { $0.appendDecimal(7, width: 3) } == "007")
         #expect(text { $0.appendDecimal(123_456_789, width: 9) } == "123456789")
+        #expect(text { $0.appendDecimal(0, width: 1) } == "0")
+        #expect(text { $0.appendDecimal(5, width: 2) } == "05")
+        #expect(text { $0.appendDecimal(42, width: 6) } == "000042")
+        #expect(text { $0.appendDecimal(1234, width: 2) } == "1234") // wider than asked: whole
+        #expect(text { $0.appendDecimal(-3, width: 2) } == "-3")
     }
 
     @Test func hexAndSpaces() {
@@ -38,17 +44,19 @@ import Testing
         } == "é  |")
     }
 
-    /// A copy keeps its contents when the original goes on (copy on write).
-    @Test func copiesAreIndependent() {
-        var first = OutputBuffer(capacity: 8)
-        first.append("one")
-        var second = first
-        second.append(" two")
-        first.removeAll()
-        first.append("three")
-        #expect(String(decoding: first.bytes, as: UTF8.self) == "three")
-        #expect(String(decoding: second.bytes, as: UTF8.self) == "one two")
-        #expect(second.count == 7 && second[4] == UInt8(ascii: "t"))
+    /// Growing moves what was written; `removeAll` keeps the capacity and
+    /// the next appends start at the front.
+    @Test func growsKeepingContentsAndReusesItsMemory() {
+        var out = OutputBuffer(capacity: 8) // raised to the minimum, 64
+        for index in 0..<100 { out.appendDecimal(index % 10) }
+        out.append(" end")
+        #expect(out.count == 104 && out[99] == UInt8(ascii: "9") && out[103] == UInt8(ascii: "d"))
+        #expect(String(decoding: out.bytes.prefix(12), as: UTF8.self) == "012345678901")
+        out.removeAll()
+        let emptied = out.isEmpty
+        #expect(emptied)
+        out.append("three")
+        #expect(String(decoding: out.bytes, as: UTF8.self) == "three")
     }
 
     @Test func jsonStringRunsAndEscapes() {
