@@ -21,7 +21,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     if let (explained, report) = HoldersRecordCodec.decode(input) {
         _ = try? HolderReport(json: Array(report))
         let again = HoldersRecordCodec.encode(explained, reportJSON: "")
-        precondition(HoldersRecordCodec.decode(again.withUnsafeBytes { $0 })?.0 == explained
+        precondition(again.withUnsafeBytes({ HoldersRecordCodec.decode($0)?.0 }) == explained
                      || explained.type.count > 15 || explained.comm.count > 15, "holders header does not round-trip")
     }
     if let (system, format) = FtraceFormatCodec.decode(input) {
