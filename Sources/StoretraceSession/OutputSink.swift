@@ -44,7 +44,7 @@ public final class OutputSink {
 
     public func flush() {
         guard !buffer.isEmpty, failure == nil else {
-            if failure != nil { derivedUnwritten &+= UInt64(unitEnds.lazy.filter(\.derived).count) }
+            if failure != nil { for unit in unitEnds where unit.derived { derivedUnwritten &+= 1 } }
             buffer.removeAll()
             unitEnds.removeAll(keepingCapacity: true)
             return
@@ -66,11 +66,14 @@ public final class OutputSink {
                 offset += written
             }
         }
-        let whole = unitEnds.prefix { $0.end <= offset }
-        unitsWritten &+= UInt64(whole.count)
+        // Counted by index, not with a slice: a slice alive at removeAll
+        // would make it copy the storage (an allocation per flush).
+        var whole = 0
+        while whole < unitEnds.count, unitEnds[whole].end <= offset { whole += 1 }
+        unitsWritten &+= UInt64(whole)
         if failure != nil {
-            derivedUnwritten &+= UInt64(unitEnds[whole.count...].lazy.filter(\.derived).count)
-            takeBack(offset - (whole.last?.end ?? 0))
+            for index in whole..<unitEnds.count where unitEnds[index].derived { derivedUnwritten &+= 1 }
+            takeBack(offset - (whole > 0 ? unitEnds[whole - 1].end : 0))
         }
         buffer.removeAll()
         unitEnds.removeAll(keepingCapacity: true)
