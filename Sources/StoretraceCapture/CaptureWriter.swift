@@ -81,6 +81,9 @@ public final class CaptureWriter {
     private var failure: CaptureError?
     private var closed = false
     private var trailerBuffered = false
+    /// Metadata records repeated with the schema set (type, payload): what
+    /// decoding the data needs besides the schemas (ftrace formats).
+    private var repeated: [(type: UInt16, payload: [UInt8])] = []
     /// bytesWritten at which the schema set is repeated next.
     private var nextSchemaRepeat: UInt64 = .max
 
@@ -252,6 +255,22 @@ public final class CaptureWriter {
         try withBytes(bytes) { (b) throws(CaptureError) in try appendHostSnapshot(b, timestamp: timestamp) }
     }
 
+    /// Appends a metadata record of a registered type now and again each time
+    /// the schema set is repeated, so that damage to one chunk cannot take
+    /// away what decoding every later record needs (ftrace formats). Not a
+    /// data record: not counted, and not refused by maxFileSize.
+    public func appendRepeated(type: UInt16, timestamp: UInt64, bytes: [UInt8]) throws(CaptureError) {
+        try checkUsable()
+        guard slotOf[Int(type)] != 0 else { throw .typeNotRegistered(type) }
+        guard bytes.count <= CaptureFormat.maxRecordPayload else {
+            throw .recordTooLarge(size: bytes.count, max: CaptureFormat.maxRecordPayload)
+        }
+        try withBytes(bytes) { (b) throws(CaptureError) in
+            try appendRecord(type: type, flags: 0, timestamp: timestamp, payload: b, chunkFlag: CaptureFormat.chunkFlagMetadata)
+        }
+        repeated.append((type, bytes))
+    }
+
     /// Measures the clocks again and records the sample (one is recorded at creation).
     @discardableResult
     public func appendClockSample() throws(CaptureError) -> CaptureClockSample {
@@ -326,6 +345,12 @@ public final class CaptureWriter {
         try withBytes(s.encoded()) { (b) throws(CaptureError) in
             try appendRecord(type: CaptureFormat.clockRecordType, flags: 0, timestamp: s.monotonicNs,
                              payload: b, chunkFlag: CaptureFormat.chunkFlagMetadata)
+        }
+        for record in repeated {
+            try withBytes(record.payload) { (b) throws(CaptureError) in
+                try appendRecord(type: record.type, flags: 0, timestamp: s.monotonicNs,
+                                 payload: b, chunkFlag: CaptureFormat.chunkFlagMetadata)
+            }
         }
     }
 

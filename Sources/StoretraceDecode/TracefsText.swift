@@ -67,3 +67,30 @@ public enum FilterFunctionList {
         return found
     }
 }
+
+/// saved_tgids ("TID TGID" a line) and saved_cmdlines ("TID COMM" a line):
+/// the kernel's own record of the threads that produced trace events, kept
+/// after they exit. Bounded by the files (saved_cmdlines_size entries).
+public enum SavedTaskList {
+    /// `TID -> second column` of either file; malformed lines are skipped.
+    public static func parse(_ text: [UInt8]) -> [Int32: ArraySlice<UInt8>] {
+        var entries: [Int32: ArraySlice<UInt8>] = [:]
+        for line in text.split(separator: 0x0A) {
+            guard let space = line.firstIndex(of: 0x20),
+                  let tid = Int32(String(decoding: line[line.startIndex..<space], as: UTF8.self)), tid > 0
+            else { continue }
+            entries[tid] = line[(space + 1)...]
+        }
+        return entries
+    }
+
+    /// The thread's process and name, when both files hold it. "<...>" is
+    /// the kernel's placeholder for a comm it did not save.
+    public static func identity(of tid: Int32, tgids: [Int32: ArraySlice<UInt8>],
+                                cmdlines: [Int32: ArraySlice<UInt8>]) -> TaskIdentity? {
+        guard let tgidText = tgids[tid], let tgid = Int32(String(decoding: tgidText, as: UTF8.self)), tgid > 0,
+              let comm = cmdlines[tid], !comm.isEmpty, comm.elementsEqual("<...>".utf8) == false
+        else { return nil }
+        return TaskIdentity(tgid: tgid, comm: Array(comm.prefix(15)))
+    }
+}

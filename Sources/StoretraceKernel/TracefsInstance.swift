@@ -91,6 +91,8 @@ public final class TracefsInstance {
         case clock(from: String, to: String)
         case bufferSizeKB(Int)
         case bufferPercent(Int)
+        /// An instance option (options/NAME) set to 1.
+        case optionOn(String)
         case eventEnabled(TraceEventName)
         case functionFilter([String])
         case currentTracer(String)
@@ -171,6 +173,12 @@ public final class TracefsInstance {
         // 0: wake a reader as soon as one event is there (the default, 50,
         // waits for half a buffer, far too late for a live view).
         if set("buffer_percent", "0") == nil { changes.append(.bufferPercent(0)) }
+        // The kernel keeps each traced thread's tgid in saved_tgids (and,
+        // with the global record-cmd, which is on by default, its comm in
+        // saved_cmdlines) from the thread's next context switch, while it
+        // still lives: how the task table names threads that exit before
+        // their events are read (`SavedTasks`).
+        if set("options/record-tgid", "1") == nil { changes.append(.optionOn("record-tgid")) }
         for text in options.events { enableEvent(text) }
         enableFunctionTracer(options.functions)
     }
@@ -211,6 +219,9 @@ public final class TracefsInstance {
         }
         if changes.contains(where: { if case .functionFilter = $0 { true } else { false } }) {
             undo("set_ftrace_filter", "", "clear the function filter in")
+        }
+        for case .optionOn(let option) in changes {
+            undo("options/" + option, "0", "turn off option \(option) in")
         }
         // The clock, buffer size and buffer_percent belong to the instance
         // and go with it.

@@ -82,9 +82,16 @@ public final class CaptureRecorder: EventConsumer {
         return limitReached ? .maxSize : nil
     }
 
+    /// Repeated with the schemas (`CaptureWriter.appendRepeated`): a damaged
+    /// chunk costs the ftrace events up to the next repetition, not all later ones.
     public func appendFormat(system: String, formatText: String, timestamp: UInt64) {
-        metadata(type: CaptureRecordTypes.ftraceFormat, timestamp: timestamp,
-                 FtraceFormatCodec.encode(system: system, formatText: formatText))
+        guard failure == nil else { return }
+        do {
+            try writer.appendRepeated(type: CaptureRecordTypes.ftraceFormat.id, timestamp: timestamp,
+                                      bytes: FtraceFormatCodec.encode(system: system, formatText: formatText))
+        } catch {
+            failure = error
+        }
     }
 
     /// Writes `address -> name` once per address, so a capture of function

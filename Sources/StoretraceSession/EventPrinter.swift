@@ -59,8 +59,8 @@ public final class EventPrinter: EventConsumer {
     public func consumeDerived(_ event: Event, timestamp: UInt64) {
         guard case .mountOperation(let operation) = event else { return }
         switch format {
-        case .text: sink.withBuffer { text.renderMountOperation(operation, into: &$0) }
-        case .json: sink.withBuffer { json.renderMountOperation(operation, into: &$0) }
+        case .text: sink.withBuffer(derived: true) { text.renderMountOperation(operation, into: &$0) }
+        case .json: sink.withBuffer(derived: true) { json.renderMountOperation(operation, into: &$0) }
         }
     }
 

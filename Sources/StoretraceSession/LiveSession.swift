@@ -45,6 +45,15 @@ public struct LiveSummary: Sendable {
     public var unwritten: UInt64?
     /// Whether events were rendered (live, record --live) or only recorded.
     public var rendered = true
+    /// Events (and derived ones) that passed the filters but never reached
+    /// the output (a full disk), why, and the bytes of a line cut short
+    /// where they could not be taken back (`OutputSink`).
+    public var outputUnwritten: UInt64 = 0
+    public var derivedOutputUnwritten: UInt64 = 0
+    public var outputFailure: Int32?
+    public var outputCutBytes = 0
+    /// ftrace events whose thread could not be named (`TaskTable`).
+    public var eventsWithoutTask: UInt64 = 0
 
     public init(counts: PipelineCounts, losses: [LossCount], stopReason: StopReason) {
         self.counts = counts
@@ -58,18 +67,27 @@ public struct LiveSummary: Sendable {
     /// "storetrace: 1200 events recorded (1300 traced), 0 lost, 0 malformed; stopped by SIGINT"
     public var line: String {
         var text = "storetrace: "
+        let printed = counts.shown - min(outputUnwritten - min(derivedOutputUnwritten, outputUnwritten), counts.shown)
         if let unwritten {
             let recorded = counts.shown - min(unwritten, counts.shown)
-            text += rendered ? "\(counts.shown) events shown, \(recorded) recorded" : "\(recorded) events recorded"
+            text += rendered ? "\(printed) events shown, \(recorded) recorded" : "\(recorded) events recorded"
             if unwritten > 0 { text += ", \(unwritten) not written to the capture" }
         } else {
-            text += "\(counts.shown) events shown"
+            text += "\(printed) events shown"
         }
-        if counts.derivedShown > 0 { text += " and \(counts.derivedShown) mount operation" + (counts.derivedShown == 1 ? "" : "s") }
+        let derived = counts.derivedShown - min(derivedOutputUnwritten, counts.derivedShown)
+        if derived > 0 { text += " and \(derived) mount operation" + (derived == 1 ? "" : "s") }
+        if outputUnwritten > 0 || outputCutBytes > 0 {
+            let why = outputFailure.map { ErrnoNames.name($0).map { "\($0)" } ?? "errno \($0)" } ?? "output error"
+            text += ", \(outputUnwritten) not written to the output (\(why))"
+            if outputCutBytes > 0 { text += ", its last line cut after \(outputCutBytes) bytes" }
+        }
         text += " (\(counts.received) traced), \(lost) lost"
         let nonzero = losses.describeNonZero()
         if !nonzero.isEmpty { text += " (" + nonzero + ")" }
         text += ", \(counts.malformed) malformed"
+        if counts.schemaMissing > 0 { text += ", \(counts.schemaMissing) ftrace events without a format (schema missing)" }
+        if eventsWithoutTask > 0 { text += ", \(eventsWithoutTask) ftrace events without a known task" }
         return text + "; stopped by \(stopReason)"
     }
 }
@@ -124,6 +142,7 @@ public final class LiveSession {
                 printer?.json.enrichment = SnapshotEnrichment(NodeSnapshotIndex(stored))
             }
             consumers.append(recorder)
+            try checkStartFits(recorder, config.record!)
         }
         if let printer { consumers.append(printer) }
 
@@ -162,6 +181,7 @@ public final class LiveSession {
         }
         defer { closeAll() }
         if opened.sources.isEmpty { throw .noSource("any source for the requested --type") }
+        if let recorder { try checkStartFits(recorder, config.record!) } // the ftrace formats came in
 
         var parts: [String] = []
         if let tracer = opened.tracer {
@@ -226,10 +246,23 @@ public final class LiveSession {
         var summary = LiveSummary(counts: pipeline.counts, losses: losses, stopReason: stopReason)
         summary.unwritten = recorder?.unwritten
         summary.rendered = printer != nil
+        summary.eventsWithoutTask = decoder.tasks.eventsWithoutTask
+        if let sink = printer?.sink, sink.failure != nil {
+            summary.outputUnwritten = sink.unitsUnwritten
+            summary.derivedOutputUnwritten = sink.derivedUnwritten
+            summary.outputFailure = sink.failure
+            summary.outputCutBytes = sink.cutBytes
+        }
         say(status, summary.line)
         if let failure = printer?.sink.failure, failure != EPIPE { throw .output(errno: failure) }
         if let failure = recorder?.failure { throw .writeCapture(failure) }
         return summary
+    }
+
+    /// The start of the capture must fit in --max-size, or not one event would.
+    private func checkStartFits(_ recorder: CaptureRecorder, _ record: RecordOptions) throws(SessionError) {
+        guard let limit = record.maxSize, recorder.writer.projectedSize > limit else { return }
+        throw .maxSizeBelowStart(path: record.path, limit: limit, start: recorder.writer.projectedSize)
     }
 }
 

@@ -71,7 +71,7 @@ struct LiveSources {
             for warning in ftrace.warnings { warn("\(warning)") }
             decoder.ftraceCatalog = ftrace.catalog
             decoder.describeAddress = { ftrace.describe(address: $0) }
-            decoder.tasks.resolve = ProcTask.identity
+            decoder.tasks.resolve = SavedTasks(tracefs: tracefs).resolve
             if let recorder {
                 decoder.tasks.onResolved = { tid, identity in
                     recorder.appendTask(tid: tid, identity, timestamp: KernelClock.monotonicNow())

@@ -9,6 +9,10 @@ public struct PipelineCounts: Equatable, Sendable {
     public var shown: UInt64 = 0
     /// Records that failed validation and were skipped.
     public var malformed: UInt64 = 0
+    /// ftrace records whose format the session does not have (none was
+    /// loaded or recorded for their event id): their schema is missing, the
+    /// bytes may be fine.
+    public var schemaMissing: UInt64 = 0
     /// Derived events (mount operations) that passed the filters.
     public var derivedShown: UInt64 = 0
     /// Events that passed, by source kind (`SourceKind.index`).
@@ -16,7 +20,7 @@ public struct PipelineCounts: Equatable, Sendable {
     public init() {}
 
     /// Records received that a filter left out (counted, never silent).
-    public var filteredOut: UInt64 { received - shown - malformed }
+    public var filteredOut: UInt64 { received - shown - malformed - schemaMissing }
 }
 
 /// Records in, events out: sources → merge in time order → decode once →
@@ -105,8 +109,12 @@ public final class Pipeline {
         do {
             event = try decoder.decode(raw)
         } catch {
-            counts.malformed &+= 1
-            lastMalformed = error.description
+            switch error {
+            case .ftraceWithoutFormats, .ftrace(.unknownEventType): counts.schemaMissing &+= 1
+            default:
+                counts.malformed &+= 1
+                lastMalformed = error.description
+            }
             return
         }
         lastTimestamp = raw.timestamp

@@ -41,6 +41,8 @@ public struct ReplaySummary: Sendable {
     public var tail: String
     public var corruptions: [String]
     public var skippedTypes: UInt64
+    /// ftrace events whose thread the capture does not name (`TaskTable`).
+    public var eventsWithoutTask: UInt64 = 0
 }
 
 /// `storetrace replay`: the capture is one more source feeding the same
@@ -102,7 +104,8 @@ public final class ReplaySession {
         if let failure = printer.sink.failure, failure != EPIPE { throw .output(errno: failure) }
         return ReplaySummary(counts: pipeline.counts, tail: reader.tail.description,
                              corruptions: reader.corruptions.map(\.description),
-                             skippedTypes: reader.stats.skippedRecords.values.reduce(0, +))
+                             skippedTypes: reader.stats.skippedRecords.values.reduce(0, +),
+                             eventsWithoutTask: pipeline.decoder.tasks.eventsWithoutTask)
     }
 }
 
@@ -175,7 +178,9 @@ final class CaptureFeed {
         case .skip:
             return
         case .ftraceFormat:
-            if let (system, format) = FtraceFormatCodec.decode(record.payload) {
+            // Repeated with every schema set: a format already known is skipped.
+            if let (system, format) = FtraceFormatCodec.decode(record.payload),
+               !formats.contains(where: { $0.format.id == format.id && $0.system == system && $0.format.name == format.name }) {
                 formats.append((system, format))
                 pipeline.decoder.ftraceCatalog = FtraceEventCatalog(formats: formats)
             }

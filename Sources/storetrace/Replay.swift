@@ -75,13 +75,20 @@ struct Replay: ParsableCommand {
         if summary.counts.malformed > 0 {
             note("\(summary.counts.malformed) malformed records skipped")
         }
+        if summary.counts.schemaMissing > 0 {
+            note("\(summary.counts.schemaMissing) ftrace events skipped: their format is not in the capture (schema missing)")
+        }
+        if summary.eventsWithoutTask > 0 {
+            note("\(summary.eventsWithoutTask) ftrace events without a known task")
+        }
         if strict {
             // A second read, checksums only: ReplaySummary does not carry the
             // session reader's CaptureIntegrity (yet).
             let integrity: CaptureIntegrity
             do { integrity = try CaptureReader.verify(path: file) } catch { fail("\(file): \(error)") }
-            if !integrity.isIntact || summary.counts.malformed > 0 {
+            if !integrity.isIntact || summary.counts.malformed > 0 || summary.counts.schemaMissing > 0 {
                 let problems = integrity.problems + (summary.counts.malformed > 0 ? ["\(summary.counts.malformed) malformed records"] : [])
+                    + (summary.counts.schemaMissing > 0 ? ["\(summary.counts.schemaMissing) ftrace events without a format"] : [])
                 note("\(file): damaged (\(problems.joined(separator: "; "))); exit status 3 (--strict)")
                 throw ExitCode(3)
             }

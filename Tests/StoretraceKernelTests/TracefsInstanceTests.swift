@@ -112,8 +112,9 @@ extension KernelTests {
         ])
         #expect(instance.changes == [
             .created, .tracingOff, .clock(from: "local", to: "mono"), .bufferSizeKB(256),
-            .bufferPercent(0), .eventEnabled(exec),
+            .bufferPercent(0), .optionOn("record-tgid"), .eventEnabled(exec),
         ])
+        #expect(readText(instance.file("options/record-tgid")) == "1\n")
 
         try instance.start()
         #expect(readText(instance.file("tracing_on")) == "1\n")

@@ -96,12 +96,13 @@ extension Pipeline {
         pipeline.submit(.syscall, syscall(.umount, at: 1, ret: -16), at: 1)    // EBUSY: passes
         pipeline.submit(.syscall, syscall(.umount, at: 2, ret: 0), at: 2)      // succeeded: filtered
         pipeline.submit(.syscall, Array(syscall(.umount, at: 3).prefix(100)), at: 3) // cut: malformed
-        pipeline.submit(.ftrace, [1, 2, 3, 4, 5, 6, 7, 8], at: 4)              // no formats: malformed
+        pipeline.submit(.ftrace, [1, 2, 3, 4, 5, 6, 7, 8], at: 4)              // no formats: schema missing
         pipeline.reject("ftrace record shorter than its capture header")
         #expect(collected.events.map(\.timestamp) == [1])
         #expect(pipeline.counts.received == 5)
         #expect(pipeline.counts.shown == 1)
-        #expect(pipeline.counts.malformed == 3)
+        #expect(pipeline.counts.malformed == 2)
+        #expect(pipeline.counts.schemaMissing == 1)
         #expect(pipeline.counts.filteredOut == 1)
         #expect(pipeline.lastMalformed == "ftrace record shorter than its capture header")
     }
