@@ -88,6 +88,9 @@ public struct LiveSummary: Sendable {
         text += ", \(counts.malformed) malformed"
         if counts.schemaMissing > 0 { text += ", \(counts.schemaMissing) ftrace events without a format (schema missing)" }
         if eventsWithoutTask > 0 { text += ", \(eventsWithoutTask) ftrace events without a known task" }
+        if counts.ueventsOtherSubsystems > 0 {
+            text += ", \(counts.ueventsOtherSubsystems) uevents of other subsystems left out (--subsystem all shows them)"
+        }
         return text + "; stopped by \(stopReason)"
     }
 }
