@@ -107,6 +107,12 @@ struct TraceOptions: ParsableArguments {
     @Flag(name: .long, help: "Do not scan for who holds a mount or device when a call fails with EBUSY.")
     var noHolders = false
 
+    @Flag(name: .long, help: "Do not sample the block queue settings (read_ahead_kb, scheduler, max_sectors_kb, nr_requests, rotational) each second.")
+    var noQueueSettings = false
+
+    @Flag(name: .long, help: "At the end, print what `storetrace summary` prints of the events (--json: one JSON object).")
+    var summary = false
+
     func validate() throws {
         var tracer = TracerOptions()
         tracer.wakeupIntervalNanoseconds = wakeupInterval.nanoseconds
@@ -142,5 +148,7 @@ struct TraceOptions: ParsableArguments {
         config.sources.kmsg = !noKmsg
         config.sources.kmsgBacklog = kmsgBacklog
         config.sources.holders = !noHolders
+        config.sources.queueSettings = !noQueueSettings
+        config.summary = summary
     }
 }

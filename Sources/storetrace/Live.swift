@@ -42,7 +42,8 @@ struct Live: ParsableCommand {
         trace.apply(to: &config)
         notePerfBufferSize(config.tracer)
         do {
-            _ = try LiveSession(configuration: config).run()
+            let summary = try LiveSession(configuration: config).run()
+            if let storage = summary.storage { printSummary(storage, clock: summary.clock, json: config.format == .json) }
         } catch {
             fail(error.description)
         }
