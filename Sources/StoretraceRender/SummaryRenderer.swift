@@ -59,46 +59,32 @@ public enum SummaryRenderer {
             }
         }
 
-        out += "\ncalls by type\n"
-        let calls = summary.callsByType
-        if calls.isEmpty {
-            out += "  none\n"
-        } else {
-            let rows = calls.map { entry -> [String] in
-                let errnos = entry.errnos.map { "\(errnoName($0.errno)) \($0.count)" }.joined(separator: ", ")
-                return [entry.kind.name.description, String(entry.calls), String(entry.failed),
-                        latency(entry.latency.percentile(50)), latency(entry.latency.percentile(99)), errnos.isEmpty ? "-" : errnos]
-            }
-            out += SnapshotRenderer.table(header: ["type", "calls", "failed", "p50", "p99", "errors"], rows: rows)
+        /// A titled table, or "none".
+        func section(_ title: String, header: [String], rows: [[String]]) -> String {
+            "\n" + title + "\n" + (rows.isEmpty ? "  none\n" : SnapshotRenderer.table(header: header, rows: rows))
         }
-
-        out += "\nslowest calls\n"
-        if summary.slowest.isEmpty {
-            out += "  none\n"
-        } else {
-            let rows = summary.slowest.map { call -> [String] in
-                let result = call.errno.map { "-1 " + errnoName($0) } ?? String(call.returnValue)
-                var device = call.device.map(bytesText) ?? ""
-                if let readAhead = call.readAheadKB { device += " read_ahead_kb=\(readAhead)" }
-                return [time(call.timestamp), bytesText(call.comm) + "[\(call.pid)]", call.kind.name.description,
-                        latency(call.latency), result, device]
-            }
-            out += SnapshotRenderer.table(header: ["time", "who", "type", "latency", "result", "device"], rows: rows)
-        }
-
-        out += "\nqueue setting changes\n"
-        if summary.settingChanges.isEmpty {
-            out += "  none\n"
-        } else {
-            let rows = summary.settingChanges.map { entry -> [String] in
-                let change = entry.change
-                let value = change.old.map { bytesText($0) + " -> " + bytesText(change.new) } ?? bytesText(change.new) + " (new disk)"
-                return [time(entry.timestamp), bytesText(change.device) + " (\(change.major):\(change.minor))",
-                        change.setting.nameText, value]
-            }
-            out += SnapshotRenderer.table(header: ["time", "device", "setting", "value"], rows: rows)
-            if summary.settingChangesLeftOut > 0 { out += "  and \(summary.settingChangesLeftOut) more\n" }
-        }
+        out += section("calls by type", header: ["type", "calls", "failed", "p50", "p99", "errors"],
+                       rows: summary.callsByType.map { entry in
+            let errnos = entry.errnos.map { "\(errnoName($0.errno)) \($0.count)" }.joined(separator: ", ")
+            return [entry.kind.name.description, String(entry.calls), String(entry.failed),
+                    latency(entry.latency.percentile(50)), latency(entry.latency.percentile(99)), errnos.isEmpty ? "-" : errnos]
+        })
+        out += section("slowest calls", header: ["time", "who", "type", "latency", "result", "device"],
+                       rows: summary.slowest.map { call in
+            let result = call.errno.map { "-1 " + errnoName($0) } ?? String(call.returnValue)
+            var device = call.device.map(bytesText) ?? ""
+            if let readAhead = call.readAheadKB { device += " read_ahead_kb=\(readAhead)" }
+            return [time(call.timestamp), bytesText(call.comm) + "[\(call.pid)]", call.kind.name.description,
+                    latency(call.latency), result, device]
+        })
+        out += section("queue setting changes", header: ["time", "device", "setting", "value"],
+                       rows: summary.settingChanges.map { entry in
+            let change = entry.change
+            let value = change.old.map { bytesText($0) + " -> " + bytesText(change.new) } ?? bytesText(change.new) + " (new disk)"
+            return [time(entry.timestamp), bytesText(change.device) + " (\(change.major):\(change.minor))",
+                    change.setting.nameText, value]
+        })
+        if summary.settingChangesLeftOut > 0 { out += "  and \(summary.settingChangesLeftOut) more\n" }
 
         out += "\nunhealthy mounts\n"
         if let mounts = summary.unhealthyMounts {

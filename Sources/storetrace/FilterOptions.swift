@@ -45,6 +45,22 @@ struct FilterOptions: ParsableArguments {
     }
 }
 
+/// The part of a capture `replay` and `summary` read.
+struct TimeSpanOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Only events at or after this time: RFC 3339 (2026-11-23T14:07:31Z) or an offset from the capture's start (+30s).", valueName: "time"),
+            transform: TimeBoundValue.parse)
+    var since: TimeBoundValue?
+
+    @Option(name: .long, help: ArgumentHelp("Only events at or before this time (same forms as --since).", valueName: "time"),
+            transform: TimeBoundValue.parse)
+    var until: TimeBoundValue?
+
+    func apply(to config: inout ReplayConfiguration) {
+        config.since = since?.bound
+        config.until = until?.bound
+    }
+}
+
 /// Output shared by `live`, `record --live` and `replay`.
 struct OutputOptions: ParsableArguments {
     @Flag(name: .long, help: "Print JSON lines (docs/events.md) instead of text.")

@@ -26,13 +26,7 @@ struct Summary: ParsableCommand {
     @Argument(help: ArgumentHelp("The capture file.", valueName: "file"))
     var file: String
 
-    @Option(name: .long, help: ArgumentHelp("Only events at or after this time: RFC 3339 (2026-11-23T14:07:31Z) or an offset from the capture's start (+30s).", valueName: "time"),
-            transform: TimeBoundValue.parse)
-    var since: TimeBoundValue?
-
-    @Option(name: .long, help: ArgumentHelp("Only events at or before this time (same forms as --since).", valueName: "time"),
-            transform: TimeBoundValue.parse)
-    var until: TimeBoundValue?
+    @OptionGroup var span: TimeSpanOptions
 
     @Flag(name: .long, help: "Print the summary as one JSON object (docs/events.md).")
     var json = false
@@ -42,8 +36,7 @@ struct Summary: ParsableCommand {
     func run() throws {
         var config = ReplayConfiguration(path: file)
         config.filter = filters.filter
-        config.since = since?.bound
-        config.until = until?.bound
+        span.apply(to: &config)
         config.nullSink = true
         config.summary = true
         let result: ReplaySummary

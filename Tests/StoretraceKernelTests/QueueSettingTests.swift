@@ -239,19 +239,49 @@ extension KernelTests {
                     _ = st_copy_file_range(input, &offset, output, nil, 1, 0)
                 }
             }
-            burst(200)
-            tracer.drain(submit)
-            pipeline.batchEnded()
-            burst(5_000)
-            let before = pipeline.counts.shown
-            st_alloc_counting_begin()
-            tracer.drain(submit)
-            pipeline.batchEnded()
-            let allocations = st_alloc_counting_end()
-            let events = pipeline.counts.shown - before
+            let (events, allocations) = countAllocations(tracer: tracer, pipeline: pipeline, submit: submit, burst: burst)
             #expect(events >= 5_000, "\(format): \(events) events")
             #expect(allocations == 0, "\(format): \(allocations) allocations for \(events) events, the first of \(st_alloc_first_size()) bytes")
         }
+    }
+
+    /// A disk that appears is read as soon as its uevent says so, not at the
+    /// next full sample (here: never), and reported with no old values. The
+    /// uevent is the kernel's own (LOOP_CTL_ADD of a new loop device), read
+    /// from the netlink socket and fed through the follower as live does.
+    @Test func aDiskThatAppearsIsReadOnItsUevent() throws {
+        let control = try check(open("/dev/loop-control", O_RDWR | O_CLOEXEC), "open /dev/loop-control")
+        defer { close(control) }
+        var number: Int32 = 240
+        while number < 1000, access("/sys/block/loop\(number)", F_OK) == 0 { number += 1 }
+        let uevents = try UeventSource()
+        defer { uevents.close() }
+        let sampler = QueueSettingSampler(baseline: [], intervalNanoseconds: 3_600_000_000_000)
+        defer { sampler.close() }
+        let follower = QueueSettingFollower(printer: nil, sampler: sampler)
+        let decoder = EventDecoder()
+        try check(ioctl(control, 0x4C80 /* LOOP_CTL_ADD */, number), "LOOP_CTL_ADD \(number)")
+        defer { _ = ioctl(control, 0x4C81 /* LOOP_CTL_REMOVE */, number) }
+        let name = "loop\(number)"
+        var changes: [QueueSettingChange] = []
+        let collect: (RawRecord) -> Void = { raw in
+            if let change = QueueSettingCodec.decode(raw.bytes) { changes.append(change) }
+        }
+        let deadline = Date().addingTimeInterval(3)
+        while changes.isEmpty, Date() < deadline {
+            uevents.drain { raw in
+                if let event = try? decoder.decode(raw) { follower.observe(event, raw: raw) }
+            }
+            sampler.drain(collect)
+            usleep(20_000)
+        }
+        let mine = changes.filter { $0.device == Array(name.utf8) }
+        #expect(Set(mine.map(\.setting)).isSuperset(of: [.readAheadKB, .maxSectorsKB, .rotational]), "\(changes)")
+        #expect(mine.allSatisfy { $0.old == nil && $0.major == 7 && $0.minor == UInt32(number) }, "\(mine)")
+        let readAhead = try String(contentsOfFile: "/sys/block/\(name)/queue/read_ahead_kb", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(mine.first { $0.setting == .readAheadKB }?.new == Array(readAhead.utf8))
+        #expect(sampler.samples == 0, "no full sample ran: the uevent did it")
     }
 }
 }
