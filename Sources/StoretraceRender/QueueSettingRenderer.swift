@@ -39,7 +39,15 @@ extension JSONRenderer {
     public func renderQueueSetting(_ change: QueueSettingChange, monotonic: UInt64, into out: inout OutputBuffer) {
         out.append("{\"time\":")
         appendTime(monotonic: monotonic, into: &out)
-        out.append(",\"type\":\"queue_setting\",\"pid\":null,\"tid\":null,\"comm\":null,\"device\":")
+        out.append(",\"type\":\"queue_setting\",\"pid\":null,\"tid\":null,\"comm\":null")
+        appendQueueSettingFields(change, into: &out)
+        out.append("}\n")
+    }
+
+    /// `,"device":"loop0","dev":"7:0","setting":"read_ahead_kb","old":4,"new":128`
+    /// (the event's own keys; `summary` lists changes with them too).
+    func appendQueueSettingFields(_ change: QueueSettingChange, into out: inout OutputBuffer) {
+        out.append(",\"device\":")
         change.device.withUnsafeBytes { out.appendJSONString($0) }
         out.append(",\"dev\":\"")
         out.appendDecimal(change.major)
@@ -51,7 +59,6 @@ extension JSONRenderer {
         if let old = change.old { Self.appendSettingValue(old, change.setting, into: &out) } else { out.append("null") }
         out.append(",\"new\":")
         Self.appendSettingValue(change.new, change.setting, into: &out)
-        out.append("}\n")
     }
 
     /// A number for the numeric settings (a string if the kernel wrote something else).

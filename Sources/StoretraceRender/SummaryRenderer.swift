@@ -257,17 +257,7 @@ public enum SummaryRenderer {
             if index > 0 { out.append(UInt8(ascii: ",")) }
             out.append("{\"time\":")
             json.appendTime(monotonic: entry.timestamp, into: &out)
-            bytes("device", entry.change.device)
-            out.append(",\"dev\":\"")
-            out.appendDecimal(entry.change.major)
-            out.append(UInt8(ascii: ":"))
-            out.appendDecimal(entry.change.minor)
-            out.append("\",\"setting\":\"")
-            out.append(entry.change.setting.name)
-            out.append("\",\"old\":")
-            if let old = entry.change.old { JSONRenderer.appendSettingValue(old, entry.change.setting, into: &out) } else { out.append("null") }
-            out.append(",\"new\":")
-            JSONRenderer.appendSettingValue(entry.change.new, entry.change.setting, into: &out)
+            json.appendQueueSettingFields(entry.change, into: &out)
             out.append(UInt8(ascii: "}"))
         }
         out.append("]")
