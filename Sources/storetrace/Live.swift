@@ -23,6 +23,7 @@ struct Live: ParsableCommand {
               storetrace live --type uevent --type kmsg --subsystem all
               storetrace live --json --duration 30s > events.jsonl
               storetrace live --ops                           # each mount, new API or classic, as one line
+              storetrace live --type copy_file_range --summary  # copies with device, read-ahead, MiB/s; summary at the end
             """
     )
 

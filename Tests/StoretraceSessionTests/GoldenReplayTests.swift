@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import StoretraceDecode
 import StoretraceSession
 import Testing
 
@@ -26,6 +27,23 @@ import Testing
         tzset()
         let summary = try ReplaySession(configuration: config).run()
         return (try String(contentsOfFile: path, encoding: .utf8), summary)
+    }
+
+    /// `storetrace summary` of the attach fixture: its copies by device and
+    /// the read-ahead of its start snapshot, nothing printed.
+    @Test func summaryOfTheAttachFixture() throws {
+        let (output, result) = try Self.replay(Self.fixture("attach.stcap")) {
+            $0.nullSink = true
+            $0.summary = true
+        }
+        #expect(output.isEmpty)
+        let storage = try #require(result.storage)
+        let loop0 = try #require(storage.periodsByDevice.first { $0.first?.device == Array("loop0".utf8) })
+        #expect(loop0.map(\.readAheadKB) == [2560])
+        #expect(loop0.map(\.calls) == [4] && loop0.map(\.latency.count) == [3] && loop0.map(\.empty) == [1])
+        #expect(loop0[0].bytes == 1_048_576 + 65_536 + 4_096)
+        #expect(storage.callsByType.contains { $0.kind == .sendfile && $0.calls == 1 })
+        #expect(storage.settingChanges.isEmpty)
     }
 
     static func expected(_ name: String) throws -> String {
