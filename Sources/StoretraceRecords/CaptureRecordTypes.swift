@@ -36,6 +36,10 @@ public enum CaptureRecordTypes {
     public static let holders = CaptureRecordType(
         id: SourceKind.holders.rawValue, name: "storetrace.holders", version: 1,
         fields: "explained_ts_ns 0 8 u64\npid 8 4 u32\ntid 12 4 u32\ntype 16 16 char[16]\ncomm 32 16 char[16]\nreport 48 * bytes")
+    /// A block queue setting that changed (`QueueSettingCodec`).
+    public static let queueSetting = CaptureRecordType(
+        id: SourceKind.queueSetting.rawValue, name: "storetrace.queue_setting", version: 1,
+        fields: "major 0 4 u32\nminor 4 4 u32\nsetting 8 1 u8\nhas_old 9 1 u8\ndevice_len 10 1 u8\nold_len 11 1 u8\nnew_len 12 1 u8\nreserved 13 3 bytes\ntext 16 * bytes")
     /// One per enabled ftrace event: "SYSTEM\0" followed by its format file.
     public static let ftraceFormat = CaptureRecordType(
         id: 16, name: "storetrace.ftrace_format", version: 1, fields: "system_and_format 0 * bytes")
@@ -47,7 +51,7 @@ public enum CaptureRecordTypes {
         id: 18, name: "storetrace.task", version: 1, fields: "tid 0 4 u32\ntgid 4 4 u32\ncomm 8 * bytes")
 
     /// What `record` registers in every capture it writes.
-    public static let written: [CaptureRecordType] = [syscall, ftrace, uevent, kmsg, holders, ftraceFormat, kernelSymbol, task]
+    public static let written: [CaptureRecordType] = [syscall, ftrace, uevent, kmsg, holders, queueSetting, ftraceFormat, kernelSymbol, task]
     /// What `replay` reads: everything written now and every older version.
     public static let readable: [CaptureRecordType] = written + [ftraceV1]
 
@@ -59,6 +63,7 @@ public enum CaptureRecordTypes {
         case .uevent: uevent
         case .kmsg: kmsg
         case .holders: holders
+        case .queueSetting: queueSetting
         }
     }
 
@@ -164,6 +169,45 @@ public enum HoldersRecordCodec {
         func text(_ range: Range<Int>) -> [UInt8] { Array(payload[range].prefix { $0 != 0 }) }
         let explained = Explained(timestamp: timestamp, pid: pid, tid: tid, type: text(16..<32), comm: text(32..<48))
         return (explained, UnsafeRawBufferPointer(rebasing: payload[headerSize...]))
+    }
+}
+
+/// storetrace.queue_setting: u32 major, u32 minor, u8 setting
+/// (`QueueSetting` raw value), u8 1 if there is an old value (0: the disk
+/// appeared), u8 lengths of the device name, old and new value, three zero
+/// bytes, then the three texts one after the other (each at most 255 bytes).
+public enum QueueSettingCodec {
+    static let headerSize = 16
+
+    public static func encode(_ change: QueueSettingChange) -> [UInt8] {
+        let device = change.device.prefix(255), old = (change.old ?? []).prefix(255), new = change.new.prefix(255)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(headerSize + device.count + old.count + new.count)
+        withUnsafeBytes(of: change.major.littleEndian) { bytes += $0 }
+        withUnsafeBytes(of: change.minor.littleEndian) { bytes += $0 }
+        bytes += [change.setting.rawValue, change.old == nil ? 0 : 1, UInt8(device.count), UInt8(old.count), UInt8(new.count), 0, 0, 0]
+        return bytes + device + old + new
+    }
+
+    /// nil if the payload is too short for what its header says, or names an unknown setting.
+    public static func decode(_ payload: UnsafeRawBufferPointer) -> QueueSettingChange? {
+        var reader = ByteReader(payload, order: .little)
+        guard let major = reader.read(UInt32.self), let minor = reader.read(UInt32.self),
+              let rawSetting = reader.read(UInt8.self), let setting = QueueSetting(rawValue: rawSetting),
+              let hasOld = reader.read(UInt8.self), hasOld <= 1,
+              let deviceLength = reader.read(UInt8.self), let oldLength = reader.read(UInt8.self),
+              let newLength = reader.read(UInt8.self), reader.skip(3),
+              payload.count == headerSize + Int(deviceLength) + Int(oldLength) + Int(newLength),
+              hasOld == 1 || oldLength == 0
+        else { return nil }
+        var offset = headerSize
+        func take(_ length: UInt8) -> [UInt8] {
+            defer { offset += Int(length) }
+            return Array(payload[offset..<(offset + Int(length))])
+        }
+        let device = take(deviceLength), old = take(oldLength), new = take(newLength)
+        return QueueSettingChange(major: major, minor: minor, device: device, setting: setting,
+                                  old: hasOld == 1 ? old : nil, new: new)
     }
 }
 

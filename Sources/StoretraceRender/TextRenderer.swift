@@ -13,6 +13,8 @@ public struct TextRenderer {
     /// it about once a second so a DST change shows up promptly.
     public var utcOffsetSeconds: Int
     public var clock: ClockOffset
+    /// The block devices and read-ahead in force, shown after the files of copies.
+    public var enrichment: SnapshotEnrichment?
 
     public init(color: Bool, utcOffsetSeconds: Int, clock: ClockOffset) {
         self.color = color
@@ -47,7 +49,7 @@ public struct TextRenderer {
         out.append(record.kind.callName)
         paint(.reset, into: &out)
         out.append(UInt8(ascii: "("))
-        CallArguments.render(record, into: &out)
+        CallArguments.render(record, enrichment: enrichment, into: &out)
         out.append(") = ")
         if let errno = record.errno {
             paint(.red, into: &out)
@@ -63,6 +65,11 @@ public struct TextRenderer {
             paint(.green, into: &out)
             out.appendDecimal(record.returnValue)
             paint(.reset, into: &out)
+            if record.kind.movesData && record.returnValue > 0 {
+                out.append(" (")
+                out.appendThroughput(bytes: UInt64(record.returnValue), nanoseconds: record.latency)
+                out.append(UInt8(ascii: ")"))
+            }
         }
     }
 

@@ -17,6 +17,8 @@ public enum Event {
     /// Indirect, as `mountOperation`: a rare event's large payload must not
     /// make every event a large value copied on the hot path.
     indirect case holders(HolderReport, explains: HolderRenderer.Explains)
+    /// A block queue setting that changed (`QueueSettingSampler`), stamped when sampled.
+    indirect case queueSetting(QueueSettingChange)
     /// Derived by an analyzer from the events before it (never recorded:
     /// replay derives it again, also from captures made before it existed).
     indirect case mountOperation(MountOperation)
@@ -71,6 +73,7 @@ public final class EventDecoder {
         case ftrace(FtraceViewError)
         case ftraceWithoutFormats
         case holders(String)
+        case queueSetting
 
         public var description: String {
             switch self {
@@ -80,6 +83,7 @@ public final class EventDecoder {
             case .ftrace(let error): "ftrace: \(error)"
             case .ftraceWithoutFormats: "ftrace record without formats"
             case .holders(let why): "holders: \(why)"
+            case .queueSetting: "queue_setting: malformed record"
             }
         }
     }
@@ -107,6 +111,9 @@ public final class EventDecoder {
                 tid: Int32(bitPattern: explained.tid), comm: String(decoding: explained.comm, as: UTF8.self),
                 monotonicNanoseconds: explained.timestamp)
             return .holders(report, explains: explains)
+        case .queueSetting:
+            guard let change = QueueSettingCodec.decode(raw.bytes) else { throw .queueSetting }
+            return .queueSetting(change)
         }
     }
 }

@@ -6,6 +6,7 @@ import StoretraceDecode
 public enum KernelEventType: String, CaseIterable, Sendable {
     case uevent, kmsg, function, tracepoint
     case mountOperation = "mount_op"
+    case queueSetting = "queue_setting"
 }
 
 /// The filters of `live`, `record` and `replay`. Checking a record reads its
@@ -89,6 +90,10 @@ public struct EventFilter: Sendable {
         case .holders:
             // Scanned only for a failure that was shown: shown with it.
             return true
+        case .queueSetting:
+            // The node's context for copies: shown (and recorded) with them,
+            // whatever the process filters say.
+            return wants(.queueSetting) || kinds.contains(where: \.movesData)
         }
     }
 

@@ -16,6 +16,14 @@ public final class EventPrinter: EventConsumer {
     public var json: JSONRenderer
     public let sink: OutputSink
     private let decoder: EventDecoder
+    /// What both renderers add from the node snapshot, with the queue
+    /// settings in force (`applyQueueSetting`): one copy, given to each.
+    public var enrichment: SnapshotEnrichment? {
+        didSet {
+            text.enrichment = enrichment
+            json.enrichment = enrichment
+        }
+    }
 
     /// `decoder` names kernel addresses of function events as it knows them.
     public init(format: OutputFormat, text: TextRenderer, json: JSONRenderer, sink: OutputSink, decoder: EventDecoder) {
@@ -53,6 +61,10 @@ public final class EventPrinter: EventConsumer {
             sink.withBuffer { HolderRenderer.renderText(report, clock: text.clock, explains: explains, into: &$0) }
         case (.holders(let report, let explains), .json):
             sink.withBuffer { HolderRenderer.renderJSON(report, clock: json.clock, explains: explains, into: &$0) }
+        case (.queueSetting(let change), .text):
+            sink.withBuffer { text.renderQueueSetting(change, monotonic: raw.timestamp, into: &$0) }
+        case (.queueSetting(let change), .json):
+            sink.withBuffer { json.renderQueueSetting(change, monotonic: raw.timestamp, into: &$0) }
         }
     }
 
@@ -62,6 +74,13 @@ public final class EventPrinter: EventConsumer {
         case .text: sink.withBuffer(derived: true) { text.renderMountOperation(operation, into: &$0) }
         case .json: sink.withBuffer(derived: true) { json.renderMountOperation(operation, into: &$0) }
         }
+    }
+
+    /// A queue setting changed: copies after it are shown with the new value.
+    /// (`QueueSettingFollower` calls it for every change, shown or not.)
+    public func applyQueueSetting(_ change: QueueSettingChange) {
+        guard enrichment != nil else { return } // a capture without a snapshot: no device context at all
+        enrichment?.devices.apply(change)
     }
 
     public func batchEnded() { sink.flush() }

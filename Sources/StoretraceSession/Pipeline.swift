@@ -19,7 +19,7 @@ public struct PipelineCounts: Equatable, Sendable {
     /// Derived events (mount operations) that passed the filters.
     public var derivedShown: UInt64 = 0
     /// Events that passed, by source kind (`SourceKind.index`).
-    public var bySource: [UInt64] = Array(repeating: 0, count: SourceKind.allCases.count)
+    public var bySource: [UInt64] = Array(repeating: 0, count: SourceKind.indexCount)
     public init() {}
 
     /// Records received that a filter left out (counted, never silent).

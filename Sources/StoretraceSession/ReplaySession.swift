@@ -1,4 +1,5 @@
 import Glibc
+import StoretraceAnalyze
 import StoretraceCapture
 import StoretraceDecode
 import StoretraceRecords
@@ -14,8 +15,10 @@ public struct ReplayConfiguration: Sendable {
     public var until: TimeBound?
     /// Keep reading as the capture grows, until its writer closes it or Ctrl-C.
     public var follow = false
-    /// Decode and filter but print nothing (for measuring).
+    /// Decode and filter but print nothing (for measuring, and `summary`).
     public var nullSink = false
+    /// Build a `StorageSummary` (`storetrace summary`), returned in `ReplaySummary.storage`.
+    public var summary = false
     public var outputFD: Int32 = STDOUT_FILENO
     public var statusFD: Int32 = STDERR_FILENO
     public init(path: String) { self.path = path }
@@ -43,6 +46,9 @@ public struct ReplaySummary: Sendable {
     public var skippedTypes: UInt64
     /// ftrace events whose thread the capture does not name (`TaskTable`).
     public var eventsWithoutTask: UInt64 = 0
+    public var storage: StorageSummary?
+    /// The capture's clock (`CaptureClock`).
+    public var clock = ClockOffset(realtimeMinusMonotonic: 0)
 }
 
 /// `storetrace replay`: the capture is one more source feeding the same
@@ -87,7 +93,12 @@ public final class ReplaySession {
         let pipeline = Pipeline(filter: config.filter, decoder: decoder, consumers: config.nullSink ? [] : [printer],
                                 merging: false)
         if !config.nullSink && config.filter.wants(.mountOperation) { pipeline.add(MountOperationAnalyzer(pipeline: pipeline)) }
+        // Copies show the read-ahead in force at their time.
+        pipeline.add(QueueSettingFollower(printer: printer, sampler: nil))
+        let summarizer = config.summary ? SummaryAnalyzer(devices: BlockDevicesInForce(), filter: config.filter) : nil
+        if let summarizer { pipeline.add(summarizer) }
         let feed = CaptureFeed(reader: reader, pipeline: pipeline, printer: printer, since: config.since, until: config.until)
+        feed.summarizer = summarizer
         do {
             if config.follow {
                 try reader.follow(accept: CaptureRecordTypes.isReadable, until: {
@@ -105,7 +116,8 @@ public final class ReplaySession {
         return ReplaySummary(counts: pipeline.counts, tail: reader.tail.description,
                              corruptions: reader.corruptions.map(\.description),
                              skippedTypes: reader.stats.skippedRecords.values.reduce(0, +),
-                             eventsWithoutTask: pipeline.decoder.tasks.eventsWithoutTask)
+                             eventsWithoutTask: pipeline.decoder.tasks.eventsWithoutTask,
+                             storage: summarizer?.summary, clock: CaptureClock.offset(of: reader))
     }
 }
 
@@ -119,6 +131,8 @@ final class CaptureFeed {
     let printer: EventPrinter
     let since: TimeBound?
     let until: TimeBound?
+    /// Takes the start snapshot's block devices (`storetrace summary`).
+    var summarizer: SummaryAnalyzer?
     private var started = false
     private var lowerBound: UInt64 = 0
     private var upperBound: UInt64 = .max
@@ -150,7 +164,8 @@ final class CaptureFeed {
         // `record --live` did, and name pids of function events.
         if let bytes = reader.hostSnapshots.first, let snapshot = try? NodeSnapshot(json: bytes) {
             let index = NodeSnapshotIndex(snapshot)
-            printer.json.enrichment = SnapshotEnrichment(index)
+            printer.enrichment = SnapshotEnrichment(index)
+            summarizer?.start(devices: BlockDevicesInForce(snapshot.blockDevices))
             // Captures written before task records existed: name a process's
             // main thread from the snapshot. Newer ones name exactly the
             // threads `live` named, as it named them.

@@ -23,6 +23,7 @@ struct Live: ParsableCommand {
               storetrace live --type uevent --type kmsg --subsystem all
               storetrace live --json --duration 30s > events.jsonl
               storetrace live --ops                           # each mount, new API or classic, as one line
+              storetrace live --type copy_file_range --summary  # copies with device, read-ahead, MiB/s; summary at the end
             """
     )
 
@@ -42,7 +43,8 @@ struct Live: ParsableCommand {
         trace.apply(to: &config)
         notePerfBufferSize(config.tracer)
         do {
-            _ = try LiveSession(configuration: config).run()
+            let summary = try LiveSession(configuration: config).run()
+            if let storage = summary.storage { printSummary(storage, clock: summary.clock, json: config.format == .json) }
         } catch {
             fail(error.description)
         }
