@@ -14,6 +14,9 @@ public struct SourceOptions: Sendable {
     public var kmsgBacklog = false
     /// Scan for holders when a traced call fails with EBUSY (`HolderExplainer`).
     public var holders = true
+    /// Trace exclusive claims of block devices (`ClaimTracer`): shown as
+    /// `claim` events, and named in the holders of a failed mount.
+    public var claims = true
     public init() {}
 }
 
@@ -40,6 +43,11 @@ struct LiveSources {
             } catch {
                 warn("not reading the kernel log: \(error)")
             }
+        }
+        // Claims are wanted for their own events and for the holder
+        // explanations (the scan cannot see an O_EXCL open).
+        if config.claims && (filter.wants(.claim) || (config.holders && !options.kinds.isEmpty)) {
+            do { sources.append(try ClaimTracer()) } catch { warn(error.notice) }
         }
         if !options.kinds.isEmpty {
             let syscalls = try SyscallTracer(options: options, tracefs: tracefs)

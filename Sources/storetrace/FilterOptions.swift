@@ -107,6 +107,9 @@ struct TraceOptions: ParsableArguments {
     @Flag(name: .long, help: "Do not scan for who holds a mount or device when a call fails with EBUSY.")
     var noHolders = false
 
+    @Flag(name: .long, help: "Do not trace exclusive claims of block devices (bd_prepare_to_claim, by fexit or kprobes where the kernel allows them).")
+    var noClaims = false
+
     func validate() throws {
         var tracer = TracerOptions()
         tracer.wakeupIntervalNanoseconds = wakeupInterval.nanoseconds
@@ -142,5 +145,6 @@ struct TraceOptions: ParsableArguments {
         config.sources.kmsg = !noKmsg
         config.sources.kmsgBacklog = kmsgBacklog
         config.sources.holders = !noHolders
+        config.sources.claims = !noClaims
     }
 }

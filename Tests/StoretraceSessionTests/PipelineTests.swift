@@ -20,6 +20,7 @@ final class Collected: EventConsumer {
         case .ftrace(let view, _): detail = "ftrace \(view.pid)"
         case .mountOperation(let operation): detail = "mount_op \(operation.pid)"
         case .holders(let report, _): detail = "holders \(report.target.given)"
+        case .claim(let record): detail = "claim \(record.major):\(record.minor)"
         }
         events.append((raw.source, raw.timestamp, detail))
     }
