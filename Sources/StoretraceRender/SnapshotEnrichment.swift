@@ -9,7 +9,8 @@ import StoretraceDecode
 /// later `replay` print the same bytes. The JSON fragments are rendered here,
 /// once: per event a lookup and a copy, no allocation.
 public struct SnapshotEnrichment: Sendable {
-    /// `{"pid":812,"comm":"sleep"}` by mount namespace inode.
+    /// `{"pid":812,"comm":"sleep"}` by mount namespace inode; `{"label":"host"}`
+    /// for the initial one.
     private let owners: [UInt64: [UInt8]]
     /// `"vda1","read_ahead_kb":128` by device (major << 32 | minor).
     private let devices: [UInt64: [UInt8]]
@@ -17,6 +18,11 @@ public struct SnapshotEnrichment: Sendable {
     public init(_ index: NodeSnapshotIndex) {
         var owners: [UInt64: [UInt8]] = [:]
         for namespace in index.snapshot.mountNamespaces {
+            // The initial namespace is the host's, not kthreadd's or init's.
+            if namespace.isHost {
+                owners[namespace.inode] = Array("{\"label\":\"host\"}".utf8)
+                continue
+            }
             guard let owner = index.owner(mountNamespace: namespace.inode) else { continue }
             var out = OutputBuffer(capacity: 64)
             out.append("{\"pid\":")
@@ -40,7 +46,8 @@ public struct SnapshotEnrichment: Sendable {
         self.devices = devices
     }
 
-    /// `,"mntns_owner":{...}` or `,"mntns_owner":null` for a namespace the
+    /// `,"mntns_owner":{...}` (`{"label":"host"}` for the initial
+    /// namespace) or `,"mntns_owner":null` for a namespace the
     /// snapshot did not see (created after it).
     func appendNamespaceOwner(_ inode: UInt32, into out: inout OutputBuffer) {
         out.append(",\"mntns_owner\":")

@@ -111,6 +111,9 @@ public final class HolderExplainer: RecordSource, EventAnalyzer {
 
     private var claims: [UInt32: Claim] = [:]
 
+    /// The last granted claim of a device this explainer saw.
+    func claim(major: UInt32, minor: UInt32) -> Claim? { claims[major << 20 | minor] }
+
     private func remember(_ claim: ClaimRecord) {
         guard claim.returnValue == 0 else { return } // refused: nobody got it
         if claims.count >= 1024 && claims[claim.kernelDevice] == nil { claims.removeAll(keepingCapacity: true) }
@@ -160,8 +163,8 @@ public final class HolderExplainer: RecordSource, EventAnalyzer {
                 failedScans &+= 1
                 continue
             }
-            let device = report.target.major << 20 | report.target.minor
-            if let claim = claims[device], claim.timestamp <= request.explained.timestamp {
+            if let claim = claim(major: report.target.major, minor: report.target.minor),
+               claim.timestamp <= request.explained.timestamp {
                 report = Self.adding(claim, to: report, failedPID: request.explained.pid)
             }
             scratch = HoldersRecordCodec.encode(request.explained, reportJSON: report.jsonText())

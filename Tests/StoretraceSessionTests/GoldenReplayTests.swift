@@ -69,7 +69,7 @@ import Testing
     /// tracepoints with their threads, uevents and kernel log lines.
     @Test func theAttachFixtureCoversEverySource() throws {
         let (_, summary) = try Self.replay(Self.fixture("attach.stcap"))
-        #expect(summary.counts.bySource == [26, 101, 3, 3, 0])
+        #expect(summary.counts.bySource == [26, 101, 3, 3, 0, 0])
         #expect(summary.counts.shown == 133)
         #expect(summary.tail == "complete: closed cleanly, ends at offset 72048")
     }

@@ -78,7 +78,7 @@ extension Pipeline {
         #expect(collected.events.map(\.timestamp) == [100, 300, 400, 450, 500])
         #expect(collected.events.map(\.detail) == ["block", "mount", "EXT4-fs (loop0): mounted", "block", "umount"])
         #expect(collected.batches == 2)
-        #expect(pipeline.counts.bySource == [2, 0, 2, 1, 0])
+        #expect(pipeline.counts.bySource == [2, 0, 2, 1, 0, 0])
     }
 
     @Test func oneSourcePassesStraightThrough() {
