@@ -44,16 +44,17 @@ struct LiveSources {
                 warn("not reading the kernel log: \(error)")
             }
         }
-        // Claims are wanted for their own events and for the holder
-        // explanations (the scan cannot see an O_EXCL open).
-        if config.claims && (filter.wants(.claim) || (config.holders && !options.kinds.isEmpty)) {
-            do { sources.append(try ClaimTracer()) } catch { warn(error.notice) }
-        }
         if !options.kinds.isEmpty {
             let syscalls = try SyscallTracer(options: options, tracefs: tracefs)
             for (kind, reason) in syscalls.skipped { warn("not tracing \(kind.callName): \(reason)") }
             tracer = syscalls
             sources.insert(syscalls, at: 0)
+        }
+        // Claims are wanted for their own events and for the holder
+        // explanations (the scan cannot see an O_EXCL open); opened after
+        // the syscall tracer, whose failure is the one that stops a session.
+        if config.claims && (filter.wants(.claim) || (config.holders && !options.kinds.isEmpty)) {
+            do { sources.append(try ClaimTracer()) } catch { warn(error.notice) }
         }
     }
 
