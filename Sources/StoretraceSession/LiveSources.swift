@@ -50,10 +50,10 @@ struct LiveSources {
             tracer = syscalls
             sources.insert(syscalls, at: 0)
         }
-        // Claims are wanted for their own events and for the holder
-        // explanations (the scan cannot see an O_EXCL open); opened after
-        // the syscall tracer, whose failure is the one that stops a session.
-        if config.claims && (filter.wants(.claim) || (config.holders && !options.kinds.isEmpty)) {
+        // Claims are wanted for their own events and to explain a failed
+        // mount (the scan cannot see an O_EXCL open); opened after the
+        // syscall tracer, whose failure is the one that stops a session.
+        if config.claims && (filter.wants(.claim) || (config.holders && options.kinds.contains(.mount))) {
             do { sources.append(try ClaimTracer()) } catch { warn(error.notice) }
         }
     }
