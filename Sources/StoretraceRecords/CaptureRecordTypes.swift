@@ -36,6 +36,9 @@ public enum CaptureRecordTypes {
     public static let holders = CaptureRecordType(
         id: SourceKind.holders.rawValue, name: "storetrace.holders", version: 1,
         fields: "explained_ts_ns 0 8 u64\npid 8 4 u32\ntid 12 4 u32\ntype 16 16 char[16]\ncomm 32 16 char[16]\nreport 48 * bytes")
+    /// struct st_claim_event as BPF wrote it (`ClaimRecord`).
+    public static let claim = CaptureRecordType(
+        id: SourceKind.claim.rawValue, name: "storetrace.claim", version: 1, fields: ClaimSchema.fieldText)
     /// A block queue setting that changed (`QueueSettingCodec`).
     public static let queueSetting = CaptureRecordType(
         id: SourceKind.queueSetting.rawValue, name: "storetrace.queue_setting", version: 1,
@@ -51,7 +54,7 @@ public enum CaptureRecordTypes {
         id: 18, name: "storetrace.task", version: 1, fields: "tid 0 4 u32\ntgid 4 4 u32\ncomm 8 * bytes")
 
     /// What `record` registers in every capture it writes.
-    public static let written: [CaptureRecordType] = [syscall, ftrace, uevent, kmsg, holders, queueSetting, ftraceFormat, kernelSymbol, task]
+    public static let written: [CaptureRecordType] = [syscall, ftrace, uevent, kmsg, holders, claim, queueSetting, ftraceFormat, kernelSymbol, task]
     /// What `replay` reads: everything written now and every older version.
     public static let readable: [CaptureRecordType] = written + [ftraceV1]
 
@@ -63,6 +66,7 @@ public enum CaptureRecordTypes {
         case .uevent: uevent
         case .kmsg: kmsg
         case .holders: holders
+        case .claim: claim
         case .queueSetting: queueSetting
         }
     }
@@ -285,6 +289,33 @@ public enum SyscallSchema {
             field("comm", \.comm, "char[16]"),
             field("str_len", \.str_len, "u16[4]"),
             CaptureField(name: "strings", offset: MemoryLayout<Event>.size, size: nil, type: "bytes"),
+        ]
+    }()
+
+    public static let fieldText = CaptureField.render(fields)
+}
+
+/// The field text of storetrace.claim, from the imported struct st_claim_event.
+public enum ClaimSchema {
+    public static let fields: [CaptureField] = {
+        typealias Event = st_claim_event
+        let sample = Event()
+        func field<T>(_ name: String, _ path: KeyPath<Event, T>, _ type: String) -> CaptureField {
+            CaptureField(name: name, offset: MemoryLayout<Event>.offset(of: path)!,
+                         size: MemoryLayout.size(ofValue: sample[keyPath: path]), type: type)
+        }
+        return [
+            field("kind", \.kind, "u16"),
+            field("size", \.size, "u16"),
+            field("dev", \.dev, "u32"),
+            field("pid", \.pid, "u32"),
+            field("tid", \.tid, "u32"),
+            field("mntns", \.mntns, "u32"),
+            field("uid", \.uid, "u32"),
+            field("ts_ns", \.ts_ns, "u64"),
+            field("holder", \.holder, "u64"),
+            field("ret", \.ret, "i64"),
+            field("comm", \.comm, "char[16]"),
         ]
     }()
 

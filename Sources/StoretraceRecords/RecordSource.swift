@@ -14,6 +14,9 @@ public enum SourceKind: UInt16, CaseIterable, Sendable {
     /// Who held a mount or device when a traced call failed with EBUSY: a
     /// scan of the node right after the failure (`HoldersRecordCodec`).
     case holders = 5
+    /// An exclusive claim of a block device (struct st_claim_event), where
+    /// the kernel allows fexit or kprobes (`ClaimTracer`).
+    case claim = 6
     /// A block queue setting that changed (`QueueSettingSampler`): the disk,
     /// the setting, old and new value (`QueueSettingCodec`).
     case queueSetting = 8
@@ -25,6 +28,7 @@ public enum SourceKind: UInt16, CaseIterable, Sendable {
         case .uevent: "uevent"
         case .kmsg: "kmsg"
         case .holders: "holders"
+        case .claim: "claim"
         case .queueSetting: "queue_setting"
         }
     }

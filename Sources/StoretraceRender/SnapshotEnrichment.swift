@@ -11,8 +11,9 @@ import StoretraceDecode
 /// The owners' JSON is rendered here, once: per event a lookup and a copy,
 /// no allocation.
 public struct SnapshotEnrichment: Sendable {
-    /// `{"pid":812,"comm":"sleep"}` by mount namespace inode; nil when no
-    /// process table was taken (`live`): no `mntns_owner` then.
+    /// `{"pid":812,"comm":"sleep"}` by mount namespace inode, `{"label":"host"}`
+    /// for the initial one; nil when no process table was taken (`live`):
+    /// no `mntns_owner` then.
     private let owners: [UInt64: [UInt8]]?
     /// Block devices and the read-ahead in force on each.
     public var devices: BlockDevicesInForce
@@ -20,6 +21,11 @@ public struct SnapshotEnrichment: Sendable {
     public init(_ index: NodeSnapshotIndex) {
         var owners: [UInt64: [UInt8]] = [:]
         for namespace in index.snapshot.mountNamespaces {
+            // The initial namespace is the host's, not kthreadd's or init's.
+            if namespace.isHost {
+                owners[namespace.inode] = Array("{\"label\":\"host\"}".utf8)
+                continue
+            }
             guard let owner = index.owner(mountNamespace: namespace.inode) else { continue }
             var out = OutputBuffer(capacity: 64)
             out.append("{\"pid\":")
@@ -39,8 +45,9 @@ public struct SnapshotEnrichment: Sendable {
         self.devices = devices
     }
 
-    /// `,"mntns_owner":{...}` or `,"mntns_owner":null` for a namespace the
-    /// snapshot did not see (created after it); nothing without a snapshot.
+    /// `,"mntns_owner":{...}` (`{"label":"host"}` for the initial
+    /// namespace) or `,"mntns_owner":null` for a namespace the snapshot did
+    /// not see (created after it); nothing without a snapshot.
     func appendNamespaceOwner(_ inode: UInt32, into out: inout OutputBuffer) {
         guard let owners else { return }
         out.append(",\"mntns_owner\":")

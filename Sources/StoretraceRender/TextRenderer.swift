@@ -51,7 +51,12 @@ public struct TextRenderer {
         out.append(UInt8(ascii: "("))
         CallArguments.render(record, enrichment: enrichment, into: &out)
         out.append(") = ")
-        if let errno = record.errno {
+        appendOutcome(errno: record.errno, returnValue: record.returnValue, into: &out)
+    }
+
+    /// What follows " = ": "-1 EBUSY" (red) or the value (green).
+    func appendOutcome(errno: Int32?, returnValue: Int64, into out: inout OutputBuffer) {
+        if let errno {
             paint(.red, into: &out)
             out.append("-1 ")
             if let name = ErrnoNames.name(errno) {
@@ -63,7 +68,7 @@ public struct TextRenderer {
             paint(.reset, into: &out)
         } else {
             paint(.green, into: &out)
-            out.appendDecimal(record.returnValue)
+            out.appendDecimal(returnValue)
             paint(.reset, into: &out)
             if record.kind.movesData && record.returnValue > 0 {
                 out.append(" (")
@@ -74,9 +79,9 @@ public struct TextRenderer {
     }
 
     /// The columns of a syscall line before the description: time, who,
-    /// namespace and latency.
+    /// namespace and latency (blank for an event without one: a claim).
     func appendColumns(monotonic: UInt64, comm: UnsafeRawBufferPointer, pid: UInt32, mountNamespace: UInt32,
-                       latency: UInt64, into out: inout OutputBuffer) {
+                       latency: UInt64?, into out: inout OutputBuffer) {
         appendPrefix(monotonic: monotonic, into: &out)
 
         var start = out.count
@@ -96,10 +101,12 @@ public struct TextRenderer {
         out.append(UInt8(ascii: " "))
 
         start = out.count
-        let slow = latency >= 1_000_000
-        if slow { paint(.yellow, into: &out) }
-        appendLatency(latency, into: &out)
-        if slow { paint(.reset, into: &out) }
+        if let latency {
+            let slow = latency >= 1_000_000
+            if slow { paint(.yellow, into: &out) }
+            appendLatency(latency, into: &out)
+            if slow { paint(.reset, into: &out) }
+        }
         out.insertSpaces(at: start, count: Self.latencyColumn - out.displayWidth(since: start, skippingEscapes: true))
         out.append("  ")
     }

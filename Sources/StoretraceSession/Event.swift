@@ -17,6 +17,8 @@ public enum Event {
     /// Indirect, as `mountOperation`: a rare event's large payload must not
     /// make every event a large value copied on the hot path.
     indirect case holders(HolderReport, explains: HolderRenderer.Explains)
+    /// An exclusive claim of a block device (`ClaimTracer`).
+    case claim(ClaimRecord)
     /// A block queue setting that changed (`QueueSettingSampler`), stamped when sampled.
     indirect case queueSetting(QueueSettingChange)
     /// Derived by an analyzer from the events before it (never recorded:
@@ -73,6 +75,7 @@ public final class EventDecoder {
         case ftrace(FtraceViewError)
         case ftraceWithoutFormats
         case holders(String)
+        case claim(ClaimRecordError)
         case queueSetting
 
         public var description: String {
@@ -83,6 +86,7 @@ public final class EventDecoder {
             case .ftrace(let error): "ftrace: \(error)"
             case .ftraceWithoutFormats: "ftrace record without formats"
             case .holders(let why): "holders: \(why)"
+            case .claim(let error): "\(error)"
             case .queueSetting: "queue_setting: malformed record"
             }
         }
@@ -102,6 +106,8 @@ public final class EventDecoder {
             let view: FtraceEventView
             do { view = try catalog.view(raw.bytes) } catch { throw .ftrace(error) }
             return .ftrace(view, task: tasks.identity(of: view.pid))
+        case .claim:
+            do { return .claim(try ClaimRecord(validating: raw.bytes)) } catch { throw .claim(error) }
         case .holders:
             guard let (explained, json) = HoldersRecordCodec.decode(raw.bytes) else { throw .holders("shorter than its header") }
             let report: HolderReport

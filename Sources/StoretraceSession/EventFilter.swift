@@ -5,6 +5,8 @@ import StoretraceDecode
 /// the kernel-side sources, and `mount_op`, derived from the mount calls.
 public enum KernelEventType: String, CaseIterable, Sendable {
     case uevent, kmsg, function, tracepoint
+    /// Exclusive claims of block devices (`ClaimTracer`).
+    case claim
     case mountOperation = "mount_op"
     case queueSetting = "queue_setting"
 }
@@ -52,8 +54,8 @@ public struct EventFilter: Sendable {
     /// nobody asked for is not even opened).
     public func wants(_ type: KernelEventType) -> Bool {
         if typesRestricted && !kernelTypes.contains(type) { return false }
-        // --failed, --min-latency, --pid and --comm apply to operations as to calls.
-        if type == .mountOperation { return true }
+        // --failed, --min-latency, --pid and --comm apply to operations and claims as to calls.
+        if type == .mountOperation || type == .claim { return true }
         // --failed and --min-latency are about syscalls; they exclude the rest.
         if failedOnly || minLatencyNanoseconds > 0 { return false }
         return true
@@ -87,6 +89,8 @@ public struct EventFilter: Sendable {
             return task.comm.withUnsafeBytes { acceptsFtrace(type, pid: task.tgid, comm: $0) }
         case .mountOperation(let operation):
             return accepts(operation)
+        case .claim(let record):
+            return accepts(record)
         case .holders:
             // Scanned only for a failure that was shown: shown with it.
             return true
@@ -95,6 +99,20 @@ public struct EventFilter: Sendable {
             // whatever the process filters say.
             return wants(.queueSetting) || kinds.contains(where: \.movesData)
         }
+    }
+
+    /// Claims are filtered like calls: by process and name, and under
+    /// --failed only the refused ones; --min-latency (they have none) drops them.
+    public func accepts(_ claim: ClaimRecord) -> Bool {
+        if typesRestricted && !kernelTypes.contains(.claim) { return false }
+        if failedOnly && claim.errno == nil { return false }
+        if minLatencyNanoseconds > 0 { return false }
+        if !pids.isEmpty && !pids.contains(claim.pid) { return false }
+        if !comms.isEmpty {
+            let comm = claim.comm
+            if !comms.contains(where: { $0.elementsEqual(comm) }) { return false }
+        }
+        return true
     }
 
     public func accepts(_ operation: MountOperation) -> Bool {

@@ -55,6 +55,8 @@ public final class EventPrinter: EventConsumer {
             sink.withBuffer { text.renderFtrace(view, monotonic: raw.timestamp, cpu: raw.cpu, task: task, describe: decoder.describeAddress, into: &$0) }
         case (.ftrace(let view, let task), .json):
             sink.withBuffer { json.renderFtrace(view, monotonic: raw.timestamp, cpu: raw.cpu, task: task, describe: decoder.describeAddress, into: &$0) }
+        case (.claim(let record), .text): sink.withBuffer { text.renderClaim(record, into: &$0) }
+        case (.claim(let record), .json): sink.withBuffer { json.renderClaim(record, into: &$0) }
         case (.mountOperation, _):
             consumeDerived(event, timestamp: raw.timestamp)
         case (.holders(let report, let explains), .text):

@@ -16,6 +16,9 @@ public struct SourceOptions: Sendable {
     public var holders = true
     /// Sample the block queue settings about once a second (`QueueSettingSampler`).
     public var queueSettings = true
+    /// Trace exclusive claims of block devices (`ClaimTracer`): shown as
+    /// `claim` events, and named in the holders of a failed mount.
+    public var claims = true
     public init() {}
 }
 
@@ -57,6 +60,12 @@ struct LiveSources {
             for (kind, reason) in syscalls.skipped { warn("not tracing \(kind.callName): \(reason)") }
             tracer = syscalls
             sources.insert(syscalls, at: 0)
+        }
+        // Claims are wanted for their own events and to explain a failed
+        // mount (the scan cannot see an O_EXCL open); opened after the
+        // syscall tracer, whose failure is the one that stops a session.
+        if config.claims && (filter.wants(.claim) || (config.holders && options.kinds.contains(.mount))) {
+            do { sources.append(try ClaimTracer()) } catch { warn(error.notice) }
         }
     }
 

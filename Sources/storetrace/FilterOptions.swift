@@ -128,6 +128,8 @@ struct TraceOptions: ParsableArguments {
 
     @Flag(name: .long, help: "At the end, print what `storetrace summary` prints of the events (--json: one JSON object).")
     var summary = false
+    @Flag(name: .long, help: "Do not trace exclusive claims of block devices (bd_prepare_to_claim, by fexit or kprobes where the kernel allows them).")
+    var noClaims = false
 
     func validate() throws {
         var tracer = TracerOptions()
@@ -166,5 +168,6 @@ struct TraceOptions: ParsableArguments {
         config.sources.holders = !noHolders
         config.sources.queueSettings = !noQueueSettings
         config.summary = summary
+        config.sources.claims = !noClaims
     }
 }

@@ -13,11 +13,16 @@ struct Live: ParsableCommand {
             timeline. One line per event: local time, command[pid], mount namespace, latency, \
             the call as strace writes it, and its result. With --json, one JSON object per line \
             (docs/events.md). A source the kernel refuses is reported once and the rest goes on. \
+            A umount2, mount, rmdir or unlinkat that fails with EBUSY gets the processes, mounts \
+            and namespaces that hold its target on indented lines under it (a failed remount, \
+            bind or move: its target mount point); where the kernel allows fexit or kprobes, \
+            exclusive claims of block devices are traced too (--type claim) and named there. \
             Ctrl-C or SIGTERM detaches everything and prints a summary, with every lost event \
             counted, on stderr.
 
             Examples:
               storetrace live --type umount --failed          # who gets EBUSY, and in which mount namespace
+              storetrace live --type mount --type claim       # mounts, and who claims which block device
               storetrace live --comm kubelet --comm csi-node  # what the CSI path mounts
               storetrace live --type copy_file_range --type splice --type sendfile --min-latency 1ms
               storetrace live --type uevent --type kmsg --subsystem all

@@ -21,6 +21,7 @@ final class Collected: EventConsumer {
         case .mountOperation(let operation): detail = "mount_op \(operation.pid)"
         case .holders(let report, _): detail = "holders \(report.target.given)"
         case .queueSetting(let change): detail = "queue_setting \(change.setting.nameText)"
+        case .claim(let record): detail = "claim \(record.major):\(record.minor)"
         }
         events.append((raw.source, raw.timestamp, detail))
     }
