@@ -52,6 +52,11 @@ public struct TextRenderer {
         CallArguments.render(record, enrichment: enrichment, into: &out)
         out.append(") = ")
         appendOutcome(errno: record.errno, returnValue: record.returnValue, into: &out)
+        if record.errno == nil, record.kind.movesData, record.returnValue > 0 {
+            out.append(" (")
+            out.appendThroughput(bytes: UInt64(record.returnValue), nanoseconds: record.latency)
+            out.append(UInt8(ascii: ")"))
+        }
     }
 
     /// What follows " = ": "-1 EBUSY" (red) or the value (green).
@@ -70,11 +75,6 @@ public struct TextRenderer {
             paint(.green, into: &out)
             out.appendDecimal(returnValue)
             paint(.reset, into: &out)
-            if record.kind.movesData && record.returnValue > 0 {
-                out.append(" (")
-                out.appendThroughput(bytes: UInt64(record.returnValue), nanoseconds: record.latency)
-                out.append(UInt8(ascii: ")"))
-            }
         }
     }
 
