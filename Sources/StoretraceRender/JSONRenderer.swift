@@ -16,21 +16,8 @@ public struct JSONRenderer {
     }
 
     public func render(_ record: SyscallRecord, into out: inout OutputBuffer) {
-        out.append("{\"time\":")
-        appendTime(monotonic: record.timestamp, into: &out)
-        out.append(",\"type\":\"")
-        out.append(record.kind.name)
-        out.append("\",\"pid\":")
-        out.appendDecimal(record.pid)
-        out.append(",\"tid\":")
-        out.appendDecimal(record.tid)
-        out.append(",\"comm\":")
-        out.appendJSONString(record.comm)
-        out.append(",\"uid\":")
-        out.appendDecimal(record.uid)
-        out.append(",\"mntns\":")
-        out.appendDecimal(record.mountNamespace)
-        enrichment?.appendNamespaceOwner(record.mountNamespace, into: &out)
+        appendTaskHead(type: record.kind.name, timestamp: record.timestamp, pid: record.pid, tid: record.tid,
+                       comm: record.comm, uid: record.uid, mountNamespace: record.mountNamespace, into: &out)
         out.append(",\"cgroup_id\":")
         out.appendDecimal(record.cgroupID)
         appendResult(record, into: &out)
@@ -47,6 +34,27 @@ public struct JSONRenderer {
         appendErrno(record.errno, into: &out)
         out.append(",\"latency_ns\":")
         out.appendDecimal(record.latency)
+    }
+
+    /// `{"time":...,"type":"TYPE","pid":...,"tid":...,"comm":...,"uid":...,"mntns":...`
+    /// and, from a capture, `mntns_owner`: how every event a task made begins.
+    func appendTaskHead(type: StaticString, timestamp: UInt64, pid: UInt32, tid: UInt32, comm: UnsafeRawBufferPointer,
+                        uid: UInt32, mountNamespace: UInt32, into out: inout OutputBuffer) {
+        out.append("{\"time\":")
+        appendTime(monotonic: timestamp, into: &out)
+        out.append(",\"type\":\"")
+        out.append(type)
+        out.append("\",\"pid\":")
+        out.appendDecimal(pid)
+        out.append(",\"tid\":")
+        out.appendDecimal(tid)
+        out.append(",\"comm\":")
+        out.appendJSONString(comm)
+        out.append(",\"uid\":")
+        out.appendDecimal(uid)
+        out.append(",\"mntns\":")
+        out.appendDecimal(mountNamespace)
+        enrichment?.appendNamespaceOwner(mountNamespace, into: &out)
     }
 
     /// The symbolic name as a JSON string (`"E<number>"` if it has none), or null.
