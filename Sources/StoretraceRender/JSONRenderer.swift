@@ -22,6 +22,7 @@ public struct JSONRenderer {
         out.appendDecimal(record.cgroupID)
         appendResult(record, into: &out)
         appendCallFields(record, into: &out)
+        if let kubelet = record.kubeletPath { appendKubelet(kubelet, into: &out) }
         if record.anyTruncated { out.append(",\"truncated\":true") }
         out.append("}\n")
     }
@@ -55,6 +56,22 @@ public struct JSONRenderer {
         out.append(",\"mntns\":")
         out.appendDecimal(mountNamespace)
         enrichment?.appendNamespaceOwner(mountNamespace, into: &out)
+    }
+
+    /// `,"k8s":{"role":"pod-publish","pod_uid":...,"volume":...,"csi_driver":...,"plugin":...}`
+    /// for a path in kubelet's volume layout (`KubeletPath`); nulls for what the path does not say.
+    func appendKubelet(_ path: KubeletPath, into out: inout OutputBuffer) {
+        out.append(",\"k8s\":{\"role\":\"")
+        out.append(path.role.name)
+        out.append("\",\"pod_uid\":")
+        if let pod = path.podUID { out.appendJSONString(pod) } else { out.append("null") }
+        out.append(",\"volume\":")
+        if let volume = path.volume { out.appendJSONString(volume) } else { out.append("null") }
+        out.append(",\"csi_driver\":")
+        if let driver = path.csiDriver { out.appendJSONString(driver) } else { out.append("null") }
+        out.append(",\"plugin\":")
+        if let plugin = path.plugin { out.appendJSONString(plugin) } else { out.append("null") }
+        out.append(UInt8(ascii: "}"))
     }
 
     /// The symbolic name as a JSON string (`"E<number>"` if it has none), or null.
