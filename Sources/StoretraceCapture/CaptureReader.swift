@@ -312,7 +312,7 @@ public final class CaptureReader {
                     if try waitForMore(&size, shouldStop) { continue }
                 }
                 if !scanning {
-                    beginCorruption(at: pos, reason: reason)
+                    beginCorruption(at: pos, reason: reason.description)
                     scanning = true
                     scanStart = pos
                     scanChecked = 0
@@ -405,10 +405,11 @@ public final class CaptureReader {
         return true
     }
 
-    private func beginCorruption(at offset: UInt64, reason: String) {
+    /// `reason` is built only for the first damage of a run (resync asks at every 8 bytes).
+    private func beginCorruption(at offset: UInt64, reason: @autoclosure () -> String) {
         if corruptStart == nil {
             corruptStart = offset
-            corruptReason = reason
+            corruptReason = reason()
         }
     }
 

@@ -198,8 +198,8 @@ public struct CaptureChunkHeader: Sendable, Equatable {
         case ok(CaptureChunkHeader)
         /// Fewer than 48 bytes available.
         case needMore
-        /// Not a valid chunk header (reason is one line, without offset).
-        case invalid(String)
+        /// Not a valid chunk header.
+        case invalid(CaptureChunkProblem)
     }
 
     /// Writes the 48-byte header including its checksum at `p`.
@@ -221,19 +221,19 @@ public struct CaptureChunkHeader: Sendable, Equatable {
         guard bytes.count >= CaptureFormat.chunkHeaderSize, let p = bytes.baseAddress else { return .needMore }
         let magic = ld32(p, 0)
         guard magic == CaptureFormat.chunkMagic else {
-            return .invalid("bad chunk magic \(hex32(magic))")
+            return .invalid(.badMagic(magic))
         }
         let stored = ld32(p, 44)
         let computed = CRC32C.checksum(UnsafeRawBufferPointer(start: p, count: 44))
         guard stored == computed else {
-            return .invalid("chunk header checksum mismatch (stored \(hex32(stored)), computed \(hex32(computed)))")
+            return .invalid(.headerChecksum(stored: stored, computed: computed))
         }
         let len = ld32(p, 16)
         guard len <= UInt32(CaptureFormat.maxChunkPayload) else {
-            return .invalid("chunk payload length \(len) exceeds the maximum \(CaptureFormat.maxChunkPayload)")
+            return .invalid(.payloadTooLong(len))
         }
         guard len % 8 == 0 else {
-            return .invalid("chunk payload length \(len) is not a multiple of 8")
+            return .invalid(.payloadNotAligned(len))
         }
         return .ok(CaptureChunkHeader(flags: ld16(p, 4), sequence: ld64(p, 8), payloadLength: len,
                                       recordCount: ld32(p, 20), minTimestamp: ld64(p, 24),
@@ -243,6 +243,27 @@ public struct CaptureChunkHeader: Sendable, Equatable {
 
 // MARK: - Pure chunk / record parsing
 
+/// Why bytes are not a chunk: numbers, not text, because a reader resyncing
+/// through damaged data asks at every 8 bytes; the one line is made only
+/// when shown (`description`, without offset).
+public enum CaptureChunkProblem: Sendable, Equatable, CustomStringConvertible {
+    case badMagic(UInt32)
+    case headerChecksum(stored: UInt32, computed: UInt32)
+    case payloadTooLong(UInt32)
+    case payloadNotAligned(UInt32)
+    case payloadChecksum(stored: UInt32, computed: UInt32)
+
+    public var description: String {
+        switch self {
+        case .badMagic(let magic): "bad chunk magic \(hex32(magic))"
+        case .headerChecksum(let stored, let computed): "chunk header checksum mismatch (stored \(hex32(stored)), computed \(hex32(computed)))"
+        case .payloadTooLong(let length): "chunk payload length \(length) exceeds the maximum \(CaptureFormat.maxChunkPayload)"
+        case .payloadNotAligned(let length): "chunk payload length \(length) is not a multiple of 8"
+        case .payloadChecksum(let stored, let computed): "chunk payload checksum mismatch (stored \(hex32(stored)), computed \(hex32(computed)))"
+        }
+    }
+}
+
 /// Pure, allocation-free parsing of chunks and records held in memory
 /// (for tests and fuzzing; the file reader uses the same functions).
 public enum CaptureChunk {
@@ -251,7 +272,7 @@ public enum CaptureChunk {
         case ok(CaptureChunkHeader, payload: Range<Int>)
         /// The input ends inside the chunk; `need` is the chunk's full size if known.
         case needMore(need: Int?)
-        case invalid(String)
+        case invalid(CaptureChunkProblem)
     }
 
     /// Parses and checksums one chunk at the start of `bytes`.
@@ -265,7 +286,7 @@ public enum CaptureChunk {
             let payload = UnsafeRawBufferPointer(rebasing: bytes[CaptureFormat.chunkHeaderSize..<total])
             let crc = CRC32C.checksum(payload)
             guard crc == h.payloadCRC else {
-                return .invalid("chunk payload checksum mismatch (stored \(hex32(h.payloadCRC)), computed \(hex32(crc)))")
+                return .invalid(.payloadChecksum(stored: h.payloadCRC, computed: crc))
             }
             return .ok(h, payload: CaptureFormat.chunkHeaderSize..<total)
         }
