@@ -92,7 +92,7 @@ let package = Package(
             name: "storetrace",
             dependencies: [
                 "StoretraceSession", "StoretraceKernel", "StoretraceDecode", "StoretraceRender",
-                "StoretraceCapture", "StoretraceRecords",
+                "StoretraceCapture", "StoretraceRecords", "StoretraceAnalyze",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -53,6 +53,50 @@ extension NodeSnapshot {
         return snapshot
     }
 
+    /// The device table (`DeviceTable`): block devices and the mounts of
+    /// block-backed filesystems in every namespace, nothing else (no
+    /// processes, no process counts: what changes with every fork would
+    /// make every refresh look new). `previous` (the last table) gives the
+    /// mounts when `rescanMounts` is false (block devices alone are a few
+    /// sysfs reads each), and the devices that left /sys/block while still
+    /// mounted: kept, marked `gone`.
+    public static func takeDevices(previous: NodeSnapshot?, rescanMounts: Bool,
+                                   limits: NodeSnapshotLimits = NodeSnapshotLimits()) -> NodeSnapshot {
+        var reader = SnapshotFileReader(maxSmallFileBytes: limits.maxSmallFileBytes)
+        var snapshot = NodeSnapshot(
+            takenAt: TakenAt(monotonicNanoseconds: KernelClock.now(CLOCK_MONOTONIC),
+                             realtimeNanoseconds: KernelClock.now(CLOCK_REALTIME)),
+            clockOffsets: previous?.clockOffsets ?? ClockOffsets(realtimeMinusMonotonic: CaptureClockSample.measure().realtimeOffsetNs))
+        if rescanMounts || previous == nil {
+            scanProcesses(into: &snapshot, reader: &reader, limits: limits)
+            scanMountNamespaces(into: &snapshot, reader: &reader, limits: limits)
+            snapshot.processes = []
+            for index in snapshot.mountNamespaces.indices {
+                snapshot.mountNamespaces[index].processCount = 0
+                snapshot.mountNamespaces[index].mounts = snapshot.mountNamespaces[index].mounts?.filter {
+                    $0.major != 0 || $0.source.hasPrefix("/dev/")
+                }
+            }
+        } else {
+            snapshot.mountNamespaces = previous!.mountNamespaces
+            snapshot.omitted = previous!.omitted
+        }
+        snapshot.blockDevices = scanBlockDevices(reader: &reader)
+        // A device gone from /sys/block whose filesystem is still mounted
+        // (a disk detached under its mount): kept, so later errors and the
+        // mount's health still name it.
+        for old in previous?.blockDevices ?? [] {
+            guard let major = old.major, let minor = old.minor,
+                  !snapshot.blockDevices.contains(where: { $0.major == major && $0.minor == minor }),
+                  snapshot.mountNamespaces.contains(where: { $0.mounts?.contains { $0.major == major && $0.minor == minor } ?? false })
+            else { continue }
+            var kept = old
+            kept.gone = true
+            snapshot.blockDevices.append(kept)
+        }
+        return snapshot
+    }
+
     static func onlineCPUsFromSysconf() -> Int? {
         let count = sysconf(Int32(_SC_NPROCESSORS_ONLN))
         return count > 0 ? count : nil
@@ -179,6 +223,12 @@ extension NodeSnapshot {
             disk.scheduler = reader.attribute(path + "/queue/scheduler").flatMap { SnapshotText.activeScheduler($0[...]) }
             disk.serial = nonEmpty(reader.attribute(path + "/serial")) ?? nonEmpty(reader.attribute(path + "/device/serial"))
             disk.loopBackingFile = nonEmpty(reader.attribute(path + "/loop/backing_file"))
+            if let backing = disk.loopBackingFile {
+                disk.loopOffset = reader.attribute(path + "/loop/offset").flatMap { UInt64($0) }
+                disk.loopAutoclear = reader.attribute(path + "/loop/autoclear").flatMap(flag)
+                var status = stat()
+                if stat(backing, &status) == 0 { disk.loopBackingFileSize = UInt64(status.st_size) }
+            }
             disk.driver = readLink(path + "/device/driver").map(basename)
 
             var partitions: [BlockDevice] = []
@@ -208,11 +258,25 @@ extension NodeSnapshot {
             device.sizeBytes = overflow ? nil : bytes
         }
         device.readOnly = reader.attribute(path + "/ro").flatMap(flag)
+        device.filesystemErrors = ext4Errors(name: name, reader: &reader)
         if let resolved = realPath(path), let address = SnapshotText.pciAddress(inDevicePath: resolved[...]) {
             device.pciAddress = address
             device.pciDriver = readLink("/sys/bus/pci/devices/\(address)/driver").map(basename)
         }
         return device
+    }
+
+    /// /sys/fs/ext4/NAME/ (present while an ext4 filesystem on the device is mounted).
+    static func ext4Errors(name: String, reader: inout SnapshotFileReader) -> FilesystemErrors? {
+        let path = "/sys/fs/ext4/" + name
+        guard let count = reader.attribute(path + "/errors_count").flatMap({ UInt64($0) }) else { return nil }
+        // A time of 0 and an empty function: no such error yet.
+        func time(_ file: String) -> UInt64? { reader.attribute(path + file).flatMap { UInt64($0) }.flatMap { $0 == 0 ? nil : $0 } }
+        let first = time("/first_error_time")
+        let last = time("/last_error_time")
+        return FilesystemErrors(errorsCount: count, firstErrorTime: first,
+                                firstErrorFunction: nonEmpty(reader.attribute(path + "/first_error_func")),
+                                lastErrorTime: last, lastErrorFunction: nonEmpty(reader.attribute(path + "/last_error_func")))
     }
 
     static func deviceOrder(_ a: BlockDevice, _ b: BlockDevice) -> Bool {

@@ -9,6 +9,8 @@ public struct JSONRenderer {
     /// From the capture's node snapshot (record, replay): adds `mntns_owner`
     /// and, in file objects, `block_device` and `read_ahead_kb`.
     public var enrichment: SnapshotEnrichment?
+    /// Names and mounts of the block devices events name (kmsg lines, dev_t fields).
+    public var devices = DeviceAnnotations.empty
 
     public init(clock: ClockOffset, enrichment: SnapshotEnrichment? = nil) {
         self.clock = clock

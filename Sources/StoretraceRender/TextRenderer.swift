@@ -13,6 +13,8 @@ public struct TextRenderer {
     /// it about once a second so a DST change shows up promptly.
     public var utcOffsetSeconds: Int
     public var clock: ClockOffset
+    /// Names and mounts of the block devices events name (kmsg lines, dev_t fields).
+    public var devices = DeviceAnnotations.empty
 
     public init(color: Bool, utcOffsetSeconds: Int, clock: ClockOffset) {
         self.color = color

@@ -6,6 +6,7 @@ import StoretraceDecode
 public enum KernelEventType: String, CaseIterable, Sendable {
     case uevent, kmsg, function, tracepoint
     case mountOperation = "mount_op"
+    case mountHealth = "mount_health"
 }
 
 /// The filters of `live`, `record` and `replay`. Checking a record reads its
@@ -86,6 +87,8 @@ public struct EventFilter: Sendable {
             return task.comm.withUnsafeBytes { acceptsFtrace(type, pid: task.tgid, comm: $0) }
         case .mountOperation(let operation):
             return accepts(operation)
+        case .mountHealth:
+            return acceptsKernel(.mountHealth)
         case .holders:
             // Scanned only for a failure that was shown: shown with it.
             return true

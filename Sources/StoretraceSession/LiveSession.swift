@@ -171,6 +171,12 @@ public final class LiveSession {
         // Operations are derived wherever events are shown; a capture holds
         // the calls, and replay derives them again.
         if printer != nil && filter.wants(.mountOperation) { pipeline.add(MountOperationAnalyzer(pipeline: pipeline)) }
+        // The device table events are resolved against: the first before
+        // any event (and into the capture), then kept fresh by the timer.
+        let devices = DeviceWatch(pipeline: pipeline)
+        pipeline.add(devices)
+        if printer != nil && filter.wants(.mountHealth) { pipeline.add(MountHealthAnalyzer(pipeline: pipeline)) }
+        devices.refresh()
         let driver = SourceDriver(sources: sources, pipeline: pipeline)
         var closed = false
         func closeAll() {
@@ -201,6 +207,7 @@ public final class LiveSession {
         let started = KernelClock.now(CLOCK_MONOTONIC)
         try kernel { () throws(KernelError) in try loop.addTimer(milliseconds: 1000) {
             printer?.text.utcOffsetSeconds = TextRenderer.localUTCOffset()
+            devices.refresh()
             let losses = driver.losses
             let lost = losses.lostEvents
             if lost > reportedLost && !config.statusLine {

@@ -85,6 +85,17 @@ public final class Pipeline {
         for consumer in consumers { consumer.consumeDerived(event, timestamp: timestamp) }
     }
 
+    /// A new device table, at `timestamp`, in stream order: what the
+    /// events after it are resolved against. Live takes it off the
+    /// per-event path (`DeviceWatch`), the recorder stores `json`, and
+    /// replay reads it back at the same place among the records.
+    public func updateDevices(_ table: DeviceTable, json: [UInt8], timestamp: UInt64) {
+        let old = decoder.devices
+        decoder.devices = table
+        for consumer in consumers { consumer.devicesChanged(table, json: json, timestamp: timestamp) }
+        for analyzer in analyzers { analyzer.devicesChanged(from: old, timestamp: timestamp) }
+    }
+
     public func batchEnded() {
         for consumer in consumers { consumer.batchEnded() }
     }
