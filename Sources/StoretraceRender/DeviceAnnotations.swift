@@ -44,7 +44,7 @@ public struct DeviceAnnotations: Sendable {
         if device.info.gone == true { out.append(", gone from /sys/block") }
         out.append(")")
         if device.mounts.isEmpty {
-            out.append(" not mounted")
+            out.append(" with no mount in the device table")
         } else {
             out.append(" mounted at ")
             for (index, mount) in device.mounts.enumerated() {

@@ -98,7 +98,9 @@ extension TextRenderer {
                 // interrupted (ksoftirqd, any task) did not do it.
                 out.append("in ")
                 out.append(context.name)
-            } else if let task, !task.comm.isEmpty {
+                return
+            }
+            if let task, !task.comm.isEmpty {
                 task.comm.withUnsafeBytes { out.appendPrintable($0) }
             } else {
                 out.append("tid")
@@ -233,7 +235,7 @@ extension JSONRenderer {
         } else {
             optionalString("device", record.device, into: &out)
         }
-        out.append(",\"block_device\":")
+        out.append(",\"resolved_device\":")
         if let mention, index != nil || mention.role == .blockDevice {
             devices.appendJSONObject(index, name: mention.name(in: message), mention: mention, into: &out)
         } else {
@@ -292,7 +294,7 @@ extension JSONRenderer {
             case .unreadable: out.append("null")
             }
         }
-        out.append("},\"block_device\":")
+        out.append("},\"resolved_device\":")
         if let number = view.deviceNumber {
             if let index = devices.table.index(major: number.major, minor: number.minor) {
                 devices.appendJSONObject(index, name: UnsafeRawBufferPointer(start: nil, count: 0), mention: nil, into: &out)

@@ -48,6 +48,14 @@ public final class DeviceWatch: EventAnalyzer {
         pipeline.updateDevices(DeviceTable(stored), json: json, timestamp: UInt64(snapshot.takenAt.monotonicNanoseconds))
     }
 
+    /// After a batch: a rescan right away if a mount or block uevent was
+    /// seen, at most every 100 ms (a burst of CSI mounts costs ten scans a
+    /// second, not one per mount).
+    public func refreshIfDirty() {
+        guard mountsDirty, KernelClock.now(CLOCK_MONOTONIC) - lastMountScan >= 100_000_000 else { return }
+        refresh()
+    }
+
     /// A block uevent or a mount-family call that succeeded: the mount
     /// tables may have changed; the next refresh reads them.
     @inline(__always)

@@ -76,7 +76,11 @@ public struct LiveSummary: Sendable {
             text += "\(printed) events shown"
         }
         let derived = counts.derivedShown - min(derivedOutputUnwritten, counts.derivedShown)
-        if derived > 0 { text += " and \(derived) mount operation" + (derived == 1 ? "" : "s") }
+        let operations = derived - min(counts.mountHealthShown, derived)
+        if operations > 0 { text += " and \(operations) mount operation" + (operations == 1 ? "" : "s") }
+        if counts.mountHealthShown > 0 {
+            text += (operations > 0 ? ", " : " and ") + "\(counts.mountHealthShown) mount_health event" + (counts.mountHealthShown == 1 ? "" : "s")
+        }
         if outputUnwritten > 0 || outputCutBytes > 0 {
             let why = outputFailure.map { ErrnoNames.name($0).map { "\($0)" } ?? "errno \($0)" } ?? "output error"
             text += ", \(outputUnwritten) not written to the output (\(why))"
@@ -202,7 +206,11 @@ public final class LiveSession {
         func checkStop() {
             if let reason = pipeline.stopReason { stop(reason) }
         }
-        try kernel { () throws(KernelError) in try driver.attach(to: loop, afterBatch: checkStop) }
+        func afterBatch() {
+            devices.refreshIfDirty()
+            checkStop()
+        }
+        try kernel { () throws(KernelError) in try driver.attach(to: loop, afterBatch: afterBatch) }
         var reportedLost: UInt64 = 0
         let started = KernelClock.now(CLOCK_MONOTONIC)
         try kernel { () throws(KernelError) in try loop.addTimer(milliseconds: 1000) {

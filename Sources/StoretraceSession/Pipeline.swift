@@ -13,8 +13,10 @@ public struct PipelineCounts: Equatable, Sendable {
     /// loaded or recorded for their event id): their schema is missing, the
     /// bytes may be fine.
     public var schemaMissing: UInt64 = 0
-    /// Derived events (mount operations) that passed the filters.
+    /// Derived events (mount operations, mount_health) that passed the filters.
     public var derivedShown: UInt64 = 0
+    /// Of those, mount_health events.
+    public var mountHealthShown: UInt64 = 0
     /// Events that passed, by source kind (`SourceKind.index`).
     public var bySource: [UInt64] = Array(repeating: 0, count: SourceKind.allCases.count)
     public init() {}
@@ -82,6 +84,7 @@ public final class Pipeline {
     public func deliverDerived(_ event: Event, timestamp: UInt64) {
         guard filter.accepts(event) else { return }
         counts.derivedShown &+= 1
+        if case .mountHealth = event { counts.mountHealthShown &+= 1 }
         for consumer in consumers { consumer.consumeDerived(event, timestamp: timestamp) }
     }
 

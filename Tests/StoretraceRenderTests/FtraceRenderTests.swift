@@ -76,7 +76,7 @@ private func le64(_ value: UInt64) -> [UInt8] { withUnsafeBytes(of: value.little
     @Test func functionEventNamesItsProcessAndThread() throws {
         let bash = TaskIdentity(tgid: 4120, comm: Array("bash".utf8))
         #expect(try render(bindStore, task: bash, json: true) == #"""
-            {"time":"2026-11-23T14:07:31.123456789Z","type":"function","pid":4120,"tid":4121,"comm":"bash","cpu":1,"function":"bind_store+0x4","caller":"kernfs_fop_write_iter+0x130","ip":"0xffffffff81d51da4","parent_ip":"0xffffffff81500010"}
+            {"time":"2026-11-23T14:07:31.123456789Z","type":"function","pid":4120,"tid":4121,"comm":"bash","cpu":1,"context":"task","function":"bind_store+0x4","caller":"kernfs_fop_write_iter+0x130","ip":"0xffffffff81d51da4","parent_ip":"0xffffffff81500010"}
 
             """#)
         // Time, who (comm[pid]), the blank namespace and latency columns, the call.
@@ -97,7 +97,7 @@ private func le64(_ value: UInt64) -> [UInt8] { withUnsafeBytes(of: value.little
     @Test func eventCommFieldIsNotTheRunningThread() throws {
         let kworker = TaskIdentity(tgid: 77, comm: Array("kworker/1:1".utf8))
         let line = try render(wakeupRecord, task: kworker, json: true)
-        #expect(line.contains(#""pid":77,"tid":77,"comm":"kworker/1:1","cpu":1,"event":"sched:sched_wakeup","fields":{"comm":"rcu_preempt","pid":16}}"#), "\(line)")
+        #expect(line.contains(#""pid":77,"tid":77,"comm":"kworker/1:1","cpu":1,"context":"task","event":"sched:sched_wakeup","fields":{"comm":"rcu_preempt","pid":16},"resolved_device":null}"#), "\(line)")
         let unknown = try render(wakeupRecord, task: nil, json: true)
         #expect(unknown.contains(#""pid":null,"tid":77,"comm":null,"#), "\(unknown)")
     }
