@@ -112,6 +112,9 @@ public final class MountHealthTracker {
                 unhealthy.append(MountHealth(mount: mount, deviceName: device.name, major: device.major,
                                              minor: device.minor, cause: cause, detail: text!, timestamp: timestamp))
             }
+            // A table change is stamped when it was seen, which can trail
+            // the kernel's own stamp of the errors that caused it.
+            unhealthy[slot].firstProblem = min(unhealthy[slot].firstProblem, timestamp)
             switch cause {
             case .ioError: unhealthy[slot].ioErrors &+= 1
             case .filesystemError: unhealthy[slot].filesystemErrors &+= 1

@@ -40,12 +40,19 @@ public final class DeviceWatch: EventAnalyzer {
         var comparable = snapshot
         comparable.takenAt = current?.takenAt ?? snapshot.takenAt
         if let current, comparable == current { return }
+        let first = current == nil
         current = snapshot
         let json = Array(snapshot.jsonText(.compact).utf8)
         // Resolve from the table as stored, as replay will.
         guard let stored = try? NodeSnapshot(json: json) else { return }
         changes &+= 1
-        pipeline.updateDevices(DeviceTable(stored), json: json, timestamp: UInt64(snapshot.takenAt.monotonicNanoseconds))
+        let timestamp = UInt64(snapshot.takenAt.monotonicNanoseconds)
+        // The first, before any event, at once; later ones in time order.
+        if first {
+            pipeline.updateDevices(DeviceTable(stored), json: json, timestamp: timestamp)
+        } else {
+            pipeline.scheduleDevices(DeviceTable(stored), json: json, timestamp: timestamp)
+        }
     }
 
     /// After a batch: a rescan right away if a mount or block uevent was

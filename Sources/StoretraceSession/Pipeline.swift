@@ -65,12 +65,14 @@ public final class Pipeline {
     /// Releases merged records stamped at or before `watermark`, then ends the batch.
     public func release(upTo watermark: UInt64) {
         merge?.flush(upTo: watermark) { process($0) }
+        if let pending = pendingDevices, pending.timestamp <= watermark { applyPendingDevices() }
         batchEnded()
     }
 
     /// Every held record, what the analyzers still hold, then the batch end: at the stop.
     public func finish() {
         merge?.flush(upTo: .max) { process($0) }
+        applyPendingDevices()
         for analyzer in analyzers { analyzer.finish(at: lastTimestamp) }
         batchEnded()
     }
@@ -88,10 +90,29 @@ public final class Pipeline {
         for consumer in consumers { consumer.consumeDerived(event, timestamp: timestamp) }
     }
 
+    /// A device table taken live at `timestamp`, waiting for the merge to
+    /// release every record stamped before it.
+    private var pendingDevices: (table: DeviceTable, json: [UInt8], timestamp: UInt64)?
+
+    /// A device table taken live at `timestamp` (`DeviceWatch`): applied in
+    /// time order among the records, once the merge has released those
+    /// stamped before it (at once without a merge), so the capture holds
+    /// it, and replay applies it, where it belongs on the timeline.
+    public func scheduleDevices(_ table: DeviceTable, json: [UInt8], timestamp: UInt64) {
+        applyPendingDevices()
+        pendingDevices = (table, json, timestamp)
+        if merge == nil { applyPendingDevices() }
+    }
+
+    private func applyPendingDevices() {
+        guard let pending = pendingDevices else { return }
+        pendingDevices = nil
+        updateDevices(pending.table, json: pending.json, timestamp: pending.timestamp)
+    }
+
     /// A new device table, at `timestamp`, in stream order: what the
-    /// events after it are resolved against. Live takes it off the
-    /// per-event path (`DeviceWatch`), the recorder stores `json`, and
-    /// replay reads it back at the same place among the records.
+    /// events after it are resolved against. The recorder stores `json`,
+    /// and replay reads it back at the same place among the records.
     public func updateDevices(_ table: DeviceTable, json: [UInt8], timestamp: UInt64) {
         let old = decoder.devices
         decoder.devices = table
@@ -118,6 +139,7 @@ public final class Pipeline {
 
     /// Decodes, filters and delivers one record (already in time order).
     public func process(_ raw: RawRecord) {
+        if let pending = pendingDevices, pending.timestamp < raw.timestamp { applyPendingDevices() }
         counts.received &+= 1
         let event: Event
         do {

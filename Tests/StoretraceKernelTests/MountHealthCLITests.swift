@@ -110,11 +110,8 @@ extension KernelTests {
     /// mount points, in every namespace, and reports the mount's health.
     @Suite(.serialized) struct MountHealthCLITests {
         @Test func truncatedBackingFileLiveAndInReplay() throws {
-            let started = Date()
-            func phase(_ name: String) { fputs("truncatedBackingFile: \(name) at \(Date().timeIntervalSince(started))s\n", stderr) }
             let disk = try LoopExt4()
             try disk.fill()
-            phase("filled")
             let sleeper = try disk.holdCopyInAnotherNamespace()
             let otherNamespace = try #require(namespaceInode(pid: sleeper))
             let hostNamespace = try #require(namespaceInode(pid: getpid()))
@@ -122,12 +119,9 @@ extension KernelTests {
             let recorder = try RunningCLI(["record", "-o", capture, "--live", "--json",
                                            "--type", "kmsg", "--type", "tracepoint", "--type", "uevent", "--type", "mount_health"])
             #expect(recorder.waitUntilReady())
-            phase("recording")
             disk.provokeErrors()
-            phase("provoked")
             usleep(2_500_000) // the device table's next refresh sees the short backing file
             let live = recorder.stop()
-            phase("stopped")
             #expect(live.status == 0, "\(live.stderr)")
             let events = jsonObjects(live.stdout)
 
@@ -186,7 +180,6 @@ extension KernelTests {
                 #expect(short["detail"] as? String == "backing file \(disk.image) has 65536 bytes, the device claims 67108864")
             }
 
-            phase("checked")
             // Replay derives the same events from the capture, and resolves the same.
             let replay = try CLI.run(["replay", "--json", capture])
             #expect(replay.status == 0, "\(replay.stderr)")
