@@ -193,6 +193,21 @@ extension KernelTests {
             #expect(text.stdout.contains("EXT4-fs error (device \(disk.name))"))
             #expect(text.stdout.contains("  ↳ \(disk.name) (7:\(disk.minor)) mounted at \(disk.mountPoint) in host, \(disk.mountPoint) in mnt:\(otherNamespace) (sleep[\(sleeper)])"), "\(text.stdout)")
 
+            // The snapshot taken at the stop has the filesystem's error state
+            // and the loop device's backing file as it is now.
+            let end = try CLI.run(["info", capture, "--snapshot", "--end", "--json"])
+            let snapshot = try #require(try JSONSerialization.jsonObject(with: Data(end.stdout.utf8)) as? [String: Any])
+            let devices = try #require(snapshot["block_devices"] as? [[String: Any]])
+            let loop = try #require(devices.first { $0["name"] as? String == disk.name })
+            #expect(loop["loop_backing_file"] as? String == disk.image)
+            #expect(loop["loop_backing_file_size"] as? Int == 65536)
+            #expect(loop["loop_offset"] as? Int == 0)
+            #expect(loop["loop_autoclear"] as? Bool == false)
+            let errors = try #require(loop["fs_errors"] as? [String: Any], "\(loop)")
+            #expect((errors["errors_count"] as? Int ?? 0) >= 1)
+            #expect((errors["first_error_time"] as? Int ?? 0) > 1_700_000_000)
+            #expect(errors["first_error_func"] is String)
+
             // info lists the mount (both copies) as unhealthy.
             let info = try CLI.run(["info", capture])
             #expect(info.status == 0, "\(info.stderr)")
