@@ -81,7 +81,19 @@ extension NodeSnapshot {
             snapshot.mountNamespaces = previous!.mountNamespaces
             snapshot.omitted = previous!.omitted
         }
-        snapshot.blockDevices = scanBlockDevices(reader: &reader)
+        // The same disks as before and no uevent: only what changes without
+        // one (sizes, loop backing files, autoclear, ext4 error counts).
+        let disks = Set(directoryEntries(of: "/sys/block"))
+        if !rescanMounts, let previous, Set(previous.blockDevices.filter { $0.parent == nil && $0.gone != true }.map(\.name)) == disks {
+            snapshot.blockDevices = previous.blockDevices.filter { $0.gone != true }.map { old in
+                var device = old
+                let path = old.parent.map { "/sys/block/\($0)/\(old.name)" } ?? "/sys/block/\(old.name)"
+                refreshVolatile(&device, path: path, reader: &reader)
+                return device
+            }
+        } else {
+            snapshot.blockDevices = scanBlockDevices(reader: &reader)
+        }
         // A device gone from /sys/block whose filesystem is still mounted
         // (a disk detached under its mount): kept, so later errors and the
         // mount's health still name it.
@@ -222,13 +234,7 @@ extension NodeSnapshot {
             disk.rotational = reader.attribute(path + "/queue/rotational").flatMap(flag)
             disk.scheduler = reader.attribute(path + "/queue/scheduler").flatMap { SnapshotText.activeScheduler($0[...]) }
             disk.serial = nonEmpty(reader.attribute(path + "/serial")) ?? nonEmpty(reader.attribute(path + "/device/serial"))
-            disk.loopBackingFile = nonEmpty(reader.attribute(path + "/loop/backing_file"))
-            if let backing = disk.loopBackingFile {
-                disk.loopOffset = reader.attribute(path + "/loop/offset").flatMap { UInt64($0) }
-                disk.loopAutoclear = reader.attribute(path + "/loop/autoclear").flatMap(flag)
-                var status = stat()
-                if stat(backing, &status) == 0 { disk.loopBackingFileSize = UInt64(status.st_size) }
-            }
+            refreshLoop(&disk, path: path, reader: &reader)
             disk.driver = readLink(path + "/device/driver").map(basename)
 
             var partitions: [BlockDevice] = []
@@ -264,6 +270,29 @@ extension NodeSnapshot {
             device.pciDriver = readLink("/sys/bus/pci/devices/\(address)/driver").map(basename)
         }
         return device
+    }
+
+    /// A loop device's backing file, offset, autoclear, and the file's size now.
+    static func refreshLoop(_ disk: inout BlockDevice, path: String, reader: inout SnapshotFileReader) {
+        disk.loopBackingFile = nonEmpty(reader.attribute(path + "/loop/backing_file"))
+        disk.loopOffset = nil
+        disk.loopAutoclear = nil
+        disk.loopBackingFileSize = nil
+        guard let backing = disk.loopBackingFile else { return }
+        disk.loopOffset = reader.attribute(path + "/loop/offset").flatMap { UInt64($0) }
+        disk.loopAutoclear = reader.attribute(path + "/loop/autoclear").flatMap(flag)
+        var status = stat()
+        if stat(backing, &status) == 0 { disk.loopBackingFileSize = UInt64(status.st_size) }
+    }
+
+    /// What a device table refreshes each second without a full scan.
+    static func refreshVolatile(_ device: inout BlockDevice, path: String, reader: inout SnapshotFileReader) {
+        if let sectors = reader.attribute(path + "/size").flatMap({ UInt64($0) }) {
+            let (bytes, overflow) = sectors.multipliedReportingOverflow(by: 512)
+            device.sizeBytes = overflow ? nil : bytes
+        }
+        if device.parent == nil { refreshLoop(&device, path: path, reader: &reader) }
+        device.filesystemErrors = ext4Errors(name: device.name, reader: &reader)
     }
 
     /// /sys/fs/ext4/NAME/ (present while an ext4 filesystem on the device is mounted).
