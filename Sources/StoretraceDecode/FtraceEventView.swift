@@ -26,6 +26,8 @@ public struct FtraceEventCatalog: Sendable {
         let comm: FieldLayout?
         /// Present for the function tracer's event (ftrace:function).
         let function: FunctionEventDecoder?
+        /// Present for the function_graph tracer's (ftrace:funcgraph_entry, funcgraph_exit).
+        let graph: GraphEventDecoder?
         /// Parallel to format.fields: dynamic (__data_loc/__rel_loc) fields
         /// holding char data, shown as text; other dynamic arrays are bytes.
         let dynamicText: [Bool]
@@ -43,10 +45,11 @@ public struct FtraceEventCatalog: Sendable {
             let comm = format.fields.first { $0.name == "comm" && !$0.isCommon }?.layout
             let function = system == "ftrace" && format.name == "function"
                 ? try? FunctionEventDecoder(format: format) : nil
+            let graph = system == "ftrace" ? (try? GraphEventDecoder(format: format)) ?? nil : nil
             let dynamicText = format.fields.map { $0.type.contains("char") }
             let device = format.fields.first { !$0.isCommon && KernelDeviceNumber.isDeviceNumberType($0.type) && $0.kind == .integer }?.layout
             entries[format.id] = Entry(
-                format: format, system: system, comm: comm, function: function, dynamicText: dynamicText,
+                format: format, system: system, comm: comm, function: function, graph: graph, dynamicText: dynamicText,
                 device: device)
         }
         self.entries = entries
@@ -74,9 +77,18 @@ public struct FtraceEventCatalog: Sendable {
                 throw .badFunctionRecord(error)
             }
         }
+        var graphCall: GraphCall?
+        if let graph = entry.graph {
+            do {
+                graphCall = try graph.decode(payload)
+            } catch {
+                throw .badFunctionRecord(error)
+            }
+        }
         return FtraceEventView(
             format: entry.format, system: entry.system, common: common, payload: payload,
-            commField: entry.comm, dynamicText: entry.dynamicText, functionCall: call, deviceField: entry.device)
+            commField: entry.comm, dynamicText: entry.dynamicText, functionCall: call, graphCall: graphCall,
+            deviceField: entry.device)
     }
 }
 
@@ -91,6 +103,10 @@ public struct FtraceEventView {
     let dynamicText: [Bool]
     /// The function tracer's call (ip, parent_ip), nil for tracepoints.
     public let functionCall: FunctionCall?
+    /// The function_graph tracer's entry or return, nil for everything else.
+    public let graphCall: GraphCall?
+    /// A record of either function tracer (the `function` event type).
+    public var isFunctionEvent: Bool { functionCall != nil || graphCall != nil }
     /// The event's first dev_t field, if it has one.
     public let deviceField: FieldLayout?
 

@@ -367,6 +367,108 @@ public struct FunctionEventDecoder: Equatable, Sendable {
     }
 }
 
+// MARK: - The function_graph tracer
+
+/// One record of the function_graph tracer: `ftrace/funcgraph_entry` when a
+/// traced function is called, `ftrace/funcgraph_exit` when it returns, with
+/// its return value when the kernel records it (the `funcgraph-retval`
+/// option, Linux 6.5+ with CONFIG_FUNCTION_GRAPH_RETVAL) and how long it ran.
+public struct GraphCall: Equatable, Sendable {
+    public enum Phase: Equatable, Sendable { case entry, exit }
+    public let phase: Phase
+    /// The traced function's address (its entry).
+    public let function: UInt64
+    /// Call depth within the graph (0 for a traced function called from untraced code).
+    public let depth: UInt32
+    /// The return value register as recorded (exit with funcgraph-retval only).
+    public let returnValue: UInt64?
+    /// rettime - calltime (exit only): nanoseconds of the kernel's local trace clock.
+    public let durationNanoseconds: UInt64?
+
+    public init(phase: Phase, function: UInt64, depth: UInt32, returnValue: UInt64? = nil, durationNanoseconds: UInt64? = nil) {
+        self.phase = phase
+        self.function = function
+        self.depth = depth
+        self.returnValue = returnValue
+        self.durationNanoseconds = durationNanoseconds
+    }
+
+    /// The return value as the function's C type most likely meant it: an
+    /// errno when its low 32 bits are -4095...-1 (an `int` returned in a
+    /// 64-bit register has undefined upper bits, an `ssize_t` is sign-
+    /// extended: both say -19 for ENODEV), else the 64-bit value as signed.
+    public var signedReturnValue: Int64? {
+        guard let returnValue else { return nil }
+        if let errno { return -Int64(errno) }
+        return Int64(bitPattern: returnValue)
+    }
+
+    /// The errno a failed call returned (19 for -ENODEV), nil otherwise.
+    public var errno: Int32? {
+        guard let returnValue else { return nil }
+        let low = Int32(truncatingIfNeeded: returnValue)
+        let upper = returnValue >> 32
+        guard low >= -4095, low <= -1, upper == 0 || upper == 0xffff_ffff else { return nil }
+        return -low
+    }
+}
+
+/// Decodes `ftrace/funcgraph_entry` and `ftrace/funcgraph_exit` records.
+/// Positions come from the format files: `retval` is present only on
+/// kernels built with CONFIG_FUNCTION_GRAPH_RETVAL, which shifts the rest.
+public struct GraphEventDecoder: Equatable, Sendable {
+    public let eventID: UInt16
+    public let phase: GraphCall.Phase
+    let functionField: FieldLayout
+    let depthField: FieldLayout
+    let returnValueField: FieldLayout?
+    let callTimeField: FieldLayout?
+    let returnTimeField: FieldLayout?
+
+    /// nil for a format that is neither funcgraph_entry nor funcgraph_exit.
+    public init?(format: EventFormat) throws(TraceFormatError) {
+        switch format.name {
+        case "funcgraph_entry": phase = .entry
+        case "funcgraph_exit": phase = .exit
+        default: return nil
+        }
+        func integer(_ name: String) throws(TraceFormatError) -> FieldLayout {
+            guard let layout = format.layout(of: name) else { throw .missingField(name) }
+            guard layout.kind == .integer else { throw .unexpectedFieldLayout(name) }
+            return layout
+        }
+        eventID = format.id
+        functionField = try integer("func")
+        depthField = try integer("depth")
+        if phase == .exit {
+            returnValueField = format.layout(of: "retval") == nil ? nil : try integer("retval")
+            callTimeField = try integer("calltime")
+            returnTimeField = try integer("rettime")
+        } else {
+            returnValueField = nil
+            callTimeField = nil
+            returnTimeField = nil
+        }
+    }
+
+    public func decode(_ record: UnsafeRawBufferPointer) throws(TraceRecordError) -> GraphCall {
+        let common = try TraceEventCommonFields(decoding: record)
+        guard common.eventType == eventID else { throw .unexpectedEventType(common.eventType) }
+        var duration: UInt64?
+        if let callTimeField, let returnTimeField {
+            let called = try callTimeField.unsignedInteger(in: record)
+            let returned = try returnTimeField.unsignedInteger(in: record)
+            duration = returned >= called ? returned - called : nil // a clock that went back says nothing
+        }
+        return GraphCall(
+            phase: phase,
+            function: try functionField.unsignedInteger(in: record),
+            depth: UInt32(truncatingIfNeeded: try depthField.unsignedInteger(in: record)),
+            returnValue: try returnValueField?.unsignedInteger(in: record),
+            durationNanoseconds: duration)
+    }
+}
+
 // MARK: - Kernel symbols
 
 /// Kernel text symbols from /proc/kallsyms, sorted for address lookup.

@@ -77,8 +77,7 @@ public final class FtraceSource: RecordSource {
 
         var loaded: [(system: String, format: EventFormat)] = []
         var formatWarnings: [SourceWarning] = []
-        var wanted = instance.enabledEvents
-        if instance.functionTracerOn { wanted.append(TraceEventName(system: "ftrace", name: "function")) }
+        let wanted = instance.enabledEvents + instance.functionTracerEvents
         for event in wanted {
             let path = instance.file(event.directory + "/format")
             switch TracefsFiles.read(path) {
@@ -135,8 +134,7 @@ public final class FtraceSource: RecordSource {
     /// The format file of every event this source decodes, as text, for a
     /// capture (replay decodes with the formats of the node that recorded).
     public func formatTexts(tracefs: TracefsMount) -> [(system: String, text: String)] {
-        var events = instance.enabledEvents
-        if instance.functionTracerOn { events.append(TraceEventName(system: "ftrace", name: "function")) }
+        let events = instance.enabledEvents + instance.functionTracerEvents
         return events.compactMap { event in
             (try? readFile(tracefs.path + "/" + event.directory + "/format")).map { (event.system, $0) }
         }

@@ -1,4 +1,5 @@
 import CStoretraceSys
+import Dispatch
 import Glibc
 import StoretraceDecode
 
@@ -35,6 +36,12 @@ public struct HolderScanOptions: Sendable {
     public var maxMapsBytes = 32 << 20
     /// Mounts listed per pinned namespace through listmount(2).
     public var maxMountsPerNamespace = 100_000
+    /// Threads that scan processes, at most; one per `processesPerWorker`
+    /// processes. Nearly all of a scan is procfs work in the kernel, which
+    /// scales with cores: `holders` uses them, the automatic scans of a
+    /// live session keep to one thread beside the event loop.
+    public var workers = 1
+    public var processesPerWorker = 256
 
     public init(timeBudgetNanoseconds: Int64) {
         self.timeBudgetNanoseconds = timeBudgetNanoseconds
@@ -42,8 +49,12 @@ public struct HolderScanOptions: Sendable {
 
     /// For a scan run right after a failed call: 200 ms.
     public static let automatic = HolderScanOptions(timeBudgetNanoseconds: 200_000_000)
-    /// For `storetrace holders`: 10 s.
-    public static let interactive = HolderScanOptions(timeBudgetNanoseconds: 10_000_000_000)
+    /// For `storetrace holders`: 10 s, up to four threads.
+    public static let interactive: HolderScanOptions = {
+        var options = HolderScanOptions(timeBudgetNanoseconds: 10_000_000_000)
+        options.workers = min(4, max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        return options
+    }()
 }
 
 /// A target that cannot be scanned, phrased for one line of output.
@@ -450,6 +461,38 @@ private struct Scanner {
 
     mutating func scanProcesses(_ target: HolderReport.Target) {
         let pids = members.values.flatMap { $0 }.sorted()
+        let workers = min(options.workers, pids.count / max(1, options.processesPerWorker))
+        guard workers > 1 else {
+            scan(pids[...], target)
+            return
+        }
+        // Each worker is a copy of the scanner (its own read buffers, counts
+        // and holders) over every workers-th pid; the copies only read the
+        // shared tables and relations. Merged below; holders are sorted at
+        // the end of the run as before.
+        var parts = [Scanner](repeating: self, count: workers)
+        for index in parts.indices {
+            parts[index].holders = []
+            parts[index].counts = HolderReport.Counts()
+        }
+        parts.withUnsafeMutableBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            DispatchQueue.concurrentPerform(iterations: workers) { index in
+                let stripe = stride(from: index, to: pids.count, by: workers).map { pids[$0] }
+                base[index].scan(stripe[...], target)
+            }
+        }
+        for part in parts {
+            holders += part.holders
+            // The counts scan(_:_:) moves; the rest are the run's own.
+            counts.processes += part.counts.processes
+            counts.processesExited += part.counts.processesExited
+            counts.entriesUnreadable += part.counts.entriesUnreadable
+            budgetExhausted = budgetExhausted || part.budgetExhausted
+        }
+    }
+
+    mutating func scan(_ pids: ArraySlice<Int32>, _ target: HolderReport.Target) {
         for pid in pids {
             if outOfTime() { break }
             let directory = open("/proc/\(pid)", O_RDONLY | O_DIRECTORY | O_CLOEXEC)

@@ -80,7 +80,9 @@ public enum NodeProbe {
                     results.append(.init(name: "syscall \(kind.callName)", state: .missing, detail: "no tracepoint \(event)"))
                 }
             }
-            results.append(functionTracer(tracefs))
+            let function = functionTracer(tracefs)
+            let graph = functionGraphTracer(tracefs)
+            results += [function, graph, driverBinding(graph: graph, function: function)]
             results += SourceProbes.run(tracefs: tracefs)
             tracefs.release()
         }
@@ -98,11 +100,40 @@ public enum NodeProbe {
     /// Tries the function tracer the way storetrace would use it: in a
     /// private instance (never the top-level buffer), removed right after.
     static func functionTracer(_ tracefs: TracefsMount) -> ProbeResult {
-        let name = "function tracer"
+        tryTracer("function", named: "function tracer", tracefs,
+                  missing: "kernel built without CONFIG_FUNCTION_TRACER (not in available_tracers)")
+    }
+
+    /// The graph tracer with return values, which `--function` names use
+    /// where the kernel has it (each call with its return value and duration).
+    static func functionGraphTracer(_ tracefs: TracefsMount) -> ProbeResult {
+        let name = "function_graph tracer"
+        let result = tryTracer("function_graph", named: name, tracefs,
+                               missing: "kernel built without CONFIG_FUNCTION_GRAPH_TRACER (not in available_tracers)")
+        guard result.state == .ok else { return result }
+        guard access(tracefs.path + "/options/funcgraph-retval", F_OK) == 0 else {
+            return .init(name: name, state: .missing, detail: "no funcgraph-retval option (Linux 6.5+ with CONFIG_FUNCTION_GRAPH_RETVAL): return values unavailable")
+        }
+        return .init(name: name, state: .ok, detail: "available in a private instance, with funcgraph-retval")
+    }
+
+    /// Which tracer storetrace uses for driver binding, from the two probes.
+    static func driverBinding(graph: ProbeResult, function: ProbeResult) -> ProbeResult {
+        let name = "driver binding"
+        if graph.state == .ok {
+            return .init(name: name, state: .ok, detail: "function_graph: bind_store, unbind_store, nvme_probe, nvme_remove with return values and durations")
+        }
+        if function.state == .ok {
+            return .init(name: name, state: .ok, detail: "function tracer: calls only, without return values (function_graph: \(graph.detail))")
+        }
+        return .init(name: name, state: function.state, detail: "uevents bind/unbind only: neither function_graph nor the function tracer runs here")
+    }
+
+    private static func tryTracer(_ tracer: String, named name: String, _ tracefs: TracefsMount, missing: String) -> ProbeResult {
         guard let available = try? readFile(tracefs.path + "/available_tracers"),
-              available.split(separator: " ").contains(where: { $0.trimming("\n") == "function" })
+              available.split(separator: " ").contains(where: { $0.trimming("\n") == tracer })
         else {
-            return .init(name: name, state: .missing, detail: "kernel built without CONFIG_FUNCTION_TRACER (not in available_tracers)")
+            return .init(name: name, state: .missing, detail: missing)
         }
         let instance = tracefs.path + "/instances/storetrace-doctor-\(getpid())"
         guard mkdir(instance, 0o700) == 0 else {
@@ -113,15 +144,16 @@ public enum NodeProbe {
         guard fd >= 0 else {
             return .init(name: name, state: .refused, detail: "open current_tracer: \(Errno(rawValue: errno))")
         }
-        let written = write(fd, "function\n", 9)
+        let line = tracer + "\n"
+        let written = write(fd, line, line.utf8.count)
         let writeErrno = errno
-        if written == 9 { _ = write(fd, "nop\n", 4) }
+        if written == line.utf8.count { _ = write(fd, "nop\n", 4) }
         Glibc.close(fd)
-        if written == 9 {
+        if written == line.utf8.count {
             return .init(name: name, state: .ok, detail: "available in a private instance")
         }
         let why = writeErrno == EPERM
-            ? "the kernel refuses it (EPERM writing current_tracer: lockdown or a restricted build); driver binding events unavailable"
+            ? "the kernel refuses it (EPERM writing current_tracer: lockdown or a restricted build)"
             : "writing current_tracer: \(Errno(rawValue: writeErrno))"
         return .init(name: name, state: .refused, detail: why)
     }

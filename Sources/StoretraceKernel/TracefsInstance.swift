@@ -118,7 +118,20 @@ public final class TracefsInstance {
     /// The instance directory, flocked (LOCK_EX) for the instance's lifetime.
     private var lockFD: Int32 = -1
 
+    /// Which tracer traces `tracedFunctions`; nil when none does.
+    public private(set) var functionTracer: FunctionTracerKind?
+
     public var functionTracerOn: Bool { !tracedFunctions.isEmpty }
+
+    /// The ftrace events the function tracer in use writes (their formats
+    /// decode its records): none, ftrace:function, or the graph's pair.
+    public var functionTracerEvents: [TraceEventName] {
+        switch functionTracer {
+        case .graph?: [TraceEventName(system: "ftrace", name: "funcgraph_entry"), TraceEventName(system: "ftrace", name: "funcgraph_exit")]
+        case .function?: [TraceEventName(system: "ftrace", name: "function")]
+        case nil: []
+        }
+    }
     /// True when ftrace timestamps are CLOCK_MONOTONIC nanoseconds and so
     /// merge with the other sources.
     public var clockIsMonotonic: Bool { clock == "mono" }
@@ -348,19 +361,27 @@ public final class TracefsInstance {
     }
 
     /// set_ftrace_filter first, current_tracer second: with an empty filter
-    /// the function tracer traces every function in the kernel. Every
-    /// refusal ends the attempt with one warning naming the file and errno.
+    /// the function tracer traces every function in the kernel. The graph
+    /// tracer with return values (`funcgraph-retval`) where the kernel has
+    /// it, else the function tracer (entries only); every refusal ends the
+    /// attempt with one warning naming the file and errno, and why the
+    /// graph tracer was not used.
     private func enableFunctionTracer(_ requested: [String]) {
         var wanted: [String] = []
         for name in requested where !wanted.contains(name) { wanted.append(name) }
         guard !wanted.isEmpty else { return }
         let source = "function tracer"
-        let skipped = wanted.joined(separator: ", ")
 
         let tracers = TracefsFiles.readText(file("available_tracers"))
-        guard case .success(let tracerList) = tracers,
-              tracerList.split(whereSeparator: { $0 == " " || $0 == "\n" }).contains("function")
-        else {
+        let tracerNames = (try? tracers.get()).map { $0.split(whereSeparator: { $0 == " " || $0 == "\n" }) } ?? []
+        // Why the graph tracer is not an option here, if it is not.
+        let graphUnavailable: String? =
+            !tracerNames.contains("function_graph") ? "not in available_tracers"
+            : access(file("options/funcgraph-retval"), F_OK) != 0 ? "no funcgraph-retval option (Linux 6.5+ with CONFIG_FUNCTION_GRAPH_RETVAL)"
+            : nil
+        let fallback = (graphUnavailable.map { " (function_graph: \($0))" } ?? "") + "; bind and unbind from uevents alone"
+        let skipped = wanted.joined(separator: ", ") + fallback
+        guard tracerNames.contains("function") else {
             warnings.append(.init(source: source, reason: "this kernel has no function tracer (not in \(file("available_tracers"))); not tracing \(skipped)"))
             return
         }
@@ -395,12 +416,29 @@ public final class TracefsInstance {
             warnings.append(.init(source: source, reason: "\(filterPath) is empty after writing \(traced.joined(separator: " ")); not enabling the tracer"))
             return
         }
+        var graphRefused: String?
+        if graphUnavailable == nil {
+            // The option first: the graph's records carry retval from its first call.
+            if set("options/funcgraph-retval", "1") == nil { changes.append(.optionOn("funcgraph-retval")) }
+            if let failure = set("current_tracer", "function_graph") {
+                graphRefused = "the kernel refused writing \(file("current_tracer")): \(failure.symbolicDescription)"
+            } else {
+                changes.append(.currentTracer("function_graph"))
+                functionTracer = .graph
+                tracedFunctions = traced
+                return
+            }
+        }
         if let failure = set("current_tracer", "function") {
-            warnings.append(refusal(source, writing: file("current_tracer"), failure, skipped))
+            warnings.append(refusal(source, writing: file("current_tracer"), failure,
+                                    graphRefused.map { traced.joined(separator: ", ") + " (function_graph: \($0))" + "; bind and unbind from uevents alone" } ?? skipped))
             return
         }
         changes.append(.currentTracer("function"))
+        functionTracer = .function
         tracedFunctions = traced
+        let why = graphRefused ?? graphUnavailable ?? "unavailable"
+        warnings.append(.init(source: source, reason: "function_graph: \(why); tracing \(traced.joined(separator: ", ")) with the function tracer: calls only, without return values or durations"))
     }
 
     private func refusal(_ source: String, reading path: String, _ failure: Errno, _ skipped: String) -> SourceWarning {
@@ -414,4 +452,13 @@ public final class TracefsInstance {
     private static func hint(_ failure: Errno) -> String {
         failure == .notPermitted ? " (lockdown or a restricted kernel build disallows function tracing)" : ""
     }
+}
+
+/// The kernel's tracer that traces `--function` names.
+public enum FunctionTracerKind: String, Sendable {
+    /// `function_graph` with `funcgraph-retval`: each call and its return,
+    /// with the return value and how long it took.
+    case graph = "function_graph"
+    /// `function`: each call, without its outcome.
+    case function
 }

@@ -9,15 +9,25 @@ import StoretraceDecode
 ///     14:07:31.123501  bash[4120]                                bind_store <- kernfs_fop_write_iter cpu=1
 ///     14:07:31.125000  [kmsg]                                    <6>info nvme nvme0: pci function 0000:1d:01.4
 extension TextRenderer {
-    /// The columns before the description: time, who, and the empty
-    /// namespace and latency columns.
-    func appendKernelPrefix(monotonic: UInt64, into out: inout OutputBuffer, who: (inout OutputBuffer) -> Void) {
+    /// The columns before the description: time, who, the empty namespace
+    /// column, and the latency column (empty but for a function's return).
+    func appendKernelPrefix(monotonic: UInt64, latency: UInt64? = nil, into out: inout OutputBuffer,
+                            who: (inout OutputBuffer) -> Void) {
         appendPrefix(monotonic: monotonic, into: &out)
         let start = out.count
         paint(.cyan, into: &out)
         who(&out)
         paint(.reset, into: &out)
-        out.pad(since: start, to: Self.commColumn + 1 + Self.namespaceColumn + 1 + Self.latencyColumn)
+        guard let latency else {
+            out.pad(since: start, to: Self.commColumn + 1 + Self.namespaceColumn + 1 + Self.latencyColumn)
+            out.append("  ")
+            return
+        }
+        out.pad(since: start, to: Self.commColumn + 1 + Self.namespaceColumn)
+        out.append(UInt8(ascii: " "))
+        let latencyStart = out.count
+        appendLatency(latency, into: &out)
+        out.insertSpaces(at: latencyStart, count: Self.latencyColumn - out.displayWidth(since: latencyStart, skippingEscapes: true))
         out.append("  ")
     }
 
@@ -92,7 +102,7 @@ extension TextRenderer {
                              task: TaskIdentity?, describe: (UInt64) -> String,
                              into out: inout OutputBuffer) {
         let context = view.context
-        appendKernelPrefix(monotonic: monotonic, into: &out) { out in
+        appendKernelPrefix(monotonic: monotonic, latency: view.graphCall?.durationNanoseconds, into: &out) { out in
             if context != .task {
                 // A completion in interrupt context: the thread it
                 // interrupted (ksoftirqd, any task) did not do it.
@@ -115,6 +125,13 @@ extension TextRenderer {
             paint(.reset, into: &out)
             out.append(" <- ")
             out.appendPrintable(string: describe(call.parentIP))
+        } else if let call = view.graphCall {
+            // function_graph: "→ nvme_probe" when called, "nvme_probe = -19
+            // ENODEV" with its duration in the latency column when it returns.
+            if call.phase == .entry { out.append("→ ") }
+            out.appendPrintable(string: describe(call.function))
+            paint(.reset, into: &out)
+            if call.phase == .exit { appendReturn(of: call, into: &out) }
         } else {
             // Names come from format files, or from a capture: untrusted.
             out.appendPrintable(string: view.system)
@@ -148,6 +165,33 @@ extension TextRenderer {
         if let number = view.deviceNumber, let index = devices.table.index(major: number.major, minor: number.minor) {
             devices.appendTextLine(index, name: UnsafeRawBufferPointer(start: nil, count: 0), into: &out)
         }
+    }
+}
+
+extension TextRenderer {
+    /// ` = 0`, ` = -19 ENODEV`, or ` returned` when the kernel did not record the value.
+    func appendReturn(of call: GraphCall, into out: inout OutputBuffer) {
+        guard let value = call.signedReturnValue else {
+            out.append(" returned")
+            return
+        }
+        out.append(" = ")
+        if let errno = call.errno {
+            paint(.red, into: &out)
+            out.append("-")
+            out.appendDecimal(errno)
+            out.append(UInt8(ascii: " "))
+            if let name = ErrnoNames.name(errno) {
+                out.append(name)
+            } else {
+                out.append("E?")
+                out.appendDecimal(errno)
+            }
+        } else {
+            paint(.green, into: &out)
+            out.appendDecimal(value)
+        }
+        paint(.reset, into: &out)
     }
 }
 
@@ -247,7 +291,7 @@ extension JSONRenderer {
     public func renderFtrace(_ view: FtraceEventView, monotonic: UInt64, cpu: UInt32,
                              task: TaskIdentity?, describe: (UInt64) -> String,
                              into out: inout OutputBuffer) {
-        head(type: view.functionCall == nil ? "tracepoint" : "function", monotonic: monotonic, into: &out)
+        head(type: view.isFunctionEvent ? "function" : "tracepoint", monotonic: monotonic, into: &out)
         // ftrace records the thread id (common_pid); the process and the
         // name come from the session's task table.
         out.append(",\"pid\":")
@@ -271,6 +315,25 @@ extension JSONRenderer {
             out.append("\",\"parent_ip\":\"")
             out.appendHex(call.parentIP)
             out.append("\"}\n")
+            return
+        }
+        if let call = view.graphCall {
+            out.append(",\"function\":")
+            out.appendJSONString(string: describe(call.function))
+            out.append(",\"ip\":\"")
+            out.appendHex(call.function)
+            out.append(call.phase == .entry ? "\",\"phase\":\"entry\"" : "\",\"phase\":\"return\"")
+            out.append(",\"depth\":")
+            out.appendDecimal(call.depth)
+            if call.phase == .exit {
+                out.append(",\"retval\":")
+                if let value = call.signedReturnValue { out.appendDecimal(value) } else { out.append("null") }
+                out.append(",\"errno\":")
+                appendErrno(call.errno, into: &out)
+                out.append(",\"duration_ns\":")
+                if let duration = call.durationNanoseconds { out.appendDecimal(duration) } else { out.append("null") }
+            }
+            out.append("}\n")
             return
         }
         out.append(",\"event\":")

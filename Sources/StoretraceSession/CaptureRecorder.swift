@@ -41,9 +41,13 @@ public final class CaptureRecorder: EventConsumer {
     }
 
     public func consume(_ event: Event, raw: RawRecord) {
-        if case .ftrace(let view, _) = event, let call = view.functionCall {
-            appendSymbol(call.ip, timestamp: raw.timestamp)
-            appendSymbol(call.parentIP, timestamp: raw.timestamp)
+        if case .ftrace(let view, _) = event {
+            if let call = view.functionCall {
+                appendSymbol(call.ip, timestamp: raw.timestamp)
+                appendSymbol(call.parentIP, timestamp: raw.timestamp)
+            } else if let call = view.graphCall {
+                appendSymbol(call.function, timestamp: raw.timestamp)
+            }
         }
         guard failure == nil, !limitReached else {
             refused &+= 1

@@ -82,7 +82,7 @@ public struct EventFilter: Sendable {
         case .kmsg:
             return acceptsKernel(.kmsg)
         case .ftrace(let view, let task):
-            let type: KernelEventType = view.functionCall == nil ? .tracepoint : .function
+            let type: KernelEventType = view.isFunctionEvent ? .function : .tracepoint
             guard let task else { return acceptsFtrace(type, pid: nil, comm: nil) }
             return task.comm.withUnsafeBytes { acceptsFtrace(type, pid: task.tgid, comm: $0) }
         case .mountOperation(let operation):

@@ -83,7 +83,7 @@ struct TraceOptions: ParsableArguments {
             transform: DurationValue.parse)
     var wakeupInterval = DurationValue(text: "5ms", nanoseconds: 5_000_000)
 
-    @Option(name: .customLong("function"), help: ArgumentHelp("Also trace this kernel function with the function tracer (repeatable; defaults: bind_store, unbind_store, nvme_probe, nvme_remove).", valueName: "name"))
+    @Option(name: .customLong("function"), help: ArgumentHelp("Also trace this kernel function: with function_graph and its return value where the kernel has it, else with the function tracer (repeatable; defaults: bind_store, unbind_store, nvme_probe, nvme_remove).", valueName: "name"))
     var functions: [String] = []
 
     @Option(name: .customLong("event"), help: ArgumentHelp("Also record this tracepoint, SYSTEM:NAME (repeatable; defaults: iommu device/group events, block:block_rq_error).", valueName: "event"))

@@ -160,7 +160,8 @@ extension KernelTests {
         let result = try CLI.run(["doctor"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         for check in ["privileges", "kernel", "BTF", "BPF ring buffer", "BPF task storage", "tracefs", "syscall mount", "syscall umount2",
-                      "syscall copy_file_range", "function tracer", "netlink uevents", "/dev/kmsg"] {
+                      "syscall copy_file_range", "function tracer", "function_graph tracer", "driver binding",
+                      "netlink uevents", "/dev/kmsg"] {
             let line = result.stdout.split(separator: "\n").first { $0.hasPrefix(check + " ") }
             #expect(line != nil, "no \(check) line")
             let state = line?.dropFirst(check.count).split(separator: " ").first
@@ -168,6 +169,19 @@ extension KernelTests {
         }
         let function = result.stdout.split(separator: "\n").first { $0.hasPrefix("function tracer") } ?? ""
         if function.contains("refused") { #expect(function.contains("EPERM") || function.contains("Operation not permitted")) }
+        // Which tracer driver binding uses follows from the two probes.
+        let graph = result.stdout.split(separator: "\n").first { $0.hasPrefix("function_graph tracer ") } ?? ""
+        let binding = result.stdout.split(separator: "\n").first { $0.hasPrefix("driver binding ") } ?? ""
+        if graph.dropFirst("function_graph tracer".count).split(separator: " ").first == "ok" {
+            #expect(binding.contains("function_graph: bind_store"))
+        } else if function.dropFirst("function tracer".count).split(separator: " ").first == "ok" {
+            #expect(binding.contains("function tracer: calls only"))
+        } else {
+            #expect(binding.hasSuffix("uevents bind/unbind only: neither function_graph nor the function tracer runs here"))
+        }
+        if !((try? String(contentsOfFile: "/sys/kernel/tracing/available_tracers", encoding: .utf8)) ?? "").contains("function_graph") {
+            #expect(graph.hasSuffix("kernel built without CONFIG_FUNCTION_GRAPH_TRACER (not in available_tracers)"), "\(graph)")
+        }
         #expect((TracefsMount.existing() != nil) == wasMounted, "doctor left tracefs changed")
         let instances = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/kernel/tracing/instances")) ?? []
         #expect(!instances.contains { $0.hasPrefix("storetrace-doctor") })

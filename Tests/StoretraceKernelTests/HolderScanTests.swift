@@ -199,6 +199,31 @@ extension KernelTests {
             #expect(umount2(busy, 0) == -1 && errno == EBUSY)
         }
 
+        /// The process scan split over threads (every processesPerWorker
+        /// processes a thread, up to workers) names exactly what one thread
+        /// names, and counts each process once.
+        @Test func threadsNameWhatOneThreadNames() throws {
+            let node = BusyNode()
+            let (_, busy) = try node.sharedTmpfs()
+            try Data(repeating: 0x61, count: 4096).write(to: URL(fileURLWithPath: busy + "/data"))
+            var pids: Set<Int32> = []
+            for _ in 0..<3 { pids.insert(try node.sleeper("cd \(busy) && exec sleep 60 < \(busy)/data")) }
+            var one = HolderScanOptions.interactive
+            one.workers = 1
+            var three = HolderScanOptions.interactive
+            three.workers = 3
+            three.processesPerWorker = 1
+            let single = try HolderScan.run(.path(busy), options: one)
+            let threaded = try HolderScan.run(.path(busy), options: three)
+            #expect(Set(single.holders.compactMap(\.pid)) == pids)
+            #expect(single.holders.count == 6) // cwd and fd 0 of each
+            #expect(threaded.holders == single.holders)
+            // Other tests start and end processes meanwhile: the counts are
+            // of the whole node, each process at most once.
+            let listed = try FileManager.default.contentsOfDirectory(atPath: "/proc").filter { Int($0) != nil }.count
+            #expect(threaded.counts.processes > 3 && threaded.counts.processes <= listed + 64)
+        }
+
         @Test func processChrootedIntoTheMount() throws {
             let node = BusyNode()
             let (_, busy) = try node.sharedTmpfs()

@@ -3,9 +3,6 @@ import Testing
 @testable import StoretraceDecode
 @testable import StoretraceRender
 
-private func le16(_ value: UInt16) -> [UInt8] { withUnsafeBytes(of: value.littleEndian, Array.init) }
-private func le32(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value.littleEndian, Array.init) }
-private func le64(_ value: UInt64) -> [UInt8] { withUnsafeBytes(of: value.littleEndian, Array.init) }
 
 /// Device names and numbers in events, resolved against a device table and
 /// annotated with the device's mounts in every namespace.

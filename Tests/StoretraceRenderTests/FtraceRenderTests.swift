@@ -2,9 +2,10 @@ import Testing
 @testable import StoretraceDecode
 @testable import StoretraceRender
 
-private func le16(_ value: UInt16) -> [UInt8] { withUnsafeBytes(of: value.littleEndian, Array.init) }
-private func le32(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value.littleEndian, Array.init) }
-private func le64(_ value: UInt64) -> [UInt8] { withUnsafeBytes(of: value.littleEndian, Array.init) }
+// Little-endian bytes for record fixtures (FunctionGraphRenderTests too).
+func le16(_ value: UInt16) -> [UInt8] { withUnsafeBytes(of: value.littleEndian, Array.init) }
+func le32(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value.littleEndian, Array.init) }
+func le64(_ value: UInt64) -> [UInt8] { withUnsafeBytes(of: value.littleEndian, Array.init) }
 
 /// ftrace events as `live` and `replay` print them. Formats as in
 /// /sys/kernel/tracing/events/*/*/format of Linux 6.18 (x86_64).
@@ -39,20 +40,20 @@ private func le64(_ value: UInt64) -> [UInt8] { withUnsafeBytes(of: value.little
         """.utf8))
     let catalog = FtraceEventCatalog(formats: [("ftrace", function), ("sched", wakeup)])
 
-    func header(type: UInt16, tid: Int32) -> [UInt8] {
+    static func header(type: UInt16, tid: Int32) -> [UInt8] {
         le16(type) + [0, 0] + le32(UInt32(bitPattern: tid)) // common_type, flags, preempt_count, common_pid
     }
 
     /// bind_store called from kernfs_fop_write_iter by thread 4121 of bash[4120].
     var bindStore: [UInt8] {
-        header(type: 1, tid: 4121)
+        Self.header(type: 1, tid: 4121)
             + le64(0xffff_ffff_81d5_1da4) // ip
             + le64(0xffff_ffff_8150_0010) // parent_ip
     }
 
     /// Running: kworker thread 77; woken: "rcu_preempt" pid 16.
     var wakeupRecord: [UInt8] {
-        header(type: 320, tid: 77) + Array("rcu_preempt".utf8) + [UInt8](repeating: 0, count: 5) + le32(16)
+        Self.header(type: 320, tid: 77) + Array("rcu_preempt".utf8) + [UInt8](repeating: 0, count: 5) + le32(16)
     }
 
     func symbol(_ address: UInt64) -> String {
