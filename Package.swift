@@ -12,7 +12,7 @@ import PackageDescription
 //   StoretraceKernel kernel I/O: libbpf loader, ring/perf buffers, epoll, probes
 //   CStoretraceCRC   C: CRC-32C with the CPU's instruction (SSE4.2, ARMv8 CRC)
 //   StoretraceCapture the capture file format: chunked, checksummed, self-describing
-//   StoretraceAnalyze analyzers over decoded events: mount operations assembled from calls
+//   StoretraceAnalyze analyzers over decoded events: mount operations assembled from calls, summaries
 //   StoretraceRender terminal text and JSON lines
 //   StoretraceSession wires sources to sinks: filters, counters, signals
 //   storetrace      thin ArgumentParser CLI, one file per subcommand

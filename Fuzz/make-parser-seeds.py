@@ -154,6 +154,9 @@ write("record-codecs", "task", struct.pack("<ii", 4121, 4120) + b"mount")
 write("record-codecs", "ksym", struct.pack("<Q", 0xffffffff81000000) + b"do_mount [kernel]")
 write("record-codecs", "ftrace-format", b"block\0" + trace_texts[1])
 write("record-codecs", "ftrace-data", struct.pack("<II", 3, 0) + block)
+# struct st_claim_event: kind, size, dev 7:0, pid, tid, mntns, uid, ts_ns, holder, ret, comm (ClaimRecordTests).
+write("record-codecs", "claim", struct.pack("<HHIIIIIQQq", 1, 64, 7 << 20, 812, 813, 4026531832, 0, 2000000000,
+                                            0xffff888103c4e400, 0) + b"python3" + b"\0" * 9)
 write("record-codecs", "holders", struct.pack("<QII", 1_000_000_000, 4120, 4121) + b"umount".ljust(16, b"\0")
       + b"umount".ljust(16, b"\0") + holder_json[0])
 print("seeds written to", corpus)

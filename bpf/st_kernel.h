@@ -23,6 +23,9 @@ struct file { struct inode *f_inode; struct path f_path; };
 struct fdtable { unsigned int max_fds; struct file **fd; };
 struct files_struct { struct fdtable *fdt; };
 
+/* bd_prepare_to_claim's device (storetrace_claim.bpf.c). */
+struct block_device { unsigned int bd_dev; };
+
 struct task_struct {
     struct nsproxy *nsproxy;
     struct files_struct *files;

@@ -1,7 +1,7 @@
 // libFuzzer target for the capture record payload codecs (StoretraceRecords,
 // CaptureRecordTypes.swift): the input is one payload, decoded by every codec
 // (data records of each source kind, storetrace.holders with its report JSON,
-// ftrace_format, ksym, task). What decodes is encoded again where a codec has
+// storetrace.claim's ClaimRecord, ftrace_format, ksym, task). What decodes is encoded again where a codec has
 // an encoder and must give the same value back.
 // Built and run by scripts/fuzz (target record-codecs).
 import StoretraceDecode
@@ -23,6 +23,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         let again = HoldersRecordCodec.encode(explained, reportJSON: "")
         precondition(again.withUnsafeBytes({ HoldersRecordCodec.decode($0)?.0 }) == explained
                      || explained.type.count > 15 || explained.comm.count > 15, "holders header does not round-trip")
+    }
+    if let claim = try? ClaimRecord(validating: input) {
+        // Every accessor stays inside the 64 validated bytes.
+        precondition(claim.bytes.count == ClaimLayout.size && claim.comm.count <= 16, "claim view out of bounds")
+        _ = (claim.major, claim.minor, claim.pid, claim.tid, claim.mountNamespace, claim.uid, claim.timestamp,
+             claim.holder, claim.errno)
     }
     if let (system, format) = FtraceFormatCodec.decode(input) {
         _ = FtraceEventCatalog(formats: [(system, format)])

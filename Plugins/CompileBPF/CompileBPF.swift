@@ -22,12 +22,17 @@ struct CompileBPF: BuildToolPlugin {
             .map { bpfDirectory.appending(path: $0) }
             + [abiInclude.appending(path: "storetrace_abi.h")]
 
+        // The target architecture also names pt_regs' registers for kprobes
+        // (bpf_tracing.h's PT_REGS_PARM1 and PT_REGS_RC).
         #if arch(x86_64)
         let multiarch = "x86_64-linux-gnu"
+        let targetArch = "x86"
         #elseif arch(arm64)
         let multiarch = "aarch64-linux-gnu"
+        let targetArch = "arm64"
         #else
         let multiarch = "unknown-linux-gnu"
+        let targetArch = "unknown"
         #endif
 
         var commands: [Command] = []
@@ -39,7 +44,7 @@ struct CompileBPF: BuildToolPlugin {
                 displayName: "Compiling BPF program \(source)",
                 executable: clang,
                 arguments: [
-                    "-g", "-O2", "-target", "bpf", "-mcpu=v2",
+                    "-g", "-O2", "-target", "bpf", "-mcpu=v2", "-D__TARGET_ARCH_\(targetArch)",
                     "-I", "/usr/include/\(multiarch)",
                     "-I", abiInclude.path, "-I", bpfDirectory.path,
                     "-Wall", "-Werror",

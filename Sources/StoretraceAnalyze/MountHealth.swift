@@ -66,6 +66,15 @@ public struct MountHealth: Sendable {
     }
 }
 
+extension MountHealth {
+    /// One line for `info` and `summary` (not escaped: callers escape):
+    /// "/mnt/x in host on loop0 (7:0): io_error, fs_error; 7 I/O errors, 4 fs errors; first: I/O error, dev loop0, ..."
+    public var summaryText: String {
+        "\(mount.mountPoint) in \(mount.namespaceName) on \(deviceName) (\(major):\(minor)): "
+            + causes.map(\.name).joined(separator: ", ") + "; \(ioErrors) I/O errors, \(filesystemErrors) fs errors; first: \(detail)"
+    }
+}
+
 /// Follows the health of every mount of a block device: device errors from
 /// the kernel log, removals from uevents, loop backing files and pending
 /// detaches from device-table changes. Reports each cause the first time it

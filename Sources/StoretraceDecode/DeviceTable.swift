@@ -19,6 +19,13 @@ public struct DeviceTable: Sendable {
         public var ownerPID: Int32?
         public var ownerComm: String?
 
+        /// "host", or "mnt:4026532178 (sleep[812])".
+        public var namespaceName: String {
+            if isHost { return "host" }
+            guard let pid = ownerPID else { return "mnt:\(namespace)" }
+            return "mnt:\(namespace) (\(ownerComm ?? "?")[\(pid)])"
+        }
+
         public init(namespace: UInt64, isHost: Bool, mountID: Int, mountPoint: String, fstype: String,
                     partition: String? = nil, ownerPID: Int32? = nil, ownerComm: String? = nil) {
             self.ownerPID = ownerPID

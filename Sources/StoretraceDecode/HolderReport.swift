@@ -108,6 +108,10 @@ public struct HolderReport: Equatable, Sendable {
             case nsPinned = "ns-pinned"
             /// A process with the block device open (`fd`, `openFlags`).
             case open
+            /// A process that claimed the block device exclusively (an O_EXCL
+            /// open, fsck, a mount), traced at `claimedAtMonotonicNanoseconds`
+            /// (`ClaimTracer`): the one holder /proc cannot show.
+            case claim
             /// A device stacked on the block device (its sysfs `holders/`: dm, md).
             case stacked
             /// A loop device whose backing file lies on the target.
@@ -152,10 +156,12 @@ public struct HolderReport: Equatable, Sendable {
         public var openFlags: UInt32?
         /// For `stacked`, `loop-backing`: the device ("dm-0", "loop3").
         public var device: String?
+        /// For `claim`: when the claim was traced, CLOCK_MONOTONIC.
+        public var claimedAtMonotonicNanoseconds: Int64?
 
         public init(how: How, via: Via, pid: Int32? = nil, comm: String? = nil, mountNamespace: UInt64? = nil,
                     path: String? = nil, mountID: Int? = nil, fd: Int32? = nil, openFlags: UInt32? = nil,
-                    device: String? = nil) {
+                    device: String? = nil, claimedAtMonotonicNanoseconds: Int64? = nil) {
             self.how = how
             self.via = via
             self.pid = pid
@@ -166,6 +172,7 @@ public struct HolderReport: Equatable, Sendable {
             self.fd = fd
             self.openFlags = openFlags
             self.device = device
+            self.claimedAtMonotonicNanoseconds = claimedAtMonotonicNanoseconds
         }
 
         /// Processes first by pid, then namespaces' mounts, then devices: a

@@ -95,6 +95,7 @@ extension HolderReport.Holder {
             list.add("open_flags", .integer(openFlags))
         }
         list.add("device", device)
+        if let claimedAtMonotonicNanoseconds { list.add("claimed_at_ns", .integer(claimedAtMonotonicNanoseconds)) }
         switch via {
         case .target: list.add("via", .string("target"))
         case .peer(let group):
@@ -255,6 +256,7 @@ extension HolderReport.Holder {
             mountID: try entry.optional("mount_id", { $0.integer() }, "a mount id"),
             fd: try entry.optional("fd", { $0.integer() }, "an fd"),
             openFlags: try entry.optional("open_flags", { $0.integer() }, "open flags"),
-            device: try entry.optional("device", \.stringValue, "a string"))
+            device: try entry.optional("device", \.stringValue, "a string"),
+            claimedAtMonotonicNanoseconds: try entry.optional("claimed_at_ns", { $0.integer() }, "an integer"))
     }
 }

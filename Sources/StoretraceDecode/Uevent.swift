@@ -204,3 +204,74 @@ public struct UeventMessage {
         lhs.elementsEqual(rhs)
     }
 }
+
+// MARK: - What storetrace adds from sysfs
+
+/// Properties storetrace appends to a uevent when it arrives (live and
+/// record), read from sysfs at that moment because the kernel's message
+/// does not carry them; `STORETRACE_` keys, never the kernel's own.
+public enum UeventContextKey {
+    /// A loop device's `loop/backing_file`; empty when it has none (detached).
+    public static let loopBackingFile: StaticString = "STORETRACE_LOOP_BACKING_FILE"
+    /// A loop device's `loop/offset` in bytes.
+    public static let loopOffset: StaticString = "STORETRACE_LOOP_OFFSET"
+    /// The PCI function (`0000:00:04.0`) the device sits under, from its devpath.
+    public static let pciParent: StaticString = "STORETRACE_PCI_PARENT"
+    /// That function's driver (`nvme`, `virtio-pci`), from its `driver` link.
+    public static let pciDriver: StaticString = "STORETRACE_PCI_DRIVER"
+}
+
+extension UeventMessage {
+    /// A loop device's file as storetrace read it at receipt; nil when it
+    /// did not read it (not a loop disk, an older capture).
+    public struct LoopContext {
+        /// nil: detached (the device had no backing file).
+        public let backingFile: UnsafeRawBufferPointer?
+        /// Bytes into the file where the device starts.
+        public let offset: UInt64?
+    }
+
+    public var loopContext: LoopContext? {
+        guard let file = value(forKey: UeventContextKey.loopBackingFile) else { return nil }
+        let offset = value(forKey: UeventContextKey.loopOffset).flatMap { $0.decimal(0..<$0.count) }
+        return LoopContext(backingFile: file.isEmpty ? nil : file, offset: offset)
+    }
+
+    /// The PCI function above the device and its driver, as read at receipt.
+    public var pciParentContext: (slot: UnsafeRawBufferPointer, driver: UnsafeRawBufferPointer?)? {
+        value(forKey: UeventContextKey.pciParent).map { ($0, value(forKey: UeventContextKey.pciDriver)) }
+    }
+
+    /// A whole loop device (`loop7`, not a partition of one).
+    public var isLoopDisk: Bool {
+        guard subsystem.equals("block"), let devname, devname.count > 4, devname.starts(with: "loop") else { return false }
+        return devname[4...].allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+    }
+
+    /// The last devpath component shaped like a PCI address (DDDD:BB:DD.F,
+    /// hex), e.g. `0000:00:04.0` in
+    /// `/devices/pci0000:00/0000:00:04.0/virtio1/block/vda`; nil for devices
+    /// under no PCI function (virtual ones, loop).
+    public var pciParent: UnsafeRawBufferPointer? {
+        var found: UnsafeRawBufferPointer?
+        var start = 0
+        let path = devpath
+        while start <= path.count {
+            let end = path.firstIndex(of: UInt8(ascii: "/"), in: start..<path.count) ?? path.count
+            let component = path.view(start..<end)
+            if Self.isPCIAddress(component) { found = component }
+            start = end + 1
+        }
+        return found
+    }
+
+    static func isPCIAddress(_ text: UnsafeRawBufferPointer) -> Bool {
+        // 0000:00:04.0: 4 hex, ':', 2 hex, ':', 2 hex, '.', 1 octal digit
+        guard text.count == 12, text[4] == UInt8(ascii: ":"), text[7] == UInt8(ascii: ":"), text[10] == UInt8(ascii: ".") else { return false }
+        for index in [0, 1, 2, 3, 5, 6, 8, 9] {
+            let byte = text[index]
+            guard (byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x66) else { return false }
+        }
+        return text[11] >= 0x30 && text[11] <= 0x37
+    }
+}

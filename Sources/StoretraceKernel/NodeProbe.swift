@@ -56,6 +56,10 @@ public enum NodeProbe {
                                present: "BPF_MAP_TYPE_TASK_STORAGE, bpf_get_current_task_btf (Linux 5.11+)",
                                absent: "kernel before 5.11: storetrace keeps pending calls in a hash map (slower, same events)"))
 
+        // Loaded and detached again: whether this kernel lets storetrace see
+        // who claimed a block device (fexit, else kprobes).
+        results.append(ClaimTracer.probe())
+
         let existing = TracefsMount.existing()
         var tracefs: TracefsMount?
         do {

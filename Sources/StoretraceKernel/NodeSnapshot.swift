@@ -109,6 +109,14 @@ extension NodeSnapshot {
         return snapshot
     }
 
+    /// Only the block devices, as `take` reads them: what `live` (which
+    /// takes no full snapshot) starts its copy enrichment and queue setting
+    /// sampler from.
+    public static func takeBlockDevices(limits: NodeSnapshotLimits = NodeSnapshotLimits()) -> [BlockDevice] {
+        var reader = SnapshotFileReader(maxSmallFileBytes: limits.maxSmallFileBytes)
+        return scanBlockDevices(reader: &reader)
+    }
+
     static func onlineCPUsFromSysconf() -> Int? {
         let count = sysconf(Int32(_SC_NPROCESSORS_ONLN))
         return count > 0 ? count : nil

@@ -363,6 +363,12 @@ public final class SyscallTracer: RecordSource {
 
     /// Finds `st_settings` in the object's .rodata through BTF and writes it.
     private static func writeSettings(_ settings: st_settings, into object: OpaquePointer) throws(KernelError) {
+        try writeReadOnly(settings, named: "st_settings", into: object)
+    }
+
+    /// Finds the `const volatile` global `name` in an object's .rodata
+    /// through BTF and writes `value` into it, before load (ClaimTracer too).
+    static func writeReadOnly<T>(_ value: T, named variableName: String, into object: OpaquePointer) throws(KernelError) {
         var map = bpf_object__next_map(object, nil)
         while let current = map {
             if let name = bpf_map__name(current), String(cString: name).hasSuffix(".rodata") { break }
@@ -385,19 +391,19 @@ public final class SyscallTracer: RecordSource {
             let variable = variables[index]
             guard let type = btf__type_by_id(btf, variable.type),
                   let name = btf__name_by_offset(btf, type.pointee.name_off),
-                  String(cString: name) == "st_settings" else { continue }
-            guard Int(variable.size) == MemoryLayout<st_settings>.size,
+                  String(cString: name) == variableName else { continue }
+            guard Int(variable.size) == MemoryLayout<T>.size,
                   Int(variable.offset) + Int(variable.size) <= size else {
                 throw .load(program: nil, errno: .invalidArgument,
-                            log: ["st_settings is \(variable.size) bytes in BPF, \(MemoryLayout<st_settings>.size) in Swift"])
+                            log: ["\(variableName) is \(variable.size) bytes in BPF, \(MemoryLayout<T>.size) in Swift"])
             }
-            var copy = settings
+            var copy = value
             withUnsafeBytes(of: &copy) { bytes in
                 UnsafeMutableRawPointer(mutating: initial).advanced(by: Int(variable.offset)).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
             }
             return
         }
-        throw .load(program: nil, errno: .invalidArgument, log: ["st_settings not found in .rodata"])
+        throw .load(program: nil, errno: .invalidArgument, log: ["\(variableName) not found in .rodata"])
     }
 
     /// Hands every record available now to `emit`; returns how many.

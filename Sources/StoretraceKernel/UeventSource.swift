@@ -38,6 +38,21 @@ public final class UeventSource: RecordSource {
     private var truncated: UInt64 = 0
     private var foreignSenders: UInt64 = 0
     private var receiveErrors: UInt64 = 0
+    /// SEQNUM accounting over every kernel message received (before any
+    /// filter): numbers missing right after an overrun were lost in it;
+    /// others the kernel sent elsewhere (another network namespace's
+    /// sockets) or before we bound.
+    private var lastSequence: UInt64?
+    private var overrunSinceLast = false
+    private var lostInOverruns: UInt64 = 0
+    private var sequenceSkipped: UInt64 = 0
+    /// Context read from sysfs at receipt (`UeventContext`), at most
+    /// `maxContextLookupsPerSecond`; the rest are counted.
+    private let maxContextLookupsPerSecond = 64
+    private var contextLookups: (second: Int64, count: Int) = (0, 0)
+    private var contextSkipped: UInt64 = 0
+    private var annotated: [UInt8] = []
+    private var context = UeventContext()
 
     /// `receiveBufferBytes`: asked for with SO_RCVBUFFORCE (root), else
     /// SO_RCVBUF (capped by net.core.rmem_max). A burst of events (a PCI
@@ -78,6 +93,8 @@ public final class UeventSource: RecordSource {
         buffer = .allocate(byteCount: Self.messageCapacity, alignment: 8)
         sender = .allocate(capacity: 1)
         sender.initialize(to: sockaddr_nl())
+        // The message and what UeventContext appends: no growth while draining.
+        annotated.reserveCapacity(Self.messageCapacity + 3 * Int(PATH_MAX))
     }
 
     deinit {
@@ -107,7 +124,7 @@ public final class UeventSource: RecordSource {
                 case EAGAIN: return delivered
                 // The socket buffer overflowed: the kernel dropped messages
                 // (SEQNUM gaps show how many). Reading goes on.
-                case ENOBUFS: overruns += 1; continue
+                case ENOBUFS: overruns += 1; overrunSinceLast = true; continue
                 default: receiveErrors += 1; return delivered
                 }
             }
@@ -126,15 +143,53 @@ public final class UeventSource: RecordSource {
                 continue
             }
             let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
-            emit(RawRecord(source: .uevent, timestamp: timestamp, bytes: bytes))
+            guard let message = try? UeventMessage(parsing: bytes) else {
+                // The pipeline counts it as malformed, as it is.
+                emit(RawRecord(source: .uevent, timestamp: timestamp, bytes: bytes))
+                delivered += 1
+                continue
+            }
+            account(sequence: message.sequenceNumber)
+            if UeventContext.wanted(message), takeContextLookup(at: timestamp) {
+                annotated.removeAll(keepingCapacity: true)
+                annotated.append(contentsOf: bytes)
+                context.append(for: message, to: &annotated)
+                annotated.withUnsafeBytes { emit(RawRecord(source: .uevent, timestamp: timestamp, bytes: $0)) }
+            } else {
+                emit(RawRecord(source: .uevent, timestamp: timestamp, bytes: bytes))
+            }
             delivered += 1
         }
         return delivered
     }
 
+    private func account(sequence: UInt64?) {
+        guard let sequence else { return }
+        if let last = lastSequence, sequence > last &+ 1 {
+            let missing = sequence - last - 1
+            if overrunSinceLast { lostInOverruns &+= missing } else { sequenceSkipped &+= missing }
+        }
+        overrunSinceLast = false
+        lastSequence = max(lastSequence ?? 0, sequence)
+    }
+
+    private func takeContextLookup(at timestamp: UInt64) -> Bool {
+        let second = Int64(timestamp / 1_000_000_000)
+        if contextLookups.second != second { contextLookups = (second, 0) }
+        guard contextLookups.count < maxContextLookupsPerSecond else {
+            contextSkipped &+= 1
+            return false
+        }
+        contextLookups.count += 1
+        return true
+    }
+
     public var losses: [LossCount] {
         [
             LossCount(name: "uevent overrun", count: overruns, kind: .occurrences),
+            LossCount(name: "uevents lost in overruns", count: lostInOverruns, kind: .events),
+            LossCount(name: "uevent seqnums not received (sent to other network namespaces)", count: sequenceSkipped, kind: .information),
+            LossCount(name: "uevent context lookups skipped (over 64 a second)", count: contextSkipped, kind: .information),
             LossCount(name: "uevent truncated", count: truncated, kind: .events),
             LossCount(name: "uevent not from kernel", count: foreignSenders, kind: .information),
             LossCount(name: "uevent receive errors", count: receiveErrors, kind: .occurrences),

@@ -36,6 +36,13 @@ public enum CaptureRecordTypes {
     public static let holders = CaptureRecordType(
         id: SourceKind.holders.rawValue, name: "storetrace.holders", version: 1,
         fields: "explained_ts_ns 0 8 u64\npid 8 4 u32\ntid 12 4 u32\ntype 16 16 char[16]\ncomm 32 16 char[16]\nreport 48 * bytes")
+    /// struct st_claim_event as BPF wrote it (`ClaimRecord`).
+    public static let claim = CaptureRecordType(
+        id: SourceKind.claim.rawValue, name: "storetrace.claim", version: 1, fields: ClaimSchema.fieldText)
+    /// A block queue setting that changed (`QueueSettingCodec`).
+    public static let queueSetting = CaptureRecordType(
+        id: SourceKind.queueSetting.rawValue, name: "storetrace.queue_setting", version: 1,
+        fields: "major 0 4 u32\nminor 4 4 u32\nsetting 8 1 u8\nhas_old 9 1 u8\ndevice_len 10 1 u8\nold_len 11 1 u8\nnew_len 12 1 u8\nreserved 13 3 bytes\ntext 16 * bytes")
     /// One per enabled ftrace event: "SYSTEM\0" followed by its format file.
     public static let ftraceFormat = CaptureRecordType(
         id: 16, name: "storetrace.ftrace_format", version: 1, fields: "system_and_format 0 * bytes")
@@ -54,7 +61,7 @@ public enum CaptureRecordTypes {
         id: 7, name: "storetrace.devices", version: 1, fields: "snapshot_json 0 * bytes")
 
     /// What `record` registers in every capture it writes.
-    public static let written: [CaptureRecordType] = [syscall, ftrace, uevent, kmsg, holders, ftraceFormat, kernelSymbol, task, devices]
+    public static let written: [CaptureRecordType] = [syscall, ftrace, uevent, kmsg, holders, claim, queueSetting, ftraceFormat, kernelSymbol, task, devices]
     /// What `replay` reads: everything written now and every older version.
     public static let readable: [CaptureRecordType] = written + [ftraceV1]
 
@@ -66,6 +73,8 @@ public enum CaptureRecordTypes {
         case .uevent: uevent
         case .kmsg: kmsg
         case .holders: holders
+        case .claim: claim
+        case .queueSetting: queueSetting
         }
     }
 
@@ -176,6 +185,45 @@ public enum HoldersRecordCodec {
     }
 }
 
+/// storetrace.queue_setting: u32 major, u32 minor, u8 setting
+/// (`QueueSetting` raw value), u8 1 if there is an old value (0: the disk
+/// appeared), u8 lengths of the device name, old and new value, three zero
+/// bytes, then the three texts one after the other (each at most 255 bytes).
+public enum QueueSettingCodec {
+    static let headerSize = 16
+
+    public static func encode(_ change: QueueSettingChange) -> [UInt8] {
+        let device = change.device.prefix(255), old = (change.old ?? []).prefix(255), new = change.new.prefix(255)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(headerSize + device.count + old.count + new.count)
+        withUnsafeBytes(of: change.major.littleEndian) { bytes += $0 }
+        withUnsafeBytes(of: change.minor.littleEndian) { bytes += $0 }
+        bytes += [change.setting.rawValue, change.old == nil ? 0 : 1, UInt8(device.count), UInt8(old.count), UInt8(new.count), 0, 0, 0]
+        return bytes + device + old + new
+    }
+
+    /// nil if the payload is too short for what its header says, or names an unknown setting.
+    public static func decode(_ payload: UnsafeRawBufferPointer) -> QueueSettingChange? {
+        var reader = ByteReader(payload, order: .little)
+        guard let major = reader.read(UInt32.self), let minor = reader.read(UInt32.self),
+              let rawSetting = reader.read(UInt8.self), let setting = QueueSetting(rawValue: rawSetting),
+              let hasOld = reader.read(UInt8.self), hasOld <= 1,
+              let deviceLength = reader.read(UInt8.self), let oldLength = reader.read(UInt8.self),
+              let newLength = reader.read(UInt8.self), reader.skip(3),
+              payload.count == headerSize + Int(deviceLength) + Int(oldLength) + Int(newLength),
+              hasOld == 1 || oldLength == 0
+        else { return nil }
+        var offset = headerSize
+        func take(_ length: UInt8) -> [UInt8] {
+            defer { offset += Int(length) }
+            return Array(payload[offset..<(offset + Int(length))])
+        }
+        let device = take(deviceLength), old = take(oldLength), new = take(newLength)
+        return QueueSettingChange(major: major, minor: minor, device: device, setting: setting,
+                                  old: hasOld == 1 ? old : nil, new: new)
+    }
+}
+
 /// storetrace.ftrace_format: "SYSTEM\0" then the event's format file.
 public enum FtraceFormatCodec {
     public static func encode(system: String, formatText: String) -> [UInt8] {
@@ -250,6 +298,33 @@ public enum SyscallSchema {
             field("comm", \.comm, "char[16]"),
             field("str_len", \.str_len, "u16[4]"),
             CaptureField(name: "strings", offset: MemoryLayout<Event>.size, size: nil, type: "bytes"),
+        ]
+    }()
+
+    public static let fieldText = CaptureField.render(fields)
+}
+
+/// The field text of storetrace.claim, from the imported struct st_claim_event.
+public enum ClaimSchema {
+    public static let fields: [CaptureField] = {
+        typealias Event = st_claim_event
+        let sample = Event()
+        func field<T>(_ name: String, _ path: KeyPath<Event, T>, _ type: String) -> CaptureField {
+            CaptureField(name: name, offset: MemoryLayout<Event>.offset(of: path)!,
+                         size: MemoryLayout.size(ofValue: sample[keyPath: path]), type: type)
+        }
+        return [
+            field("kind", \.kind, "u16"),
+            field("size", \.size, "u16"),
+            field("dev", \.dev, "u32"),
+            field("pid", \.pid, "u32"),
+            field("tid", \.tid, "u32"),
+            field("mntns", \.mntns, "u32"),
+            field("uid", \.uid, "u32"),
+            field("ts_ns", \.ts_ns, "u64"),
+            field("holder", \.holder, "u64"),
+            field("ret", \.ret, "i64"),
+            field("comm", \.comm, "char[16]"),
         ]
     }()
 

@@ -14,6 +14,12 @@ public enum SourceKind: UInt16, CaseIterable, Sendable {
     /// Who held a mount or device when a traced call failed with EBUSY: a
     /// scan of the node right after the failure (`HoldersRecordCodec`).
     case holders = 5
+    /// An exclusive claim of a block device (struct st_claim_event), where
+    /// the kernel allows fexit or kprobes (`ClaimTracer`).
+    case claim = 6
+    /// A block queue setting that changed (`QueueSettingSampler`): the disk,
+    /// the setting, old and new value (`QueueSettingCodec`).
+    case queueSetting = 8
 
     public var name: String {
         switch self {
@@ -22,12 +28,18 @@ public enum SourceKind: UInt16, CaseIterable, Sendable {
         case .uevent: "uevent"
         case .kmsg: "kmsg"
         case .holders: "holders"
+        case .claim: "claim"
+        case .queueSetting: "queue_setting"
         }
     }
 
-    /// Dense index, for per-kind counters.
+    /// Index for per-kind counters (`rawValue - 1`; arrays of
+    /// `indexCount` entries: raw values may have gaps).
     @inline(__always)
     public var index: Int { Int(rawValue) - 1 }
+
+    /// The size of an array indexed by `index`.
+    public static let indexCount = Int(allCases.map(\.rawValue).max()!)
 }
 
 /// One record as a source delivered it, viewed in place: `bytes` is only

@@ -4,19 +4,21 @@ import StoretraceDecode
 /// strings quoted (`...` after a cut one), NULL pointers as NULL, flag words
 /// as `A|B`, AT_FDCWD by name, file descriptors with their file `3<a.bin>`.
 enum CallArguments {
-    static func render(_ record: SyscallRecord, into out: inout OutputBuffer) {
+    /// `enrichment`: the block device and read-ahead in force, shown with the
+    /// file of a copy's descriptor (`3<a.bin on vda1 read_ahead_kb=128>`).
+    static func render(_ record: SyscallRecord, enrichment: SnapshotEnrichment? = nil, into out: inout OutputBuffer) {
         let description = SyscallDescription.of(record.kind)
         var first = true
         for argument in description.arguments where argument.inText {
             if !first { separator(&out) }
             first = false
-            self.argument(argument, of: description, record, into: &out)
+            self.argument(argument, of: description, record, enrichment: enrichment, into: &out)
         }
     }
 
     /// One argument as strace writes it, by its role in SyscallDescription.
     static func argument(_ argument: SyscallDescription.Argument, of description: SyscallDescription,
-                         _ record: SyscallRecord, into out: inout OutputBuffer) {
+                         _ record: SyscallRecord, enrichment: SnapshotEnrichment? = nil, into out: inout OutputBuffer) {
         let register = argument.register
         switch argument.role {
         case .string(let slot):
@@ -34,7 +36,11 @@ enum CallArguments {
         case .dirfd:
             dirfd(record.intArg(register), into: &out)
         case .fd(let slot):
-            fd(record.intArg(register), name: slot, record, into: &out)
+            fd(record.intArg(register), name: slot, record, into: &out) { out in
+                guard let enrichment, let which = copyFile(named: slot, in: description) else { return }
+                let ref = record.file(which)
+                enrichment.appendBlockDeviceText(major: ref.major, minor: ref.minor, into: &out)
+            }
         case .offset(let which):
             offset(record, pointer: register, value: record.offsetAtEntry(which), into: &out)
         case .length, .unsigned:
@@ -83,13 +89,23 @@ enum CallArguments {
         if fd == FlagTables.atFDCWD { out.append("AT_FDCWD") } else { out.appendDecimal(fd) }
     }
 
-    static func fd(_ fd: Int32, name index: Int, _ record: SyscallRecord, into out: inout OutputBuffer) {
+    /// `3<a.bin>`, with what `device` adds after the name (a copy's block device).
+    static func fd(_ fd: Int32, name index: Int, _ record: SyscallRecord, into out: inout OutputBuffer,
+                   device: (inout OutputBuffer) -> Void = { _ in }) {
         out.appendDecimal(fd)
-        if let name = record.string(index), name.count > 0 {
-            out.append(UInt8(ascii: "<"))
-            out.appendPrintable(name)
-            out.append(UInt8(ascii: ">"))
+        guard let name = record.string(index), name.count > 0 else { return }
+        out.append(UInt8(ascii: "<"))
+        out.appendPrintable(name)
+        device(&out)
+        out.append(UInt8(ascii: ">"))
+    }
+
+    /// The copy file (in or out) whose name is in string slot `slot`.
+    static func copyFile(named slot: Int, in description: SyscallDescription) -> SyscallDescription.CopyFile? {
+        for argument in description.arguments {
+            if case .file(let which, let nameSlot) = argument.role, nameSlot == slot { return which }
         }
+        return nil
     }
 
     /// A `loff_t *` argument: NULL, or the value it pointed at on entry.

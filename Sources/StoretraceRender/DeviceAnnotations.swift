@@ -28,11 +28,7 @@ public struct DeviceAnnotations: Sendable {
     }
 
     /// "host", or "mnt:4026532178 (sleep[812])".
-    public static func namespaceName(_ mount: DeviceTable.Mount) -> String {
-        if mount.isHost { return "host" }
-        guard let pid = mount.ownerPID else { return "mnt:\(mount.namespace)" }
-        return "mnt:\(mount.namespace) (\(mount.ownerComm ?? "?")[\(pid)])"
-    }
+    public static func namespaceName(_ mount: DeviceTable.Mount) -> String { mount.namespaceName }
 
     static func renderText(_ device: DeviceTable.Device) -> [UInt8] {
         var out = OutputBuffer(capacity: 128)

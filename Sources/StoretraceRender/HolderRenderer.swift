@@ -111,6 +111,11 @@ public enum HolderRenderer {
             default:
                 return ns + " has a copy of it at " + path + " (" + ([tag(holder.via)].compactMap { $0 } + ["mount \(holder.mountID ?? 0)"]).joined(separator: ", ") + ")"
             }
+        case .claim:
+            // Traced, not scanned: when, relative to the scan (no clock needed).
+            let before = report.scannedAtMonotonicNanoseconds - (holder.claimedAtMonotonicNanoseconds ?? report.scannedAtMonotonicNanoseconds)
+            return "pid \(holder.pid ?? 0) (" + (holder.comm.map(SnapshotRenderer.printable) ?? "?") + ") in " + ns
+                + ", claimed " + path + " exclusively " + seconds(before) + " before the scan (traced claim)"
         case .submount:
             if case .below(_, true) = holder.via { return "a mount on top of it at " + path + " in " + ns + mountSuffix(holder) }
             return "a mount below it at " + path + " in " + ns + mountSuffix(holder)
@@ -172,6 +177,13 @@ public enum HolderRenderer {
             return "mnt:\(inode) (no process" + (namespace.pinnedAt.map { ", pinned at " + SnapshotRenderer.cell($0) } ?? "") + ")"
         }
         return "mnt:\(inode)"
+    }
+
+    /// "1.23 ms" under a second, else "4.56 s".
+    static func seconds(_ nanoseconds: Int64) -> String {
+        guard nanoseconds >= 1_000_000_000 else { return milliseconds(nanoseconds) }
+        let hundredths = nanoseconds / 10_000_000
+        return "\(hundredths / 100).\(SnapshotRenderer.zeroPadded(Int(hundredths % 100), 2)) s"
     }
 
     /// "1.23 ms".

@@ -64,6 +64,28 @@ extension TextRenderer {
             out.append(" seq=")
             out.appendDecimal(sequence)
         }
+        // What storetrace read from sysfs when the event arrived.
+        if let loop = message.loopContext {
+            if let file = loop.backingFile {
+                out.append(" backing=")
+                out.appendPrintable(file)
+                if let offset = loop.offset, offset != 0 {
+                    out.append(" offset=")
+                    out.appendDecimal(offset)
+                }
+            } else {
+                out.append(" detached")
+            }
+        }
+        if let parent = message.pciParentContext {
+            out.append(" on pci ")
+            out.appendPrintable(parent.slot)
+            if let driver = parent.driver {
+                out.append(" (")
+                out.appendPrintable(driver)
+                out.append(UInt8(ascii: ")"))
+            }
+        }
         out.append(UInt8(ascii: "\n"))
     }
 
@@ -232,6 +254,21 @@ extension JSONRenderer {
         if let minor = message.minor { out.appendDecimal(minor) } else { out.append("null") }
         out.append(",\"seqnum\":")
         if let sequence = message.sequenceNumber { out.appendDecimal(sequence) } else { out.append("null") }
+        // Present only when storetrace read them from sysfs at receipt.
+        if let loop = message.loopContext {
+            out.append(",\"loop\":{\"backing_file\":")
+            if let file = loop.backingFile { out.appendJSONString(file) } else { out.append("null") }
+            out.append(",\"offset\":")
+            if let offset = loop.offset { out.appendDecimal(offset) } else { out.append("null") }
+            out.append(UInt8(ascii: "}"))
+        }
+        if let parent = message.pciParentContext {
+            out.append(",\"pci_parent\":{\"slot\":")
+            out.appendJSONString(parent.slot)
+            out.append(",\"driver\":")
+            if let driver = parent.driver { out.appendJSONString(driver) } else { out.append("null") }
+            out.append(UInt8(ascii: "}"))
+        }
         out.append(",\"properties\":{")
         var first = true
         message.forEachProperty { key, value in

@@ -1,4 +1,5 @@
 import Glibc
+import StoretraceDecode
 
 /// A growable byte buffer that renderers append to and sinks drain. It is
 /// reused for every event: once it has grown to the largest batch it keeps
@@ -228,5 +229,19 @@ public struct OutputBuffer: ~Copyable {
     /// Pads with spaces so that the text since `start` is `width` columns wide.
     public mutating func pad(since start: Int, to width: Int) {
         append(repeating: UInt8(ascii: " "), count: width - displayWidth(since: start))
+    }
+}
+
+extension OutputBuffer {
+    /// `754.3 MiB/s` (`Throughput`); `-` when nothing moved or no time was measured.
+    public mutating func appendThroughput(bytes: UInt64, nanoseconds: UInt64) {
+        guard let tenths = Throughput.tenthsOfMebibytesPerSecond(bytes: bytes, nanoseconds: nanoseconds) else {
+            append(UInt8(ascii: "-"))
+            return
+        }
+        appendDecimal(tenths / 10)
+        append(UInt8(ascii: "."))
+        appendDecimal(tenths % 10)
+        append(" MiB/s")
     }
 }

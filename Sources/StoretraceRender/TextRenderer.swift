@@ -15,6 +15,8 @@ public struct TextRenderer {
     public var clock: ClockOffset
     /// Names and mounts of the block devices events name (kmsg lines, dev_t fields).
     public var devices = DeviceAnnotations.empty
+    /// The block devices and read-ahead in force, shown after the files of copies.
+    public var enrichment: SnapshotEnrichment?
 
     public init(color: Bool, utcOffsetSeconds: Int, clock: ClockOffset) {
         self.color = color
@@ -49,9 +51,19 @@ public struct TextRenderer {
         out.append(record.kind.callName)
         paint(.reset, into: &out)
         out.append(UInt8(ascii: "("))
-        CallArguments.render(record, into: &out)
+        CallArguments.render(record, enrichment: enrichment, into: &out)
         out.append(") = ")
-        if let errno = record.errno {
+        appendOutcome(errno: record.errno, returnValue: record.returnValue, into: &out)
+        if record.errno == nil, record.kind.movesData, record.returnValue > 0 {
+            out.append(" (")
+            out.appendThroughput(bytes: UInt64(record.returnValue), nanoseconds: record.latency)
+            out.append(UInt8(ascii: ")"))
+        }
+    }
+
+    /// What follows " = ": "-1 EBUSY" (red) or the value (green).
+    func appendOutcome(errno: Int32?, returnValue: Int64, into out: inout OutputBuffer) {
+        if let errno {
             paint(.red, into: &out)
             out.append("-1 ")
             if let name = ErrnoNames.name(errno) {
@@ -63,15 +75,15 @@ public struct TextRenderer {
             paint(.reset, into: &out)
         } else {
             paint(.green, into: &out)
-            out.appendDecimal(record.returnValue)
+            out.appendDecimal(returnValue)
             paint(.reset, into: &out)
         }
     }
 
     /// The columns of a syscall line before the description: time, who,
-    /// namespace and latency.
+    /// namespace and latency (blank for an event without one: a claim).
     func appendColumns(monotonic: UInt64, comm: UnsafeRawBufferPointer, pid: UInt32, mountNamespace: UInt32,
-                       latency: UInt64, into out: inout OutputBuffer) {
+                       latency: UInt64?, into out: inout OutputBuffer) {
         appendPrefix(monotonic: monotonic, into: &out)
 
         var start = out.count
@@ -91,10 +103,12 @@ public struct TextRenderer {
         out.append(UInt8(ascii: " "))
 
         start = out.count
-        let slow = latency >= 1_000_000
-        if slow { paint(.yellow, into: &out) }
-        appendLatency(latency, into: &out)
-        if slow { paint(.reset, into: &out) }
+        if let latency {
+            let slow = latency >= 1_000_000
+            if slow { paint(.yellow, into: &out) }
+            appendLatency(latency, into: &out)
+            if slow { paint(.reset, into: &out) }
+        }
         out.insertSpaces(at: start, count: Self.latencyColumn - out.displayWidth(since: start, skippingEscapes: true))
         out.append("  ")
     }

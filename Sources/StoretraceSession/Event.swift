@@ -17,6 +17,10 @@ public enum Event {
     /// Indirect, as `mountOperation`: a rare event's large payload must not
     /// make every event a large value copied on the hot path.
     indirect case holders(HolderReport, explains: HolderRenderer.Explains)
+    /// An exclusive claim of a block device (`ClaimTracer`).
+    case claim(ClaimRecord)
+    /// A block queue setting that changed (`QueueSettingSampler`), stamped when sampled.
+    indirect case queueSetting(QueueSettingChange)
     /// Derived by an analyzer from the events before it (never recorded:
     /// replay derives it again, also from captures made before it existed).
     indirect case mountOperation(MountOperation)
@@ -85,6 +89,8 @@ public final class EventDecoder {
         case ftrace(FtraceViewError)
         case ftraceWithoutFormats
         case holders(String)
+        case claim(ClaimRecordError)
+        case queueSetting
 
         public var description: String {
             switch self {
@@ -94,6 +100,8 @@ public final class EventDecoder {
             case .ftrace(let error): "ftrace: \(error)"
             case .ftraceWithoutFormats: "ftrace record without formats"
             case .holders(let why): "holders: \(why)"
+            case .claim(let error): "\(error)"
+            case .queueSetting: "queue_setting: malformed record"
             }
         }
     }
@@ -112,6 +120,8 @@ public final class EventDecoder {
             let view: FtraceEventView
             do { view = try catalog.view(raw.bytes) } catch { throw .ftrace(error) }
             return .ftrace(view, task: tasks.identity(of: view.pid))
+        case .claim:
+            do { return .claim(try ClaimRecord(validating: raw.bytes)) } catch { throw .claim(error) }
         case .holders:
             guard let (explained, json) = HoldersRecordCodec.decode(raw.bytes) else { throw .holders("shorter than its header") }
             let report: HolderReport
@@ -121,6 +131,9 @@ public final class EventDecoder {
                 tid: Int32(bitPattern: explained.tid), comm: String(decoding: explained.comm, as: UTF8.self),
                 monotonicNanoseconds: explained.timestamp)
             return .holders(report, explains: explains)
+        case .queueSetting:
+            guard let change = QueueSettingCodec.decode(raw.bytes) else { throw .queueSetting }
+            return .queueSetting(change)
         }
     }
 }

@@ -5,8 +5,11 @@ import StoretraceDecode
 /// the kernel-side sources, and `mount_op`, derived from the mount calls.
 public enum KernelEventType: String, CaseIterable, Sendable {
     case uevent, kmsg, function, tracepoint
+    /// Exclusive claims of block devices (`ClaimTracer`).
+    case claim
     case mountOperation = "mount_op"
     case mountHealth = "mount_health"
+    case queueSetting = "queue_setting"
 }
 
 /// The filters of `live`, `record` and `replay`. Checking a record reads its
@@ -52,8 +55,8 @@ public struct EventFilter: Sendable {
     /// nobody asked for is not even opened).
     public func wants(_ type: KernelEventType) -> Bool {
         if typesRestricted && !kernelTypes.contains(type) { return false }
-        // --failed, --min-latency, --pid and --comm apply to operations as to calls.
-        if type == .mountOperation { return true }
+        // --failed, --min-latency, --pid and --comm apply to operations and claims as to calls.
+        if type == .mountOperation || type == .claim { return true }
         // --failed and --min-latency are about syscalls; they exclude the rest.
         if failedOnly || minLatencyNanoseconds > 0 { return false }
         return true
@@ -89,10 +92,30 @@ public struct EventFilter: Sendable {
             return accepts(operation)
         case .mountHealth:
             return acceptsKernel(.mountHealth)
+        case .claim(let record):
+            return accepts(record)
         case .holders:
             // Scanned only for a failure that was shown: shown with it.
             return true
+        case .queueSetting:
+            // The node's context for copies: shown (and recorded) with them,
+            // whatever the process filters say.
+            return wants(.queueSetting) || kinds.contains(where: \.movesData)
         }
+    }
+
+    /// Claims are filtered like calls: by process and name, and under
+    /// --failed only the refused ones; --min-latency (they have none) drops them.
+    public func accepts(_ claim: ClaimRecord) -> Bool {
+        if typesRestricted && !kernelTypes.contains(.claim) { return false }
+        if failedOnly && claim.errno == nil { return false }
+        if minLatencyNanoseconds > 0 { return false }
+        if !pids.isEmpty && !pids.contains(claim.pid) { return false }
+        if !comms.isEmpty {
+            let comm = claim.comm
+            if !comms.contains(where: { $0.elementsEqual(comm) }) { return false }
+        }
+        return true
     }
 
     public func accepts(_ operation: MountOperation) -> Bool {

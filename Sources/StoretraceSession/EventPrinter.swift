@@ -16,6 +16,14 @@ public final class EventPrinter: EventConsumer {
     public var json: JSONRenderer
     public let sink: OutputSink
     private let decoder: EventDecoder
+    /// What both renderers add from the node snapshot, with the queue
+    /// settings in force (`applyQueueSetting`): one copy, given to each.
+    public var enrichment: SnapshotEnrichment? {
+        didSet {
+            text.enrichment = enrichment
+            json.enrichment = enrichment
+        }
+    }
 
     /// `decoder` names kernel addresses of function events as it knows them.
     public init(format: OutputFormat, text: TextRenderer, json: JSONRenderer, sink: OutputSink, decoder: EventDecoder) {
@@ -47,12 +55,18 @@ public final class EventPrinter: EventConsumer {
             sink.withBuffer { text.renderFtrace(view, monotonic: raw.timestamp, cpu: raw.cpu, task: task, describe: decoder.describeAddress, into: &$0) }
         case (.ftrace(let view, let task), .json):
             sink.withBuffer { json.renderFtrace(view, monotonic: raw.timestamp, cpu: raw.cpu, task: task, describe: decoder.describeAddress, into: &$0) }
+        case (.claim(let record), .text): sink.withBuffer { text.renderClaim(record, into: &$0) }
+        case (.claim(let record), .json): sink.withBuffer { json.renderClaim(record, into: &$0) }
         case (.mountOperation, _), (.mountHealth, _):
             consumeDerived(event, timestamp: raw.timestamp)
         case (.holders(let report, let explains), .text):
             sink.withBuffer { HolderRenderer.renderText(report, clock: text.clock, explains: explains, into: &$0) }
         case (.holders(let report, let explains), .json):
             sink.withBuffer { HolderRenderer.renderJSON(report, clock: json.clock, explains: explains, into: &$0) }
+        case (.queueSetting(let change), .text):
+            sink.withBuffer { text.renderQueueSetting(change, monotonic: raw.timestamp, into: &$0) }
+        case (.queueSetting(let change), .json):
+            sink.withBuffer { json.renderQueueSetting(change, monotonic: raw.timestamp, into: &$0) }
         }
     }
 
@@ -70,6 +84,13 @@ public final class EventPrinter: EventConsumer {
         let annotations = DeviceAnnotations(table)
         text.devices = annotations
         self.json.devices = annotations
+    }
+
+    /// A queue setting changed: copies after it are shown with the new value.
+    /// (`QueueSettingFollower` calls it for every change, shown or not.)
+    public func applyQueueSetting(_ change: QueueSettingChange) {
+        guard enrichment != nil else { return } // a capture without a snapshot: no device context at all
+        enrichment?.devices.apply(change)
     }
 
     public func batchEnded() { sink.flush() }

@@ -1,3 +1,4 @@
+import Glibc
 import StoretraceDecode
 import StoretraceKernel
 import StoretraceRecords
@@ -43,17 +44,20 @@ public final class HolderExplainer: RecordSource, EventAnalyzer {
     // MARK: EventAnalyzer: which failures to explain
 
     public func observe(_ event: Event, raw: RawRecord) {
+        if case .claim(let claim) = event {
+            remember(claim)
+            return
+        }
         guard case .syscall(let record) = event, record.errno == 16 /* EBUSY */, filter.accepts(event) else { return }
+        let namespace = UInt64(record.mountNamespace)
         let target: HolderTarget
         switch record.kind {
         case .umount, .rmdir, .unlinkat: // string 0 is the path each names
             guard let path = record.string(0) else { return }
-            target = .mountPoint(String(decoding: path, as: UTF8.self), mountNamespace: UInt64(record.mountNamespace))
+            target = .mountPoint(String(decoding: path, as: UTF8.self), mountNamespace: namespace)
         case .mount:
-            // The source, when it is a path: a block device someone holds
-            // (fsck, an O_EXCL open). A busy target is not scanned yet.
-            guard let source = record.string(0), source.first == UInt8(ascii: "/") else { return }
-            target = .path(String(decoding: source, as: UTF8.self))
+            guard let busy = Self.busyTarget(ofMount: record) else { return }
+            target = busy
         default:
             return
         }
@@ -80,6 +84,64 @@ public final class HolderExplainer: RecordSource, EventAnalyzer {
         queue.append(Request(target: target, key: key, explained: explained, exit: record.timestamp &+ record.latency))
     }
 
+    /// What a mount(2) that failed with EBUSY was kept from: its source, a
+    /// block device someone holds (fsck, an O_EXCL open), or, for a
+    /// remount, bind or move (MS_REMOUNT, MS_BIND, MS_MOVE) or a source that
+    /// is not a /dev node, its target mount point (a file open for writing
+    /// under `remount,ro`, a mount in the way).
+    static func busyTarget(ofMount record: SyscallRecord) -> HolderTarget? {
+        let onTheMountPoint: UInt64 = 0x20 /* MS_REMOUNT */ | 0x1000 /* MS_BIND */ | 0x2000 /* MS_MOVE */
+        let source = record.string(0).map { String(decoding: $0, as: UTF8.self) }
+        if let source, source.hasPrefix("/dev/"), record.arg(3) & onTheMountPoint == 0 {
+            return .path(source)
+        }
+        guard let target = record.string(1), target.first == UInt8(ascii: "/") else { return nil }
+        return .mountPoint(String(decoding: target, as: UTF8.self), mountNamespace: UInt64(record.mountNamespace))
+    }
+
+    // MARK: Claims: the holder the scan cannot see
+
+    /// The last granted claim of each device (kernel dev_t), as traced.
+    struct Claim {
+        var pid: Int32
+        var comm: String
+        var mountNamespace: UInt64
+        var timestamp: UInt64
+    }
+
+    private var claims: [UInt32: Claim] = [:]
+
+    /// The last granted claim of a device this explainer saw.
+    func claim(major: UInt32, minor: UInt32) -> Claim? { claims[major << 20 | minor] }
+
+    private func remember(_ claim: ClaimRecord) {
+        guard claim.returnValue == 0 else { return } // refused: nobody got it
+        if claims.count >= 1024 && claims[claim.kernelDevice] == nil { claims.removeAll(keepingCapacity: true) }
+        claims[claim.kernelDevice] = Claim(pid: Int32(bitPattern: claim.pid), comm: String(decoding: claim.comm, as: UTF8.self),
+                                           mountNamespace: UInt64(claim.mountNamespace), timestamp: claim.timestamp)
+    }
+
+    /// A device report with the traced claim of it added, when the claimer
+    /// still runs and is not the process whose call failed (its own claim
+    /// is the one refused). Claims are not traced on release, so a
+    /// claimer that has exited is taken to have let go.
+    static func adding(_ claim: Claim?, to report: HolderReport, failedPID: UInt32) -> HolderReport {
+        guard let claim, report.target.kind == .device, claim.pid != Int32(bitPattern: failedPID),
+              access("/proc/\(claim.pid)", F_OK) == 0 else { return report }
+        var report = report
+        let device = report.target.deviceName.map { "/dev/" + $0 } ?? report.target.given
+        report.holders.append(HolderReport.Holder(how: .claim, via: .device, pid: claim.pid, comm: claim.comm,
+                                                  mountNamespace: claim.mountNamespace, path: device,
+                                                  claimedAtMonotonicNanoseconds: Int64(clamping: claim.timestamp)))
+        report.holders.sort(by: HolderReport.Holder.order)
+        if !report.namespaces.contains(where: { $0.inode == claim.mountNamespace }) {
+            report.namespaces.append(HolderReport.Namespace(inode: claim.mountNamespace,
+                                                            isHost: claim.mountNamespace == initialMountNamespaceInode,
+                                                            pid: claim.pid, comm: claim.comm, processCount: 1))
+        }
+        return report
+    }
+
     public func finish(at timestamp: UInt64) {}
 
     // MARK: RecordSource: the scans, on the loop's timer
@@ -94,12 +156,16 @@ public final class HolderExplainer: RecordSource, EventAnalyzer {
             guard scansThisSecond.count < scansPerSecond else { break }
             scansThisSecond.count += 1
             let request = queue.removeFirst()
-            let report: HolderReport
+            var report: HolderReport
             do {
                 report = try HolderScan.run(request.target, options: .automatic)
             } catch {
                 failedScans &+= 1
                 continue
+            }
+            if let claim = claim(major: report.target.major, minor: report.target.minor),
+               claim.timestamp <= request.explained.timestamp {
+                report = Self.adding(claim, to: report, failedPID: request.explained.pid)
             }
             scratch = HoldersRecordCodec.encode(request.explained, reportJSON: report.jsonText())
             scratch.withUnsafeBytes { emit(RawRecord(source: .holders, timestamp: request.exit &+ 1, bytes: $0)) }

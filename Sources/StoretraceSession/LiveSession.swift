@@ -1,4 +1,5 @@
 import Glibc
+import StoretraceAnalyze
 import StoretraceCapture
 import StoretraceDecode
 import StoretraceKernel
@@ -33,6 +34,8 @@ public struct LiveConfiguration: Sendable {
     public var record: RecordOptions?
     /// Refresh a one-line status on statusFD once a second (record on a terminal).
     public var statusLine = false
+    /// Build a `StorageSummary` (`--summary`), returned in `LiveSummary.storage`.
+    public var summary = false
     public init() {}
 }
 
@@ -54,6 +57,9 @@ public struct LiveSummary: Sendable {
     public var outputCutBytes = 0
     /// ftrace events whose thread could not be named (`TaskTable`).
     public var eventsWithoutTask: UInt64 = 0
+    /// With `summary`: what the events say, and the clock to show it with.
+    public var storage: StorageSummary?
+    public var clock = ClockOffset(realtimeMinusMonotonic: 0)
 
     public init(counts: PipelineCounts, losses: [LossCount], stopReason: StopReason) {
         self.counts = counts
@@ -92,6 +98,9 @@ public struct LiveSummary: Sendable {
         text += ", \(counts.malformed) malformed"
         if counts.schemaMissing > 0 { text += ", \(counts.schemaMissing) ftrace events without a format (schema missing)" }
         if eventsWithoutTask > 0 { text += ", \(eventsWithoutTask) ftrace events without a known task" }
+        if counts.ueventsOtherSubsystems > 0 {
+            text += ", \(counts.ueventsOtherSubsystems) uevents of other subsystems left out (--subsystem all shows them)"
+        }
         return text + "; stopped by \(stopReason)"
     }
 }
@@ -138,17 +147,25 @@ public final class LiveSession {
                                    text: TextRenderer(color: config.color, utcOffsetSeconds: TextRenderer.localUTCOffset(), clock: clock),
                                    json: JSONRenderer(clock: clock), sink: OutputSink(fd: fd), decoder: decoder)
         }
+        // The block devices copies are enriched with; the queue setting
+        // sampler reports what changes after them.
+        var blockDevices: [NodeSnapshot.BlockDevice] = []
         if let recorder {
             let snapshot = Array(NodeSnapshot.take().jsonText(.compact).utf8)
             recorder.appendSnapshot(snapshot)
             // Enrich from the snapshot as stored, exactly as replay will.
             if let stored = try? NodeSnapshot(json: snapshot) {
-                printer?.json.enrichment = SnapshotEnrichment(NodeSnapshotIndex(stored))
+                printer?.enrichment = SnapshotEnrichment(NodeSnapshotIndex(stored))
+                blockDevices = stored.blockDevices
             }
             consumers.append(recorder)
             try checkStartFits(recorder, config.record!)
         }
         if let printer { consumers.append(printer) }
+        if recorder == nil {
+            blockDevices = NodeSnapshot.takeBlockDevices()
+            printer?.enrichment = SnapshotEnrichment(devices: BlockDevicesInForce(blockDevices))
+        }
 
         // The sources.
         let tracefs = try kernel { () throws(KernelError) in try TracefsMount() }
@@ -159,7 +176,9 @@ public final class LiveSession {
         let opened: LiveSources
         do {
             opened = try LiveSources(tracer: tracerOptions, sources: config.sources, filter: config.filter,
-                                     tracefs: tracefs, decoder: decoder, recorder: recorder) { say(status, "storetrace: " + $0) }
+                                     tracefs: tracefs, decoder: decoder, recorder: recorder, blockDevices: blockDevices) {
+                say(status, "storetrace: " + $0)
+            }
         } catch {
             tracefs.release()
             throw .kernel(error)
@@ -179,8 +198,18 @@ public final class LiveSession {
         // any event (and into the capture), then kept fresh by the timer.
         let devices = DeviceWatch(pipeline: pipeline)
         pipeline.add(devices)
-        if printer != nil && filter.wants(.mountHealth) { pipeline.add(MountHealthAnalyzer(pipeline: pipeline)) }
+        // mount_health events where they are shown; the summary's unhealthy mounts in any case.
+        let showsHealth = printer != nil && filter.wants(.mountHealth)
+        let health = showsHealth || config.summary ? MountHealthAnalyzer(pipeline: pipeline, deliver: showsHealth) : nil
+        if let health { pipeline.add(health) }
         devices.refresh()
+        // Copies show the read-ahead in force; a uevent points the sampler at a new disk.
+        if printer != nil || opened.queueSettings != nil {
+            pipeline.add(QueueSettingFollower(printer: printer, sampler: opened.queueSettings))
+        }
+        let summarizer = config.summary ? SummaryAnalyzer(devices: BlockDevicesInForce(blockDevices), filter: filter) : nil
+        summarizer?.mountHealth = health
+        if let summarizer { pipeline.add(summarizer) }
         let driver = SourceDriver(sources: sources, pipeline: pipeline)
         var closed = false
         func closeAll() {
@@ -262,6 +291,8 @@ public final class LiveSession {
         summary.unwritten = recorder?.unwritten
         summary.rendered = printer != nil
         summary.eventsWithoutTask = decoder.tasks.eventsWithoutTask
+        summary.storage = summarizer?.summary
+        summary.clock = clock
         if let sink = printer?.sink, sink.failure != nil {
             summary.outputUnwritten = sink.unitsUnwritten
             summary.derivedOutputUnwritten = sink.derivedUnwritten

@@ -14,6 +14,11 @@ public struct SourceOptions: Sendable {
     public var kmsgBacklog = false
     /// Scan for holders when a traced call fails with EBUSY (`HolderExplainer`).
     public var holders = true
+    /// Sample the block queue settings about once a second (`QueueSettingSampler`).
+    public var queueSettings = true
+    /// Trace exclusive claims of block devices (`ClaimTracer`): shown as
+    /// `claim` events, and named in the holders of a failed mount.
+    public var claims = true
     public init() {}
 }
 
@@ -23,9 +28,13 @@ public struct SourceOptions: Sendable {
 struct LiveSources {
     private(set) var sources: [RecordSource] = []
     private(set) var tracer: SyscallTracer?
+    private(set) var queueSettings: QueueSettingSampler?
 
+    /// `blockDevices`: the devices the session's enrichment starts from (the
+    /// sampler reports what differs from them).
     init(tracer options: TracerOptions, sources config: SourceOptions, filter: EventFilter, tracefs: TracefsMount,
-         decoder: EventDecoder, recorder: CaptureRecorder?, warn: (String) -> Void) throws(KernelError) {
+         decoder: EventDecoder, recorder: CaptureRecorder?, blockDevices: [NodeSnapshot.BlockDevice],
+         warn: (String) -> Void) throws(KernelError) {
         // Kernel-side sources first: a refusal is reported once and the rest goes on.
         if config.ftrace && (filter.wants(.function) || filter.wants(.tracepoint)) {
             openFtrace(config, filter: filter, tracefs: tracefs, decoder: decoder, recorder: recorder, warn: warn)
@@ -42,11 +51,22 @@ struct LiveSources {
                 warn("not reading the kernel log: \(error)")
             }
         }
+        if config.queueSettings && (filter.wants(.queueSetting) || options.kinds.contains(where: \.movesData)) {
+            let sampler = QueueSettingSampler(baseline: blockDevices)
+            queueSettings = sampler
+            sources.append(sampler)
+        }
         if !options.kinds.isEmpty {
             let syscalls = try SyscallTracer(options: options, tracefs: tracefs)
             for (kind, reason) in syscalls.skipped { warn("not tracing \(kind.callName): \(reason)") }
             tracer = syscalls
             sources.insert(syscalls, at: 0)
+        }
+        // Claims are wanted for their own events and to explain a failed
+        // mount (the scan cannot see an O_EXCL open); opened after the
+        // syscall tracer, whose failure is the one that stops a session.
+        if config.claims && (filter.wants(.claim) || (config.holders && options.kinds.contains(.mount))) {
+            do { sources.append(try ClaimTracer()) } catch { warn(error.notice) }
         }
     }
 

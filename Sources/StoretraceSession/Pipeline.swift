@@ -13,12 +13,15 @@ public struct PipelineCounts: Equatable, Sendable {
     /// loaded or recorded for their event id): their schema is missing, the
     /// bytes may be fine.
     public var schemaMissing: UInt64 = 0
+    /// Uevents of subsystems the filter leaves out (`--subsystem`): their
+    /// sequence numbers are the gaps a reader sees between shown uevents.
+    public var ueventsOtherSubsystems: UInt64 = 0
     /// Derived events (mount operations, mount_health) that passed the filters.
     public var derivedShown: UInt64 = 0
     /// Of those, mount_health events.
     public var mountHealthShown: UInt64 = 0
     /// Events that passed, by source kind (`SourceKind.index`).
-    public var bySource: [UInt64] = Array(repeating: 0, count: SourceKind.allCases.count)
+    public var bySource: [UInt64] = Array(repeating: 0, count: SourceKind.indexCount)
     public init() {}
 
     /// Records received that a filter left out (counted, never silent).
@@ -158,6 +161,8 @@ public final class Pipeline {
             counts.shown &+= 1
             counts.bySource[raw.source.index] &+= 1
             for consumer in consumers { consumer.consume(event, raw: raw) }
+        } else if case .uevent(let message) = event, !filter.keepsSubsystem(message.subsystem) {
+            counts.ueventsOtherSubsystems &+= 1
         }
         for analyzer in analyzers { analyzer.observe(event, raw: raw) }
     }

@@ -1,4 +1,5 @@
 import Glibc
+import StoretraceAnalyze
 import StoretraceCapture
 import StoretraceDecode
 import StoretraceRecords
@@ -14,8 +15,10 @@ public struct ReplayConfiguration: Sendable {
     public var until: TimeBound?
     /// Keep reading as the capture grows, until its writer closes it or Ctrl-C.
     public var follow = false
-    /// Decode and filter but print nothing (for measuring).
+    /// Decode and filter but print nothing (for measuring, and `summary`).
     public var nullSink = false
+    /// Build a `StorageSummary` (`storetrace summary`), returned in `ReplaySummary.storage`.
+    public var summary = false
     public var outputFD: Int32 = STDOUT_FILENO
     public var statusFD: Int32 = STDERR_FILENO
     public init(path: String) { self.path = path }
@@ -43,6 +46,9 @@ public struct ReplaySummary: Sendable {
     public var skippedTypes: UInt64
     /// ftrace events whose thread the capture does not name (`TaskTable`).
     public var eventsWithoutTask: UInt64 = 0
+    public var storage: StorageSummary?
+    /// The capture's clock (`CaptureClock`).
+    public var clock = ClockOffset(realtimeMinusMonotonic: 0)
 }
 
 /// `storetrace replay`: the capture is one more source feeding the same
@@ -87,8 +93,16 @@ public final class ReplaySession {
         let pipeline = Pipeline(filter: config.filter, decoder: decoder, consumers: config.nullSink ? [] : [printer],
                                 merging: false)
         if !config.nullSink && config.filter.wants(.mountOperation) { pipeline.add(MountOperationAnalyzer(pipeline: pipeline)) }
-        if !config.nullSink && config.filter.wants(.mountHealth) { pipeline.add(MountHealthAnalyzer(pipeline: pipeline)) }
+        let showsHealth = !config.nullSink && config.filter.wants(.mountHealth)
+        let health = showsHealth || config.summary ? MountHealthAnalyzer(pipeline: pipeline, deliver: showsHealth) : nil
+        if let health { pipeline.add(health) }
+        // Copies show the read-ahead in force at their time.
+        pipeline.add(QueueSettingFollower(printer: printer, sampler: nil))
+        let summarizer = config.summary ? SummaryAnalyzer(devices: BlockDevicesInForce(), filter: config.filter) : nil
+        summarizer?.mountHealth = health
+        if let summarizer { pipeline.add(summarizer) }
         let feed = CaptureFeed(reader: reader, pipeline: pipeline, printer: printer, since: config.since, until: config.until)
+        feed.summarizer = summarizer
         do {
             if config.follow {
                 try reader.follow(accept: CaptureRecordTypes.isReadable, until: {
@@ -106,7 +120,8 @@ public final class ReplaySession {
         return ReplaySummary(counts: pipeline.counts, tail: reader.tail.description,
                              corruptions: reader.corruptions.map(\.description),
                              skippedTypes: reader.stats.skippedRecords.values.reduce(0, +),
-                             eventsWithoutTask: pipeline.decoder.tasks.eventsWithoutTask)
+                             eventsWithoutTask: pipeline.decoder.tasks.eventsWithoutTask,
+                             storage: summarizer?.summary, clock: CaptureClock.offset(of: reader))
     }
 }
 
@@ -120,6 +135,8 @@ final class CaptureFeed {
     let printer: EventPrinter?
     let since: TimeBound?
     let until: TimeBound?
+    /// Takes the start snapshot's block devices (`storetrace summary`).
+    var summarizer: SummaryAnalyzer?
     private var started = false
     private var lowerBound: UInt64 = 0
     private var upperBound: UInt64 = .max
@@ -151,7 +168,8 @@ final class CaptureFeed {
         // `record --live` did, and name pids of function events.
         if let bytes = reader.hostSnapshots.first, let snapshot = try? NodeSnapshot(json: bytes) {
             let index = NodeSnapshotIndex(snapshot)
-            printer?.json.enrichment = SnapshotEnrichment(index)
+            printer?.enrichment = SnapshotEnrichment(index)
+            summarizer?.start(devices: BlockDevicesInForce(snapshot.blockDevices))
             // Captures from before device tables: the start snapshot's devices.
             if !reader.schemas.values.contains(where: { $0.name == CaptureRecordTypes.devices.name }) {
                 pipeline.updateDevices(DeviceTable(snapshot), json: [], timestamp: reader.header.creationMonotonicNs)

@@ -45,6 +45,22 @@ struct FilterOptions: ParsableArguments {
     }
 }
 
+/// The part of a capture `replay` and `summary` read.
+struct TimeSpanOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Only events at or after this time: RFC 3339 (2026-11-23T14:07:31Z) or an offset from the capture's start (+30s).", valueName: "time"),
+            transform: TimeBoundValue.parse)
+    var since: TimeBoundValue?
+
+    @Option(name: .long, help: ArgumentHelp("Only events at or before this time (same forms as --since).", valueName: "time"),
+            transform: TimeBoundValue.parse)
+    var until: TimeBoundValue?
+
+    func apply(to config: inout ReplayConfiguration) {
+        config.since = since?.bound
+        config.until = until?.bound
+    }
+}
+
 /// Output shared by `live`, `record --live` and `replay`.
 struct OutputOptions: ParsableArguments {
     @Flag(name: .long, help: "Print JSON lines (docs/events.md) instead of text.")
@@ -107,6 +123,14 @@ struct TraceOptions: ParsableArguments {
     @Flag(name: .long, help: "Do not scan for who holds a mount or device when a call fails with EBUSY.")
     var noHolders = false
 
+    @Flag(name: .long, help: "Do not sample the block queue settings (read_ahead_kb, scheduler, max_sectors_kb, nr_requests, rotational) each second.")
+    var noQueueSettings = false
+
+    @Flag(name: .long, help: "At the end, print what `storetrace summary` prints of the events (--json: one JSON object).")
+    var summary = false
+    @Flag(name: .long, help: "Do not trace exclusive claims of block devices (bd_prepare_to_claim, by fexit or kprobes where the kernel allows them).")
+    var noClaims = false
+
     func validate() throws {
         var tracer = TracerOptions()
         tracer.wakeupIntervalNanoseconds = wakeupInterval.nanoseconds
@@ -142,5 +166,8 @@ struct TraceOptions: ParsableArguments {
         config.sources.kmsg = !noKmsg
         config.sources.kmsgBacklog = kmsgBacklog
         config.sources.holders = !noHolders
+        config.sources.queueSettings = !noQueueSettings
+        config.summary = summary
+        config.sources.claims = !noClaims
     }
 }

@@ -22,7 +22,9 @@ struct Holders: ParsableCommand {
             backed by a file on it, swap.
 
             The kernel does not show an exclusive open (O_EXCL) anywhere: a process holding \
-            the device open shows as `open`, without the flag. Namespaces are named by a \
+            the device open shows as `open`, without the flag; `live` and `record` trace the \
+            claims themselves where the kernel allows fexit or kprobes (storetrace doctor \
+            says whether it does) and name the claimer under a failed mount. Namespaces are named by a \
             process in them (the lowest pid that is not a kernel thread), the initial one \
             `host`. Processes that exit during the scan are skipped and counted.
 

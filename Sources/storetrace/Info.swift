@@ -81,11 +81,8 @@ struct Info: ParsableCommand {
         } else {
             print("unhealthy mounts  \(unhealthy.count)")
             for health in unhealthy {
-                let causes = health.causes.map(\.name).joined(separator: ", ")
-                let line = "  \(health.mount.mountPoint) in \(DeviceAnnotations.namespaceName(health.mount)) on \(health.deviceName) (\(health.major):\(health.minor)): "
-                    + "\(causes); \(health.ioErrors) I/O errors, \(health.filesystemErrors) fs errors from "
-                    + Self.wall(summary.clock.wallNanoseconds(monotonic: health.firstProblem)) + "; first: \(health.detail)"
-                print(escapedForTerminal(line))
+                print(escapedForTerminal("  " + health.summaryText + " (from "
+                                         + Self.wall(summary.clock.wallNanoseconds(monotonic: health.firstProblem)) + ")"))
             }
         }
         if let snapshot = summary.snapshots.first {

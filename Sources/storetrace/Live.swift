@@ -13,16 +13,22 @@ struct Live: ParsableCommand {
             timeline. One line per event: local time, command[pid], mount namespace, latency, \
             the call as strace writes it, and its result. With --json, one JSON object per line \
             (docs/events.md). A source the kernel refuses is reported once and the rest goes on. \
+            A umount2, mount, rmdir or unlinkat that fails with EBUSY gets the processes, mounts \
+            and namespaces that hold its target on indented lines under it (a failed remount, \
+            bind or move: its target mount point); where the kernel allows fexit or kprobes, \
+            exclusive claims of block devices are traced too (--type claim) and named there. \
             Ctrl-C or SIGTERM detaches everything and prints a summary, with every lost event \
             counted, on stderr.
 
             Examples:
               storetrace live --type umount --failed          # who gets EBUSY, and in which mount namespace
+              storetrace live --type mount --type claim       # mounts, and who claims which block device
               storetrace live --comm kubelet --comm csi-node  # what the CSI path mounts
               storetrace live --type copy_file_range --type splice --type sendfile --min-latency 1ms
               storetrace live --type uevent --type kmsg --subsystem all
               storetrace live --json --duration 30s > events.jsonl
               storetrace live --ops                           # each mount, new API or classic, as one line
+              storetrace live --type copy_file_range --summary  # copies with device, read-ahead, MiB/s; summary at the end
             """
     )
 
@@ -42,7 +48,8 @@ struct Live: ParsableCommand {
         trace.apply(to: &config)
         notePerfBufferSize(config.tracer)
         do {
-            _ = try LiveSession(configuration: config).run()
+            let summary = try LiveSession(configuration: config).run()
+            if let storage = summary.storage { printSummary(storage, clock: summary.clock, json: config.format == .json) }
         } catch {
             fail(error.description)
         }

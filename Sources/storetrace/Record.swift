@@ -65,7 +65,8 @@ struct Record: ParsableCommand {
         config.record = record
         config.statusLine = !live && isatty(STDERR_FILENO) == 1
         do {
-            _ = try LiveSession(configuration: config).run()
+            let summary = try LiveSession(configuration: config).run()
+            if let storage = summary.storage { printSummary(storage, clock: summary.clock, json: config.format == .json) }
         } catch {
             fail(error.description)
         }

@@ -24,13 +24,7 @@ struct Replay: ParsableCommand {
     @Argument(help: ArgumentHelp("The capture file.", valueName: "file"))
     var file: String
 
-    @Option(name: .long, help: ArgumentHelp("Only events at or after this time: RFC 3339 (2026-11-23T14:07:31Z) or an offset from the capture's start (+30s).", valueName: "time"),
-            transform: TimeBoundValue.parse)
-    var since: TimeBoundValue?
-
-    @Option(name: .long, help: ArgumentHelp("Only events at or before this time (same forms as --since).", valueName: "time"),
-            transform: TimeBoundValue.parse)
-    var until: TimeBoundValue?
+    @OptionGroup var span: TimeSpanOptions
 
     @Flag(name: .long, help: "Keep reading as the capture grows (it is still being recorded); Ctrl-C to stop.")
     var follow = false
@@ -53,8 +47,7 @@ struct Replay: ParsableCommand {
         if ops { config.filter.kernelTypes.insert(.mountOperation) }
         config.format = output.json ? .json : .text
         config.color = output.useColor(fd: STDOUT_FILENO)
-        config.since = since?.bound
-        config.until = until?.bound
+        span.apply(to: &config)
         config.follow = follow
         config.nullSink = noOutput
         let summary: ReplaySummary

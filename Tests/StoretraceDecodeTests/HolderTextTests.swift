@@ -136,6 +136,7 @@ import StoretraceFixtures
         #expect(text.hasPrefix(#"{"format":"storetrace-holders","version":1,"target":{"given":"#))
         #expect(text.contains(#"{"how":"fd","pid":815,"comm":"cat","mntns":4026531832,"fd":3,"path":"/tmp/f","mount_id":46,"flags":["O_RDWR","O_LARGEFILE"],"open_flags":32770,"via":"target"}"#))
         #expect(text.contains(#""via":"below","under_mount_id":46,"on_top":true"#))
+        #expect(text.contains(#"{"how":"claim","pid":818,"comm":"python3","mntns":4026531832,"path":"/dev/vdb","claimed_at_ns":1605483065673,"via":"device"}"#))
         #expect(text.contains(#"{"mntns":4026532300,"label":"mnt:4026532300","processes":0,"pinned_at":"/run/pin"}"#))
         #expect(text.contains(#""budget_exhausted":true}"#))
     }

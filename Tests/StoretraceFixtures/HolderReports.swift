@@ -15,6 +15,8 @@ public func everyHolderReport() -> HolderReport {
             .init(how: .fd, via: .target, pid: 815, comm: "cat", mountNamespace: 4_026_531_832, path: "/tmp/f", mountID: 46, fd: 3, openFlags: 0o100002),
             .init(how: .map, via: .slave(group: 2), pid: 816, comm: "m", mountNamespace: 4_026_532_200, path: "/lib.so", mountID: 72),
             .init(how: .open, via: .device, pid: 817, comm: "fsck", mountNamespace: 4_026_531_832, path: "/dev/vdb", fd: 4, openFlags: 0o2100000),
+            .init(how: .claim, via: .device, pid: 818, comm: "python3", mountNamespace: 4_026_531_832, path: "/dev/vdb",
+                  claimedAtMonotonicNanoseconds: 1_607_983_065_673 - 2_500_000_000),
             .init(how: .mount, via: .peer(group: 2), mountNamespace: 4_026_532_178, path: "/tmp/a b\nc", mountID: 69),
             .init(how: .submount, via: .below(mountID: 46, onTop: true), mountNamespace: 4_026_531_832, path: "/tmp/a b\nc", mountID: 99),
             .init(how: .nsPinned, via: .peer(group: 2), mountNamespace: 4_026_532_300, path: "/run/pin", mountID: 100),

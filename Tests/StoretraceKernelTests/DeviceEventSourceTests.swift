@@ -116,8 +116,18 @@ extension KernelTests {
         #expect(seen.map(\.1.timestamp) == seen.map(\.1.timestamp).sorted())
         #expect(source.losses.allSatisfy { $0.count == 0 }, "\(source.losses)")
         #expect(source.losses.map(\.name) == [
-            "uevent overrun", "uevent truncated", "uevent not from kernel", "uevent receive errors",
+            "uevent overrun", "uevents lost in overruns", "uevent seqnums not received (sent to other network namespaces)",
+            "uevent context lookups skipped (over 64 a second)",
+            "uevent truncated", "uevent not from kernel", "uevent receive errors",
         ])
+        // A loop device without a file: its add and change say so (read from sysfs at receipt).
+        for (event, record) in seen where event.action != .remove {
+            let detached = try record.bytes.withUnsafeBytes { bytes in
+                let context = try UeventMessage(parsing: bytes).loopContext
+                return context != nil && context?.backingFile == nil
+            }
+            #expect(detached, "\(event)")
+        }
     }
 
     /// The source delivers every kernel uevent; the pipeline keeps the
@@ -154,6 +164,9 @@ extension KernelTests {
         #expect(everything.counts.shown == UInt64(records.count))
         #expect(bdi.counts.filteredOut == UInt64(records.count) - bdi.counts.shown)
         #expect(bdi.counts.filteredOut >= 2, "the loop device's add and remove are block uevents")
+        // Every one left out is a uevent of another subsystem, counted as such.
+        #expect(bdi.counts.ueventsOtherSubsystems == bdi.counts.filteredOut)
+        #expect(everything.counts.ueventsOtherSubsystems == 0)
     }
 
     @Test func lineWrittenToDevKmsgIsReadAsAKmsgRecord() throws {

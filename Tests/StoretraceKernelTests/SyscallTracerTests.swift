@@ -378,16 +378,7 @@ extension KernelTests {
                     umount2(target, 0)
                 }
             }
-            burst(200) // warm up: the output buffer grows to its working size
-            tracer.drain(submit)
-            pipeline.batchEnded()
-            burst(5_000)
-            let before = pipeline.counts.shown
-            st_alloc_counting_begin()
-            tracer.drain(submit)
-            pipeline.batchEnded()
-            let allocations = st_alloc_counting_end()
-            let events = pipeline.counts.shown - before
+            let (events, allocations) = countAllocations(tracer: tracer, pipeline: pipeline, submit: submit, burst: burst)
             #expect(events >= 10_000, "\(format): \(events) events")
             #expect(allocations == 0, "\(format): \(allocations) allocations for \(events) events, the first of \(st_alloc_first_size()) bytes")
         }
@@ -402,4 +393,20 @@ final class ManagedAtomicFlag: @unchecked Sendable {
     private let lock = NSLock()
     func set() { lock.lock(); value = true; lock.unlock() }
     var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+}
+
+/// Heap allocations while the pipeline takes what `burst(5_000)` made, after
+/// `burst(200)` warmed it up (the output buffer grows to its working size).
+func countAllocations(tracer: SyscallTracer, pipeline: Pipeline, submit: @escaping (RawRecord) -> Void,
+                      burst: (Int) -> Void) -> (events: UInt64, allocations: Int) {
+    burst(200)
+    tracer.drain(submit)
+    pipeline.batchEnded()
+    burst(5_000)
+    let before = pipeline.counts.shown
+    st_alloc_counting_begin()
+    tracer.drain(submit)
+    pipeline.batchEnded()
+    let allocations = st_alloc_counting_end()
+    return (pipeline.counts.shown - before, Int(allocations))
 }

@@ -29,6 +29,21 @@ import Testing
         #expect(next == Int(ST_EVENT_HEADER_SIZE))
     }
 
+    /// storetrace.claim: generated from struct st_claim_event, tiling it exactly.
+    @Test func claimSchemaIsGeneratedFromTheABILayout() throws {
+        #expect(CaptureRecordTypes.claim.fields ==
+            "kind 0 2 u16\nsize 2 2 u16\ndev 4 4 u32\npid 8 4 u32\ntid 12 4 u32\nmntns 16 4 u32\nuid 20 4 u32\n"
+            + "ts_ns 24 8 u64\nholder 32 8 u64\nret 40 8 i64\ncomm 48 16 char[16]")
+        #expect(SourceKind.claim.rawValue == 6)
+        #expect(CaptureRecordTypes.written(for: .claim).name == "storetrace.claim")
+        var next = 0
+        for field in try CaptureField.parseList(CaptureRecordTypes.claim.fields) {
+            #expect(field.offset == next, "\(field.name)")
+            next = field.offset + (field.size ?? 0)
+        }
+        #expect(next == MemoryLayout<st_claim_event>.size)
+    }
+
     @Test func everyWrittenTypeParsesAndHasItsOwnIDAndName() throws {
         for type in CaptureRecordTypes.written { _ = try CaptureField.parseList(type.fields) }
         #expect(Set(CaptureRecordTypes.written.map(\.id)).count == CaptureRecordTypes.written.count)
@@ -45,6 +60,7 @@ import Testing
         #expect(role(CaptureRecordTypes.ftraceV1) == .data(.ftrace, cpuInPayload: false))
         #expect(role(CaptureRecordTypes.uevent) == .data(.uevent, cpuInPayload: false))
         #expect(role(CaptureRecordTypes.kmsg) == .data(.kmsg, cpuInPayload: false))
+        #expect(role(CaptureRecordTypes.claim) == .data(.claim, cpuInPayload: false))
         #expect(role(CaptureRecordTypes.task) == .task)
         #expect(role(CaptureRecordTypes.kernelSymbol) == .kernelSymbol)
         #expect(role(CaptureRecordTypes.ftraceFormat) == .ftraceFormat)

@@ -74,10 +74,8 @@ let hostileJSON = #""a\u001b[31m\u009bx\#u{FFFD}\u0007\u007f\\""#
         #expect(try text(builder).contains(#"mount("a\x1b[31m\xc2\x9bx\x9b\x07\x7f\\", "/ok", NULL, 0, NULL)"#))
     }
 
-    /// A uevent whose DEVNAME and DRIVER hold the hostile bytes.
-    @Test func ueventFields() throws {
-        let message: [UInt8] = Array("bind@/devices/x\0ACTION=bind\0DEVPATH=/devices/x\0SUBSYSTEM=pci\0DEVNAME=".utf8)
-            + hostile + Array("\0DRIVER=".utf8) + hostile + Array("\0SEQNUM=7\0".utf8)
+    /// A uevent message as a text line and a JSON line.
+    func renderUevent(_ message: [UInt8]) throws -> (text: String, json: String) {
         var out = OutputBuffer()
         var jsonOut = OutputBuffer()
         try message.withUnsafeBytes { bytes in
@@ -85,9 +83,33 @@ let hostileJSON = #""a\u001b[31m\u009bx\#u{FFFD}\u0007\u007f\\""#
             TextRenderer(color: false, utcOffsetSeconds: 0, clock: clock).renderUevent(parsed, monotonic: 1_000_000_000, into: &out)
             JSONRenderer(clock: clock).renderUevent(parsed, monotonic: 1_000_000_000, into: &jsonOut)
         }
-        let line = String(decoding: out.bytes, as: UTF8.self)
+        return (String(decoding: out.bytes, as: UTF8.self), String(decoding: jsonOut.bytes, as: UTF8.self))
+    }
+
+    /// A uevent whose DEVNAME and DRIVER hold the hostile bytes.
+    @Test func ueventFields() throws {
+        let message: [UInt8] = Array("bind@/devices/x\0ACTION=bind\0DEVPATH=/devices/x\0SUBSYSTEM=pci\0DEVNAME=".utf8)
+            + hostile + Array("\0DRIVER=".utf8) + hostile + Array("\0SEQNUM=7\0".utf8)
+        let (line, json) = try renderUevent(message)
         #expect(line.hasSuffix("bind pci " + hostileEscaped + " driver=" + hostileEscaped + " seq=7\n"), "\(line)")
-        #expect(String(decoding: jsonOut.bytes, as: UTF8.self).contains(#""devname":"# + hostileJSON + #","devtype":null,"driver":"# + hostileJSON))
+        #expect(json.contains(#""devname":"# + hostileJSON + #","devtype":null,"driver":"# + hostileJSON))
+    }
+
+    /// A loop device's backing file is a user's path: escaped like any name.
+    @Test func ueventLoopBackingFile() throws {
+        let message: [UInt8] = Array("change@/devices/virtual/block/loop3\0ACTION=change\0DEVPATH=/devices/virtual/block/loop3\0SUBSYSTEM=block\0DEVNAME=loop3\0DEVTYPE=disk\0SEQNUM=9\0STORETRACE_LOOP_BACKING_FILE=/tmp/".utf8)
+            + hostile + Array("\0STORETRACE_LOOP_OFFSET=512\0".utf8)
+        let (line, json) = try renderUevent(message)
+        #expect(line.hasSuffix("change block loop3 seq=9 backing=/tmp/" + hostileEscaped + " offset=512\n"), "\(line)")
+        #expect(json.contains(#""seqnum":9,"loop":{"backing_file":"/tmp/"# + hostileJSON.dropFirst() + #","offset":512},"properties":{"#))
+    }
+
+    /// A disk under a PCI function, with the function's driver.
+    @Test func ueventPCIParent() throws {
+        let message: [UInt8] = Array("add@/devices/pci0000:00/0000:3b:00.0/nvme/nvme0/nvme0n1\0ACTION=add\0DEVPATH=/devices/pci0000:00/0000:3b:00.0/nvme/nvme0/nvme0n1\0SUBSYSTEM=block\0DEVNAME=nvme0n1\0MAJOR=259\0MINOR=0\0SEQNUM=4242\0STORETRACE_PCI_PARENT=0000:3b:00.0\0STORETRACE_PCI_DRIVER=nvme\0".utf8)
+        let (line, json) = try renderUevent(message)
+        #expect(line.hasSuffix("add block nvme0n1 dev=259:0 seq=4242 on pci 0000:3b:00.0 (nvme)\n"))
+        #expect(json.contains(#""seqnum":4242,"pci_parent":{"slot":"0000:3b:00.0","driver":"nvme"},"properties":{"#))
     }
 
     /// /dev/kmsg writes these bytes escaped; a capture may hold them raw.

@@ -25,6 +25,7 @@ import StoretraceFixtures
               ↳ busy: pid 815 (cat) in host, fd 3 /tmp/f O_RDWR|O_LARGEFILE, on it
               ↳ busy: pid 816 (m) in mnt:4026532200, map /lib.so, on a copy that receives its propagation (master:2)
               ↳ busy: pid 817 (fsck) in host, fd 4 /dev/vdb open O_RDONLY|O_LARGEFILE|O_CLOEXEC
+              ↳ busy: pid 818 (python3) in host, claimed /dev/vdb exclusively 2.50 s before the scan (traced claim)
               ↳ busy: mnt:4026532178 (sleep[812]) has a copy of it at /tmp/a\\040b\\012c (peer group 2, mount 69)
               ↳ busy: a mount on top of it at /tmp/a\\040b\\012c in host (mount 99)
               ↳ busy: mnt:4026532300 has no process; the nsfs bind mount /run/pin keeps it, and it holds a copy (peer group 2)

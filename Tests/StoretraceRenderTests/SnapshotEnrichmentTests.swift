@@ -31,6 +31,13 @@ import Testing
         #expect(line.contains(#""file_out":{"dev":"0:60","ino":13,"name":"b.bin","block_device":null,"read_ahead_kb":null}"#))
     }
 
+    /// The initial namespace is labelled, not stood for by init or kthreadd.
+    @Test func initialNamespaceIsTheHost() throws {
+        var builder = RecordBuilder.mount(["/a", "/b", nil, nil], flags: 4096)
+        builder.mntns = 4_026_531_832
+        #expect(try render(builder).contains(#""mntns":4026531832,"mntns_owner":{"label":"host"},"cgroup_id""#))
+    }
+
     @Test func namespaceTheSnapshotNeverSawIsNull() throws {
         var builder = RecordBuilder.mount(["/a", "/b", nil, nil], flags: 4096)
         builder.mntns = 4_026_539_999

@@ -21,6 +21,8 @@ final class Collected: EventConsumer {
         case .mountOperation(let operation): detail = "mount_op \(operation.pid)"
         case .mountHealth(let health): detail = "mount_health \(health.mount.mountPoint)"
         case .holders(let report, _): detail = "holders \(report.target.given)"
+        case .queueSetting(let change): detail = "queue_setting \(change.setting.nameText)"
+        case .claim(let record): detail = "claim \(record.major):\(record.minor)"
         }
         events.append((raw.source, raw.timestamp, detail))
     }
@@ -78,7 +80,7 @@ extension Pipeline {
         #expect(collected.events.map(\.timestamp) == [100, 300, 400, 450, 500])
         #expect(collected.events.map(\.detail) == ["block", "mount", "EXT4-fs (loop0): mounted", "block", "umount"])
         #expect(collected.batches == 2)
-        #expect(pipeline.counts.bySource == [2, 0, 2, 1, 0])
+        #expect(pipeline.counts.bySource == [2, 0, 2, 1, 0, 0, 0, 0])
     }
 
     @Test func oneSourcePassesStraightThrough() {

@@ -201,6 +201,59 @@ _Static_assert(__builtin_offsetof(struct st_syscall_event, str_len) == 168, "str
 /* The largest record: header plus every string at its cap. */
 #define ST_RECORD_MAX (ST_EVENT_HEADER_SIZE + ST_MAX_STRINGS * ST_STR_CAP)
 
+/* An exclusive claim of a block device (bpf/storetrace_claim.bpf.c): the
+ * return of bd_prepare_to_claim (Linux 5.10+; bd_start_claiming before), by
+ * fexit or else kprobe + kretprobe. A separate object with its own ring
+ * buffer (`st_claim_events`), so a kernel that refuses both leaves the
+ * syscall tracer untouched. O_EXCL opens, mount and fsck claim this way, and
+ * the kernel strips O_EXCL from f_flags: nothing in /proc shows the claim. */
+enum st_claim_kind {
+    ST_CLAIM_PREPARE = 1, /* bd_prepare_to_claim / bd_start_claiming returned */
+    ST_CLAIM_KIND_MAX = 1,
+};
+
+/* Per-CPU loss counters of the `st_claim_counters` map. */
+enum st_claim_counter {
+    ST_CLAIM_COUNTER_RINGBUF_FULL = 0, /* output into st_claim_events failed */
+    ST_CLAIM_COUNTER_PENDING_FULL = 1, /* kprobe path: no room to remember the entry */
+    ST_CLAIM_COUNTER_MAX = 2,
+};
+
+struct st_claim_event {
+    uint16_t kind;      /* enum st_claim_kind */
+    uint16_t size;      /* bytes of the record: sizeof(struct st_claim_event) */
+    uint32_t dev;       /* bdev->bd_dev, kernel encoding: major << 20 | minor */
+    uint32_t pid;       /* thread group id of the claimer */
+    uint32_t tid;       /* thread id */
+    uint32_t mntns;     /* inode number of the claimer's mount namespace */
+    uint32_t uid;
+    uint64_t ts_ns;     /* CLOCK_MONOTONIC when the claim returned */
+    uint64_t holder;    /* the holder cookie (an O_EXCL open's file, a mount's fs type...) */
+    int64_t  ret;       /* 0, or -errno (-EBUSY: another holder has it) */
+    char     comm[16];
+};
+
+#define ST_CLAIM_EVENT_SIZE 64
+
+_Static_assert(sizeof(struct st_claim_event) == ST_CLAIM_EVENT_SIZE, "st_claim_event layout");
+_Static_assert(__builtin_offsetof(struct st_claim_event, dev) == 4, "claim dev offset");
+_Static_assert(__builtin_offsetof(struct st_claim_event, pid) == 8, "claim pid offset");
+_Static_assert(__builtin_offsetof(struct st_claim_event, mntns) == 16, "claim mntns offset");
+_Static_assert(__builtin_offsetof(struct st_claim_event, ts_ns) == 24, "claim ts_ns offset");
+_Static_assert(__builtin_offsetof(struct st_claim_event, holder) == 32, "claim holder offset");
+_Static_assert(__builtin_offsetof(struct st_claim_event, ret) == 40, "claim ret offset");
+_Static_assert(__builtin_offsetof(struct st_claim_event, comm) == 48, "claim comm offset");
+
+/* Settings of the claim object (`st_claim_settings` in its .rodata). */
+struct st_claim_settings {
+    /* 1: the traced function returns a pointer (bd_start_claiming, before
+     * 5.10): an ERR_PTR is the error, anything else success (ret 0). */
+    uint8_t ret_is_pointer;
+    uint8_t _pad[7];
+};
+
+_Static_assert(sizeof(struct st_claim_settings) == 8, "st_claim_settings layout");
+
 /* Settings the loader writes into the BPF object's read-only data before
  * load (`const volatile` globals in the BPF program). */
 struct st_settings {
