@@ -159,4 +159,18 @@ write("record-codecs", "claim", struct.pack("<HHIIIIIQQq", 1, 64, 7 << 20, 812, 
                                             0xffff888103c4e400, 0) + b"python3" + b"\0" * 9)
 write("record-codecs", "holders", struct.pack("<QII", 1_000_000_000, 4120, 4121) + b"umount".ljust(16, b"\0")
       + b"umount".ljust(16, b"\0") + holder_json[0])
+# paths: kubelet's volume paths (KubeletPathTests) and PCI devpaths.
+pod = "7f3e1c2a-5b6d-4e8f-9a0b-1c2d3e4f5a6b"
+write_all("paths", "kubelet", [p.encode() for p in [
+    f"/var/lib/kubelet/pods/{pod}/volumes/kubernetes.io~csi/pvc-12ab/mount",
+    f"/var/lib/kubelet/pods/{pod}/volumeDevices/kubernetes.io~csi/pvc-77",
+    "/var/lib/kubelet/plugins/kubernetes.io/csi/disk.csi.example.com/3f9a0c1e2d/globalmount",
+    "/var/lib/kubelet/plugins/kubernetes.io/csi/pv/pvc-12ab/globalmount",
+    "/var/lib/kubelet/plugins/kubernetes.io/csi/volumeDevices/staging/pvc-77",
+    f"/var/lib/kubelet/plugins/kubernetes.io/csi/volumeDevices/publish/pvc-77/{pod}",
+    f"/home/t4/kubernetes/lib/kubelet/plugins/kubernetes.io/csi/volumeDevices/pvc-77/dev/{pod}",
+    "/devices/pci0000:00/0000:00:1d.0/0000:3b:00.0/nvme/nvme0/nvme0n1",
+]])
+write_dict("paths", ["/kubelet/", "pods/", "plugins/", "kubernetes.io/", "csi/", "volumes/", "volumeDevices/",
+                     "kubernetes.io~csi", "globalmount", "staging/", "publish/", "/dev/", "/mount", "pv/", "0000:00:04.0"])
 print("seeds written to", corpus)

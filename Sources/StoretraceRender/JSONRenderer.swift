@@ -37,6 +37,7 @@ public struct JSONRenderer {
         out.appendDecimal(record.cgroupID)
         appendResult(record, into: &out)
         appendCallFields(record, into: &out)
+        if let kubelet = record.kubeletPath { appendKubelet(kubelet, into: &out) }
         if record.anyTruncated { out.append(",\"truncated\":true") }
         out.append("}\n")
     }
@@ -49,6 +50,43 @@ public struct JSONRenderer {
         appendErrno(record.errno, into: &out)
         out.append(",\"latency_ns\":")
         out.appendDecimal(record.latency)
+    }
+
+    /// `{"time":...,"type":"TYPE","pid":...,"tid":...,"comm":...,"uid":...,"mntns":...`
+    /// and, from a capture, `mntns_owner`: how every event a task made begins.
+    func appendTaskHead(type: StaticString, timestamp: UInt64, pid: UInt32, tid: UInt32, comm: UnsafeRawBufferPointer,
+                        uid: UInt32, mountNamespace: UInt32, into out: inout OutputBuffer) {
+        out.append("{\"time\":")
+        appendTime(monotonic: timestamp, into: &out)
+        out.append(",\"type\":\"")
+        out.append(type)
+        out.append("\",\"pid\":")
+        out.appendDecimal(pid)
+        out.append(",\"tid\":")
+        out.appendDecimal(tid)
+        out.append(",\"comm\":")
+        out.appendJSONString(comm)
+        out.append(",\"uid\":")
+        out.appendDecimal(uid)
+        out.append(",\"mntns\":")
+        out.appendDecimal(mountNamespace)
+        enrichment?.appendNamespaceOwner(mountNamespace, into: &out)
+    }
+
+    /// `,"k8s":{"role":"pod-publish","pod_uid":...,"volume":...,"csi_driver":...,"plugin":...}`
+    /// for a path in kubelet's volume layout (`KubeletPath`); nulls for what the path does not say.
+    func appendKubelet(_ path: KubeletPath, into out: inout OutputBuffer) {
+        out.append(",\"k8s\":{\"role\":\"")
+        out.append(path.role.name)
+        out.append("\",\"pod_uid\":")
+        if let pod = path.podUID { out.appendJSONString(pod) } else { out.append("null") }
+        out.append(",\"volume\":")
+        if let volume = path.volume { out.appendJSONString(volume) } else { out.append("null") }
+        out.append(",\"csi_driver\":")
+        if let driver = path.csiDriver { out.appendJSONString(driver) } else { out.append("null") }
+        out.append(",\"plugin\":")
+        if let plugin = path.plugin { out.appendJSONString(plugin) } else { out.append("null") }
+        out.append(UInt8(ascii: "}"))
     }
 
     /// The symbolic name as a JSON string (`"E<number>"` if it has none), or null.

@@ -41,8 +41,32 @@ public struct TextRenderer {
         appendColumns(monotonic: record.timestamp, comm: record.comm, pid: record.pid,
                       mountNamespace: record.mountNamespace, latency: record.latency, into: &out)
         appendCall(record, into: &out)
+        if let kubelet = record.kubeletPath { appendKubelet(kubelet, into: &out) }
         if record.anyTruncated { out.append(" (truncated)") }
         out.append(UInt8(ascii: "\n"))
+    }
+
+    /// ` [pod-publish pod 7f3e1c2a… vol pvc-12ab… csi:disk.csi.example.com]`: what a
+    /// kubelet path says, pod UIDs cut to 8 characters (JSON has them whole).
+    func appendKubelet(_ path: KubeletPath, into out: inout OutputBuffer) {
+        paint(.dim, into: &out)
+        out.append(" [")
+        out.append(path.role.name)
+        if let pod = path.podUID {
+            out.append(" pod ")
+            out.appendPrintable(UnsafeRawBufferPointer(rebasing: pod.prefix(8)))
+            if pod.count > 8 { out.append("…") }
+        }
+        if let volume = path.volume {
+            out.append(" vol ")
+            out.appendPrintable(volume)
+        }
+        if let driver = path.csiDriver {
+            out.append(" csi:")
+            out.appendPrintable(driver)
+        }
+        out.append(UInt8(ascii: "]"))
+        paint(.reset, into: &out)
     }
 
     /// `name(arguments) = result`, as strace writes a call.

@@ -47,6 +47,24 @@ extension RecordBuilder {
         #expect(line == "14:07:31.123456  kubelet[4120]          mnt:4026531841     2.50ms  umount2(\"/var/lib/kubelet/plugins/globalmount\", MNT_DETACH) = -1 EBUSY\n")
     }
 
+    /// A CSI node plugin's bind mount into a pod: the pod, the volume and
+    /// the role after the call, in text and JSON.
+    @Test func kubeletPathsNameThePodAndVolume() throws {
+        let pod = "7f3e1c2a-5b6d-4e8f-9a0b-1c2d3e4f5a6b"
+        var builder = RecordBuilder.mount(["/var/lib/kubelet/plugins/kubernetes.io/csi/disk.csi.example.com/3f9a/globalmount",
+                                           "/var/lib/kubelet/pods/\(pod)/volumes/kubernetes.io~csi/pvc-12ab/mount", nil, nil],
+                                          flags: 0x1000)
+        builder.comm = "csi-node"
+        #expect(try text(builder).hasSuffix(" = 0 [pod-publish pod 7f3e1c2a… vol pvc-12ab]\n"))
+        #expect(try json(builder).hasSuffix(
+            #","k8s":{"role":"pod-publish","pod_uid":"7f3e1c2a-5b6d-4e8f-9a0b-1c2d3e4f5a6b","volume":"pvc-12ab","csi_driver":null,"plugin":"kubernetes.io~csi"}}"# + "\n"))
+        // The staging mount names the driver; a path outside kubelet's layout adds nothing.
+        var staging = RecordBuilder.mount(["/dev/vdb", "/var/lib/kubelet/plugins/kubernetes.io/csi/disk.csi.example.com/3f9a/globalmount", "ext4", nil], flags: 0)
+        staging.comm = "csi-node"
+        #expect(try text(staging).hasSuffix(" = 0 [staging csi:disk.csi.example.com]\n"))
+        #expect(try !json(.mount(["/dev/vdb", "/mnt/x", "ext4", nil], flags: 0)).contains("k8s"))
+    }
+
     @Test func colorsOnlyWhenAsked() throws {
         let plain = try text(.mount(["a", "b", nil, nil], flags: 0x1000))
         let colored = try text(.mount(["a", "b", nil, nil], flags: 0x1000), color: true)
