@@ -31,6 +31,8 @@ public struct FtraceEventCatalog: Sendable {
         /// Parallel to format.fields: dynamic (__data_loc/__rel_loc) fields
         /// holding char data, shown as text; other dynamic arrays are bytes.
         let dynamicText: [Bool]
+        /// The first field of type dev_t (block:*, ext4:*): a kernel device number.
+        let device: FieldLayout?
     }
 
     private let entries: [UInt16: Entry]
@@ -45,8 +47,10 @@ public struct FtraceEventCatalog: Sendable {
                 ? try? FunctionEventDecoder(format: format) : nil
             let graph = system == "ftrace" ? (try? GraphEventDecoder(format: format)) ?? nil : nil
             let dynamicText = format.fields.map { $0.type.contains("char") }
+            let device = format.fields.first { !$0.isCommon && KernelDeviceNumber.isDeviceNumberType($0.type) && $0.kind == .integer }?.layout
             entries[format.id] = Entry(
-                format: format, system: system, comm: comm, function: function, graph: graph, dynamicText: dynamicText)
+                format: format, system: system, comm: comm, function: function, graph: graph, dynamicText: dynamicText,
+                device: device)
         }
         self.entries = entries
     }
@@ -83,7 +87,8 @@ public struct FtraceEventCatalog: Sendable {
         }
         return FtraceEventView(
             format: entry.format, system: entry.system, common: common, payload: payload,
-            commField: entry.comm, dynamicText: entry.dynamicText, functionCall: call, graphCall: graphCall)
+            commField: entry.comm, dynamicText: entry.dynamicText, functionCall: call, graphCall: graphCall,
+            deviceField: entry.device)
     }
 }
 
@@ -102,6 +107,26 @@ public struct FtraceEventView {
     public let graphCall: GraphCall?
     /// A record of either function tracer (the `function` event type).
     public var isFunctionEvent: Bool { functionCall != nil || graphCall != nil }
+    /// The event's first dev_t field, if it has one.
+    public let deviceField: FieldLayout?
+
+    /// The device number the event's dev_t field holds (kernel encoding,
+    /// `KernelDeviceNumber`); nil without one or if it does not fit.
+    public var deviceNumber: (major: UInt32, minor: UInt32)? {
+        guard let deviceField, let value = try? deviceField.unsignedInteger(in: payload) else { return nil }
+        return KernelDeviceNumber.decode(value)
+    }
+
+    /// Whether `field` is the one `deviceNumber` reads.
+    @inline(__always)
+    public func isDeviceField(_ field: FieldFormat) -> Bool {
+        deviceField.map { $0.offset == field.offset && !field.isCommon } ?? false
+    }
+
+    /// What the CPU was doing when the event was recorded: a completion in
+    /// softirq or hardirq context ran on whatever thread was interrupted
+    /// (often ksoftirqd), which is no actor of the event.
+    public var context: TraceContext { TraceContext(commonFlags: common.flags) }
 
     /// The event's name ("block_rq_error", "function").
     public var name: String { format.name }

@@ -134,7 +134,30 @@ extension NodeSnapshot.BlockDevice {
         list.add("pci_driver", pciDriver)
         list.add("driver", driver)
         list.add("read_only", readOnly)
+        list.add("loop_offset", loopOffset)
+        list.add("loop_backing_file_size", loopBackingFileSize)
+        list.add("loop_autoclear", loopAutoclear)
+        list.add("gone", gone)
+        if let errors = filesystemErrors {
+            var fields = MemberList()
+            fields.add("errors_count", errors.errorsCount)
+            fields.add("first_error_time", errors.firstErrorTime)
+            fields.add("first_error_func", errors.firstErrorFunction)
+            fields.add("last_error_time", errors.lastErrorTime)
+            fields.add("last_error_func", errors.lastErrorFunction)
+            list.add("fs_errors", .object(fields.members))
+        }
         return .object(list.members)
+    }
+}
+
+extension NodeSnapshot.FilesystemErrors {
+    init(reading entry: ObjectReader) throws(NodeSnapshotDecodingError) {
+        self.init(errorsCount: try entry.required("errors_count", { $0.integer() }, "a count"),
+                  firstErrorTime: try entry.optional("first_error_time", { $0.integer() }, "seconds"),
+                  firstErrorFunction: try entry.optional("first_error_func", \.stringValue, "a string"),
+                  lastErrorTime: try entry.optional("last_error_time", { $0.integer() }, "seconds"),
+                  lastErrorFunction: try entry.optional("last_error_func", \.stringValue, "a string"))
     }
 }
 
@@ -264,7 +287,12 @@ extension NodeSnapshot {
                 pciAddress: try entry.optional("pci_address", \.stringValue, "a string"),
                 pciDriver: try entry.optional("pci_driver", \.stringValue, "a string"),
                 driver: try entry.optional("driver", \.stringValue, "a string"),
-                readOnly: try entry.optional("read_only", \.boolValue, "a boolean"))
+                readOnly: try entry.optional("read_only", \.boolValue, "a boolean"),
+                loopOffset: try entry.optional("loop_offset", { $0.integer() }, "an offset"),
+                loopBackingFileSize: try entry.optional("loop_backing_file_size", { $0.integer() }, "a size"),
+                loopAutoclear: try entry.optional("loop_autoclear", \.boolValue, "a boolean"),
+                filesystemErrors: entry.has("fs_errors") ? try FilesystemErrors(reading: try entry.object("fs_errors")) : nil,
+                gone: try entry.optional("gone", \.boolValue, "a boolean"))
         }
         pciFunctions = try top.array("pci_functions") { (entry) throws(NodeSnapshotDecodingError) in
             PCIFunction(

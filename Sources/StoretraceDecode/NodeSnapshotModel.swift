@@ -218,6 +218,19 @@ public struct NodeSnapshot: Equatable, Sendable {
         public var serial: String?
         /// loop/backing_file of an attached loop device.
         public var loopBackingFile: String?
+        /// loop/offset: where in the backing file the device starts.
+        public var loopOffset: UInt64?
+        /// The backing file's size now (stat of loop/backing_file); nil when
+        /// it cannot be stat'ed (deleted: the kernel appends " (deleted)").
+        public var loopBackingFileSize: UInt64?
+        /// loop/autoclear: the device detaches at its last close (set by
+        /// `losetup -d` of a device still in use: a mounted one).
+        public var loopAutoclear: Bool?
+        /// /sys/fs/ext4/NAME/: the error state ext4 keeps in its superblock.
+        public var filesystemErrors: FilesystemErrors?
+        /// Device tables only: no longer in /sys/block, its filesystem still
+        /// mounted (kept from the table before).
+        public var gone: Bool?
         /// The PCI function (DDDD:BB:DD.F) the device hangs off, if any.
         public var pciAddress: String?
         /// The driver bound to that PCI function ("nvme", "virtio-pci").
@@ -231,7 +244,9 @@ public struct NodeSnapshot: Equatable, Sendable {
                     minor: UInt32? = nil, sizeBytes: UInt64? = nil, readAheadKB: UInt64? = nil,
                     rotational: Bool? = nil, scheduler: String? = nil, serial: String? = nil,
                     loopBackingFile: String? = nil, pciAddress: String? = nil, pciDriver: String? = nil,
-                    driver: String? = nil, readOnly: Bool? = nil) {
+                    driver: String? = nil, readOnly: Bool? = nil, loopOffset: UInt64? = nil,
+                    loopBackingFileSize: UInt64? = nil, loopAutoclear: Bool? = nil,
+                    filesystemErrors: FilesystemErrors? = nil, gone: Bool? = nil) {
             self.name = name
             self.parent = parent
             self.partitionNumber = partitionNumber
@@ -247,6 +262,39 @@ public struct NodeSnapshot: Equatable, Sendable {
             self.pciDriver = pciDriver
             self.driver = driver
             self.readOnly = readOnly
+            self.loopOffset = loopOffset
+            self.loopBackingFileSize = loopBackingFileSize
+            self.loopAutoclear = loopAutoclear
+            self.filesystemErrors = filesystemErrors
+            self.gone = gone
+        }
+
+        /// For a loop device: whether its backing file is shorter than the
+        /// device claims (offset + size): reads past the file's end fail
+        /// with I/O errors. nil when not a loop device or not known.
+        public var loopBackingFileShort: Bool? {
+            guard loopBackingFile != nil, let fileSize = loopBackingFileSize, let size = sizeBytes else { return nil }
+            let (end, overflow) = (loopOffset ?? 0).addingReportingOverflow(size)
+            return overflow || fileSize < end
+        }
+    }
+
+    /// What ext4 keeps about the errors it met (fs/ext4/sysfs.c): a count
+    /// and the first and last error, in seconds since the epoch (0: none).
+    public struct FilesystemErrors: Equatable, Sendable {
+        public var errorsCount: UInt64
+        public var firstErrorTime: UInt64?
+        public var firstErrorFunction: String?
+        public var lastErrorTime: UInt64?
+        public var lastErrorFunction: String?
+
+        public init(errorsCount: UInt64, firstErrorTime: UInt64? = nil, firstErrorFunction: String? = nil,
+                    lastErrorTime: UInt64? = nil, lastErrorFunction: String? = nil) {
+            self.errorsCount = errorsCount
+            self.firstErrorTime = firstErrorTime
+            self.firstErrorFunction = firstErrorFunction
+            self.lastErrorTime = lastErrorTime
+            self.lastErrorFunction = lastErrorFunction
         }
     }
 

@@ -53,6 +53,62 @@ extension NodeSnapshot {
         return snapshot
     }
 
+    /// The device table (`DeviceTable`): block devices and the mounts of
+    /// block-backed filesystems in every namespace, nothing else (no
+    /// processes, no process counts: what changes with every fork would
+    /// make every refresh look new). `previous` (the last table) gives the
+    /// mounts when `rescanMounts` is false (block devices alone are a few
+    /// sysfs reads each), and the devices that left /sys/block while still
+    /// mounted: kept, marked `gone`.
+    public static func takeDevices(previous: NodeSnapshot?, rescanMounts: Bool,
+                                   limits: NodeSnapshotLimits = NodeSnapshotLimits()) -> NodeSnapshot {
+        var reader = SnapshotFileReader(maxSmallFileBytes: limits.maxSmallFileBytes)
+        var snapshot = NodeSnapshot(
+            takenAt: TakenAt(monotonicNanoseconds: KernelClock.now(CLOCK_MONOTONIC),
+                             realtimeNanoseconds: KernelClock.now(CLOCK_REALTIME)),
+            clockOffsets: previous?.clockOffsets ?? ClockOffsets(realtimeMinusMonotonic: CaptureClockSample.measure().realtimeOffsetNs))
+        if rescanMounts || previous == nil {
+            scanProcesses(into: &snapshot, reader: &reader, limits: limits)
+            scanMountNamespaces(into: &snapshot, reader: &reader, limits: limits)
+            snapshot.processes = []
+            for index in snapshot.mountNamespaces.indices {
+                snapshot.mountNamespaces[index].processCount = 0
+                snapshot.mountNamespaces[index].mounts = snapshot.mountNamespaces[index].mounts?.filter {
+                    $0.major != 0 || $0.source.hasPrefix("/dev/")
+                }
+            }
+        } else {
+            snapshot.mountNamespaces = previous!.mountNamespaces
+            snapshot.omitted = previous!.omitted
+        }
+        // The same disks as before and no uevent: only what changes without
+        // one (sizes, loop backing files, autoclear, ext4 error counts).
+        let disks = Set(directoryEntries(of: "/sys/block"))
+        if !rescanMounts, let previous, Set(previous.blockDevices.filter { $0.parent == nil && $0.gone != true }.map(\.name)) == disks {
+            snapshot.blockDevices = previous.blockDevices.filter { $0.gone != true }.map { old in
+                var device = old
+                let path = old.parent.map { "/sys/block/\($0)/\(old.name)" } ?? "/sys/block/\(old.name)"
+                refreshVolatile(&device, path: path, reader: &reader)
+                return device
+            }
+        } else {
+            snapshot.blockDevices = scanBlockDevices(reader: &reader)
+        }
+        // A device gone from /sys/block whose filesystem is still mounted
+        // (a disk detached under its mount): kept, so later errors and the
+        // mount's health still name it.
+        for old in previous?.blockDevices ?? [] {
+            guard let major = old.major, let minor = old.minor,
+                  !snapshot.blockDevices.contains(where: { $0.major == major && $0.minor == minor }),
+                  snapshot.mountNamespaces.contains(where: { $0.mounts?.contains { $0.major == major && $0.minor == minor } ?? false })
+            else { continue }
+            var kept = old
+            kept.gone = true
+            snapshot.blockDevices.append(kept)
+        }
+        return snapshot
+    }
+
     /// Only the block devices, as `take` reads them: what `live` (which
     /// takes no full snapshot) starts its copy enrichment and queue setting
     /// sampler from.
@@ -186,7 +242,7 @@ extension NodeSnapshot {
             disk.rotational = reader.attribute(path + "/queue/rotational").flatMap(flag)
             disk.scheduler = reader.attribute(path + "/queue/scheduler").flatMap { SnapshotText.activeScheduler($0[...]) }
             disk.serial = nonEmpty(reader.attribute(path + "/serial")) ?? nonEmpty(reader.attribute(path + "/device/serial"))
-            disk.loopBackingFile = nonEmpty(reader.attribute(path + "/loop/backing_file"))
+            refreshLoop(&disk, path: path, reader: &reader)
             disk.driver = readLink(path + "/device/driver").map(basename)
 
             var partitions: [BlockDevice] = []
@@ -216,11 +272,48 @@ extension NodeSnapshot {
             device.sizeBytes = overflow ? nil : bytes
         }
         device.readOnly = reader.attribute(path + "/ro").flatMap(flag)
+        device.filesystemErrors = ext4Errors(name: name, reader: &reader)
         if let resolved = realPath(path), let address = SnapshotText.pciAddress(inDevicePath: resolved[...]) {
             device.pciAddress = address
             device.pciDriver = readLink("/sys/bus/pci/devices/\(address)/driver").map(basename)
         }
         return device
+    }
+
+    /// A loop device's backing file, offset, autoclear, and the file's size now.
+    static func refreshLoop(_ disk: inout BlockDevice, path: String, reader: inout SnapshotFileReader) {
+        disk.loopBackingFile = nonEmpty(reader.attribute(path + "/loop/backing_file"))
+        disk.loopOffset = nil
+        disk.loopAutoclear = nil
+        disk.loopBackingFileSize = nil
+        guard let backing = disk.loopBackingFile else { return }
+        disk.loopOffset = reader.attribute(path + "/loop/offset").flatMap { UInt64($0) }
+        disk.loopAutoclear = reader.attribute(path + "/loop/autoclear").flatMap(flag)
+        var status = stat()
+        if stat(backing, &status) == 0 { disk.loopBackingFileSize = UInt64(status.st_size) }
+    }
+
+    /// What a device table refreshes each second without a full scan.
+    static func refreshVolatile(_ device: inout BlockDevice, path: String, reader: inout SnapshotFileReader) {
+        if let sectors = reader.attribute(path + "/size").flatMap({ UInt64($0) }) {
+            let (bytes, overflow) = sectors.multipliedReportingOverflow(by: 512)
+            device.sizeBytes = overflow ? nil : bytes
+        }
+        if device.parent == nil { refreshLoop(&device, path: path, reader: &reader) }
+        device.filesystemErrors = ext4Errors(name: device.name, reader: &reader)
+    }
+
+    /// /sys/fs/ext4/NAME/ (present while an ext4 filesystem on the device is mounted).
+    static func ext4Errors(name: String, reader: inout SnapshotFileReader) -> FilesystemErrors? {
+        let path = "/sys/fs/ext4/" + name
+        guard let count = reader.attribute(path + "/errors_count").flatMap({ UInt64($0) }) else { return nil }
+        // A time of 0 and an empty function: no such error yet.
+        func time(_ file: String) -> UInt64? { reader.attribute(path + file).flatMap { UInt64($0) }.flatMap { $0 == 0 ? nil : $0 } }
+        let first = time("/first_error_time")
+        let last = time("/last_error_time")
+        return FilesystemErrors(errorsCount: count, firstErrorTime: first,
+                                firstErrorFunction: nonEmpty(reader.attribute(path + "/first_error_func")),
+                                lastErrorTime: last, lastErrorFunction: nonEmpty(reader.attribute(path + "/last_error_func")))
     }
 
     static func deviceOrder(_ a: BlockDevice, _ b: BlockDevice) -> Bool {

@@ -53,8 +53,15 @@ public enum CaptureRecordTypes {
     public static let task = CaptureRecordType(
         id: 18, name: "storetrace.task", version: 1, fields: "tid 0 4 u32\ntgid 4 4 u32\ncomm 8 * bytes")
 
+    /// The device table (`DeviceTable`): a node snapshot's JSON holding only
+    /// the block devices and the block-backed mounts of every namespace,
+    /// written at the start and whenever it changes. Id 7 is this type's
+    /// (not a source kind: it is state, read in place like task records).
+    public static let devices = CaptureRecordType(
+        id: 7, name: "storetrace.devices", version: 1, fields: "snapshot_json 0 * bytes")
+
     /// What `record` registers in every capture it writes.
-    public static let written: [CaptureRecordType] = [syscall, ftrace, uevent, kmsg, holders, claim, queueSetting, ftraceFormat, kernelSymbol, task]
+    public static let written: [CaptureRecordType] = [syscall, ftrace, uevent, kmsg, holders, claim, queueSetting, ftraceFormat, kernelSymbol, task, devices]
     /// What `replay` reads: everything written now and every older version.
     public static let readable: [CaptureRecordType] = written + [ftraceV1]
 
@@ -86,6 +93,7 @@ public enum CaptureRecordRole: Equatable, Sendable {
     case ftraceFormat
     case kernelSymbol
     case task
+    case devices
 
     public init(_ schema: CaptureSchema?) {
         guard let schema else { self = .skip; return }
@@ -93,6 +101,7 @@ public enum CaptureRecordRole: Equatable, Sendable {
         if types.ftraceFormat.matches(schema) { self = .ftraceFormat }
         else if types.kernelSymbol.matches(schema) { self = .kernelSymbol }
         else if types.task.matches(schema) { self = .task }
+        else if types.devices.matches(schema) { self = .devices }
         else if types.ftrace.matches(schema) { self = .data(.ftrace, cpuInPayload: true) }
         else if types.ftraceV1.matches(schema) { self = .data(.ftrace, cpuInPayload: false) }
         else if let kind = SourceKind.allCases.first(where: { CaptureRecordTypes.written(for: $0).matches(schema) }) {

@@ -9,6 +9,8 @@ public struct JSONRenderer {
     /// From the capture's node snapshot (record, replay): adds `mntns_owner`
     /// and, in file objects, `block_device` and `read_ahead_kb`.
     public var enrichment: SnapshotEnrichment?
+    /// Names and mounts of the block devices events name (kmsg lines, dev_t fields).
+    public var devices = DeviceAnnotations.empty
 
     public init(clock: ClockOffset, enrichment: SnapshotEnrichment? = nil) {
         self.clock = clock
@@ -16,8 +18,21 @@ public struct JSONRenderer {
     }
 
     public func render(_ record: SyscallRecord, into out: inout OutputBuffer) {
-        appendTaskHead(type: record.kind.name, timestamp: record.timestamp, pid: record.pid, tid: record.tid,
-                       comm: record.comm, uid: record.uid, mountNamespace: record.mountNamespace, into: &out)
+        out.append("{\"time\":")
+        appendTime(monotonic: record.timestamp, into: &out)
+        out.append(",\"type\":\"")
+        out.append(record.kind.name)
+        out.append("\",\"pid\":")
+        out.appendDecimal(record.pid)
+        out.append(",\"tid\":")
+        out.appendDecimal(record.tid)
+        out.append(",\"comm\":")
+        out.appendJSONString(record.comm)
+        out.append(",\"uid\":")
+        out.appendDecimal(record.uid)
+        out.append(",\"mntns\":")
+        out.appendDecimal(record.mountNamespace)
+        enrichment?.appendNamespaceOwner(record.mountNamespace, into: &out)
         out.append(",\"cgroup_id\":")
         out.appendDecimal(record.cgroupID)
         appendResult(record, into: &out)

@@ -108,6 +108,13 @@ extension TextRenderer {
         }
         if severe { paint(.reset, into: &out) }
         out.append(UInt8(ascii: "\n"))
+        if let mention = KmsgDevicePatterns.find(in: message, severe: severe) {
+            let index = devices.table.resolve(mention, in: message)
+            // A leading word or a bus device is only worth a line when known.
+            if index != nil || mention.role == .blockDevice {
+                devices.appendTextLine(index, name: mention.name(in: message), into: &out)
+            }
+        }
     }
 
     /// `describe` turns a kernel address into `symbol+0xoff`.
@@ -116,7 +123,15 @@ extension TextRenderer {
     public func renderFtrace(_ view: FtraceEventView, monotonic: UInt64, cpu: UInt32,
                              task: TaskIdentity?, describe: (UInt64) -> String,
                              into out: inout OutputBuffer) {
+        let context = view.context
         appendKernelPrefix(monotonic: monotonic, latency: view.graphCall?.durationNanoseconds, into: &out) { out in
+            if context != .task {
+                // A completion in interrupt context: the thread it
+                // interrupted (ksoftirqd, any task) did not do it.
+                out.append("in ")
+                out.append(context.name)
+                return
+            }
             if let task, !task.comm.isEmpty {
                 task.comm.withUnsafeBytes { out.appendPrintable($0) }
             } else {
@@ -149,6 +164,13 @@ extension TextRenderer {
                 out.append(UInt8(ascii: " "))
                 out.appendPrintable(string: field.name)
                 out.append(UInt8(ascii: "="))
+                if view.isDeviceField(field), case .unsigned(let number) = value {
+                    let device = KernelDeviceNumber.decode(number)
+                    out.appendDecimal(device.major)
+                    out.append(UInt8(ascii: ":"))
+                    out.appendDecimal(device.minor)
+                    return
+                }
                 switch value {
                 case .signed(let number): out.appendDecimal(number)
                 case .unsigned(let number): out.appendDecimal(number)
@@ -162,6 +184,9 @@ extension TextRenderer {
         out.append(" cpu=")
         out.appendDecimal(cpu)
         out.append(UInt8(ascii: "\n"))
+        if let number = view.deviceNumber, let index = devices.table.index(major: number.major, minor: number.minor) {
+            devices.appendTextLine(index, name: UnsafeRawBufferPointer(start: nil, count: 0), into: &out)
+        }
     }
 }
 
@@ -278,7 +303,25 @@ extension JSONRenderer {
             out.appendJSONString(UnsafeRawBufferPointer(rebasing: scratch[..<count]))
         }
         optionalString("subsystem", record.subsystem, into: &out)
-        optionalString("device", record.device, into: &out)
+        // DEVICE= when the kernel gave one; else the block device the
+        // message names, in DEVICE='s own form ("b7:0").
+        let mention = KmsgDevicePatterns.find(in: message, severe: record.level.rawValue <= 3)
+        let index = mention.flatMap { devices.table.resolve($0, in: message) }
+        if record.device == nil, let index {
+            out.append(",\"device\":\"b")
+            out.appendDecimal(devices.table.devices[index].major)
+            out.append(UInt8(ascii: ":"))
+            out.appendDecimal(devices.table.devices[index].minor)
+            out.append("\"")
+        } else {
+            optionalString("device", record.device, into: &out)
+        }
+        out.append(",\"resolved_device\":")
+        if let mention, index != nil || mention.role == .blockDevice {
+            devices.appendJSONObject(index, name: mention.name(in: message), mention: mention, into: &out)
+        } else {
+            out.append("null")
+        }
         out.append("}\n")
     }
 
@@ -296,6 +339,9 @@ extension JSONRenderer {
         if let task { task.comm.withUnsafeBytes { out.appendJSONString($0) } } else { out.append("null") }
         out.append(",\"cpu\":")
         out.appendDecimal(cpu)
+        out.append(",\"context\":\"")
+        out.append(view.context.name)
+        out.append("\"")
         if let call = view.functionCall {
             out.append(",\"function\":")
             out.appendJSONString(string: describe(call.ip))
@@ -348,7 +394,21 @@ extension JSONRenderer {
             case .unreadable: out.append("null")
             }
         }
-        out.append("}}\n")
+        out.append("},\"resolved_device\":")
+        if let number = view.deviceNumber {
+            if let index = devices.table.index(major: number.major, minor: number.minor) {
+                devices.appendJSONObject(index, name: UnsafeRawBufferPointer(start: nil, count: 0), mention: nil, into: &out)
+            } else {
+                out.append("{\"name\":null,\"major\":")
+                out.appendDecimal(number.major)
+                out.append(",\"minor\":")
+                out.appendDecimal(number.minor)
+                out.append(",\"known\":false,\"gone\":null,\"loop_backing_file\":null,\"loop_backing_file_short\":null,\"mounts\":[]}")
+            }
+        } else {
+            out.append("null")
+        }
+        out.append("}\n")
     }
 }
 

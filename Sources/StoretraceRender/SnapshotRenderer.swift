@@ -90,7 +90,17 @@ public enum SnapshotRenderer {
         let scheduler: String = device.scheduler.map(cell) ?? "-"
         let serial: String = device.serial.map(cell) ?? "-"
         let address: String = device.pciAddress.map(cell) ?? "-"
-        let backing: String = device.loopBackingFile.map(cell) ?? ""
+        var backing: String = device.loopBackingFile.map(cell) ?? ""
+        // What the health of its mounts hangs on: a backing file cut short,
+        // a pending detach, ext4's own error count.
+        if device.loopBackingFileShort == true, let fileSize = device.loopBackingFileSize {
+            backing += " (file is \(humanSize(fileSize)), shorter than the device)"
+        }
+        if device.loopAutoclear == true { backing += " (detach pending: autoclear)" }
+        if let errors = device.filesystemErrors, errors.errorsCount > 0 {
+            backing += (backing.isEmpty ? "" : " ") + "ext4 errors: \(errors.errorsCount)"
+                + (errors.lastErrorFunction.map { ", last in " + cell($0) } ?? "")
+        }
         return [name, number, size, readAhead, rotational, scheduler, serial, address, pciDriver, backing]
     }
 

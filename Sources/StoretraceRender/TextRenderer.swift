@@ -13,6 +13,8 @@ public struct TextRenderer {
     /// it about once a second so a DST change shows up promptly.
     public var utcOffsetSeconds: Int
     public var clock: ClockOffset
+    /// Names and mounts of the block devices events name (kmsg lines, dev_t fields).
+    public var devices = DeviceAnnotations.empty
     /// The block devices and read-ahead in force, shown after the files of copies.
     public var enrichment: SnapshotEnrichment?
 

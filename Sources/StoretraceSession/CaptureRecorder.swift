@@ -117,6 +117,11 @@ public final class CaptureRecorder: EventConsumer {
         do { try writer.append(type: type.id, timestamp: timestamp, bytes: bytes) } catch { failure = error }
     }
 
+    /// The device table, where it took effect among the records.
+    public func devicesChanged(_ table: DeviceTable, json: [UInt8], timestamp: UInt64) {
+        metadata(type: CaptureRecordTypes.devices, timestamp: timestamp, json)
+    }
+
     public func appendSnapshot(_ json: [UInt8]) {
         guard failure == nil else { return }
         do { try writer.appendHostSnapshot(json) } catch { failure = error }

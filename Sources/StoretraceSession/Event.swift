@@ -24,6 +24,8 @@ public enum Event {
     /// Derived by an analyzer from the events before it (never recorded:
     /// replay derives it again, also from captures made before it existed).
     indirect case mountOperation(MountOperation)
+    /// Derived (`MountHealthAnalyzer`): a mount's device failed or went away.
+    indirect case mountHealth(MountHealth)
 }
 
 /// Takes the events that passed the filters, in time order.
@@ -39,12 +41,16 @@ public protocol EventConsumer: AnyObject {
     /// An event an analyzer derived (a mount operation), stamped `timestamp`.
     /// Consumers of what the kernel delivered (the recorder) ignore them.
     func consumeDerived(_ event: Event, timestamp: UInt64)
+    /// The device table changed (`Pipeline.updateDevices`); `json` is the
+    /// record a capture stores (the recorder writes it).
+    func devicesChanged(_ table: DeviceTable, json: [UInt8], timestamp: UInt64)
 }
 
 extension EventConsumer {
     public func batchEnded() {}
     public var stopReason: StopReason? { nil }
     public func consumeDerived(_ event: Event, timestamp: UInt64) {}
+    public func devicesChanged(_ table: DeviceTable, json: [UInt8], timestamp: UInt64) {}
 }
 
 /// Sees every decoded event, whether or not it passed the filters (an
@@ -54,6 +60,12 @@ public protocol EventAnalyzer: AnyObject {
     func observe(_ event: Event, raw: RawRecord)
     /// The session stops at `timestamp`: report what is still open.
     func finish(at timestamp: UInt64)
+    /// The device table changed from `old` (now `decoder.devices`).
+    func devicesChanged(from old: DeviceTable, timestamp: UInt64)
+}
+
+extension EventAnalyzer {
+    public func devicesChanged(from old: DeviceTable, timestamp: UInt64) {}
 }
 
 /// Turns raw records into events: validates them and holds what decoding
@@ -63,6 +75,8 @@ public final class EventDecoder {
     public var ftraceCatalog: FtraceEventCatalog?
     /// Process and name of the thread of an ftrace event.
     public var tasks = TaskTable()
+    /// The block devices and their mounts in force (`Pipeline.updateDevices`).
+    public internal(set) var devices = DeviceTable.empty
     /// Kernel address to `symbol+0xoff`.
     public var describeAddress: (UInt64) -> String = { "0x" + String($0, radix: 16) }
 

@@ -8,6 +8,7 @@ public enum KernelEventType: String, CaseIterable, Sendable {
     /// Exclusive claims of block devices (`ClaimTracer`).
     case claim
     case mountOperation = "mount_op"
+    case mountHealth = "mount_health"
     case queueSetting = "queue_setting"
 }
 
@@ -89,6 +90,8 @@ public struct EventFilter: Sendable {
             return task.comm.withUnsafeBytes { acceptsFtrace(type, pid: task.tgid, comm: $0) }
         case .mountOperation(let operation):
             return accepts(operation)
+        case .mountHealth:
+            return acceptsKernel(.mountHealth)
         case .claim(let record):
             return accepts(record)
         case .holders:

@@ -57,7 +57,7 @@ public final class EventPrinter: EventConsumer {
             sink.withBuffer { json.renderFtrace(view, monotonic: raw.timestamp, cpu: raw.cpu, task: task, describe: decoder.describeAddress, into: &$0) }
         case (.claim(let record), .text): sink.withBuffer { text.renderClaim(record, into: &$0) }
         case (.claim(let record), .json): sink.withBuffer { json.renderClaim(record, into: &$0) }
-        case (.mountOperation, _):
+        case (.mountOperation, _), (.mountHealth, _):
             consumeDerived(event, timestamp: raw.timestamp)
         case (.holders(let report, let explains), .text):
             sink.withBuffer { HolderRenderer.renderText(report, clock: text.clock, explains: explains, into: &$0) }
@@ -71,11 +71,19 @@ public final class EventPrinter: EventConsumer {
     }
 
     public func consumeDerived(_ event: Event, timestamp: UInt64) {
-        guard case .mountOperation(let operation) = event else { return }
-        switch format {
-        case .text: sink.withBuffer(derived: true) { text.renderMountOperation(operation, into: &$0) }
-        case .json: sink.withBuffer(derived: true) { json.renderMountOperation(operation, into: &$0) }
+        switch (event, format) {
+        case (.mountOperation(let operation), .text): sink.withBuffer(derived: true) { text.renderMountOperation(operation, into: &$0) }
+        case (.mountOperation(let operation), .json): sink.withBuffer(derived: true) { json.renderMountOperation(operation, into: &$0) }
+        case (.mountHealth(let health), .text): sink.withBuffer(derived: true) { text.renderMountHealth(health, into: &$0) }
+        case (.mountHealth(let health), .json): sink.withBuffer(derived: true) { json.renderMountHealth(health, into: &$0) }
+        default: return
         }
+    }
+
+    public func devicesChanged(_ table: DeviceTable, json: [UInt8], timestamp: UInt64) {
+        let annotations = DeviceAnnotations(table)
+        text.devices = annotations
+        self.json.devices = annotations
     }
 
     /// A queue setting changed: copies after it are shown with the new value.

@@ -82,7 +82,11 @@ public struct LiveSummary: Sendable {
             text += "\(printed) events shown"
         }
         let derived = counts.derivedShown - min(derivedOutputUnwritten, counts.derivedShown)
-        if derived > 0 { text += " and \(derived) mount operation" + (derived == 1 ? "" : "s") }
+        let operations = derived - min(counts.mountHealthShown, derived)
+        if operations > 0 { text += " and \(operations) mount operation" + (operations == 1 ? "" : "s") }
+        if counts.mountHealthShown > 0 {
+            text += (operations > 0 ? ", " : " and ") + "\(counts.mountHealthShown) mount_health event" + (counts.mountHealthShown == 1 ? "" : "s")
+        }
         if outputUnwritten > 0 || outputCutBytes > 0 {
             let why = outputFailure.map { ErrnoNames.name($0).map { "\($0)" } ?? "errno \($0)" } ?? "output error"
             text += ", \(outputUnwritten) not written to the output (\(why))"
@@ -190,11 +194,21 @@ public final class LiveSession {
         // Operations are derived wherever events are shown; a capture holds
         // the calls, and replay derives them again.
         if printer != nil && filter.wants(.mountOperation) { pipeline.add(MountOperationAnalyzer(pipeline: pipeline)) }
+        // The device table events are resolved against: the first before
+        // any event (and into the capture), then kept fresh by the timer.
+        let devices = DeviceWatch(pipeline: pipeline)
+        pipeline.add(devices)
+        // mount_health events where they are shown; the summary's unhealthy mounts in any case.
+        let showsHealth = printer != nil && filter.wants(.mountHealth)
+        let health = showsHealth || config.summary ? MountHealthAnalyzer(pipeline: pipeline, deliver: showsHealth) : nil
+        if let health { pipeline.add(health) }
+        devices.refresh()
         // Copies show the read-ahead in force; a uevent points the sampler at a new disk.
         if printer != nil || opened.queueSettings != nil {
             pipeline.add(QueueSettingFollower(printer: printer, sampler: opened.queueSettings))
         }
         let summarizer = config.summary ? SummaryAnalyzer(devices: BlockDevicesInForce(blockDevices), filter: filter) : nil
+        summarizer?.mountHealth = health
         if let summarizer { pipeline.add(summarizer) }
         let driver = SourceDriver(sources: sources, pipeline: pipeline)
         var closed = false
@@ -221,11 +235,16 @@ public final class LiveSession {
         func checkStop() {
             if let reason = pipeline.stopReason { stop(reason) }
         }
-        try kernel { () throws(KernelError) in try driver.attach(to: loop, afterBatch: checkStop) }
+        func afterBatch() {
+            devices.refreshIfDirty()
+            checkStop()
+        }
+        try kernel { () throws(KernelError) in try driver.attach(to: loop, afterBatch: afterBatch) }
         var reportedLost: UInt64 = 0
         let started = KernelClock.now(CLOCK_MONOTONIC)
         try kernel { () throws(KernelError) in try loop.addTimer(milliseconds: 1000) {
             printer?.text.utcOffsetSeconds = TextRenderer.localUTCOffset()
+            devices.refresh()
             let losses = driver.losses
             let lost = losses.lostEvents
             if lost > reportedLost && !config.statusLine {

@@ -39,10 +39,11 @@ struct LiveSources {
         if config.ftrace && (filter.wants(.function) || filter.wants(.tracepoint)) {
             openFtrace(config, filter: filter, tracefs: tracefs, decoder: decoder, recorder: recorder, warn: warn)
         }
-        if config.uevents && filter.wants(.uevent) {
+        // mount_health is derived from uevents and the kernel log.
+        if config.uevents && (filter.wants(.uevent) || filter.wants(.mountHealth)) {
             do { sources.append(try UeventSource()) } catch { warn("not reading uevents: \(error)") }
         }
-        if config.kmsg && filter.wants(.kmsg) {
+        if config.kmsg && (filter.wants(.kmsg) || filter.wants(.mountHealth)) {
             do {
                 let offset = KmsgSource.measurePrintkClockOffset() ?? 0
                 sources.append(try KmsgSource(backlog: config.kmsgBacklog, clockOffset: offset))

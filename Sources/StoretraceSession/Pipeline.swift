@@ -16,8 +16,10 @@ public struct PipelineCounts: Equatable, Sendable {
     /// Uevents of subsystems the filter leaves out (`--subsystem`): their
     /// sequence numbers are the gaps a reader sees between shown uevents.
     public var ueventsOtherSubsystems: UInt64 = 0
-    /// Derived events (mount operations) that passed the filters.
+    /// Derived events (mount operations, mount_health) that passed the filters.
     public var derivedShown: UInt64 = 0
+    /// Of those, mount_health events.
+    public var mountHealthShown: UInt64 = 0
     /// Events that passed, by source kind (`SourceKind.index`).
     public var bySource: [UInt64] = Array(repeating: 0, count: SourceKind.indexCount)
     public init() {}
@@ -66,12 +68,14 @@ public final class Pipeline {
     /// Releases merged records stamped at or before `watermark`, then ends the batch.
     public func release(upTo watermark: UInt64) {
         merge?.flush(upTo: watermark) { process($0) }
+        if let pending = pendingDevices, pending.timestamp <= watermark { applyPendingDevices() }
         batchEnded()
     }
 
     /// Every held record, what the analyzers still hold, then the batch end: at the stop.
     public func finish() {
         merge?.flush(upTo: .max) { process($0) }
+        applyPendingDevices()
         for analyzer in analyzers { analyzer.finish(at: lastTimestamp) }
         batchEnded()
     }
@@ -85,7 +89,38 @@ public final class Pipeline {
     public func deliverDerived(_ event: Event, timestamp: UInt64) {
         guard filter.accepts(event) else { return }
         counts.derivedShown &+= 1
+        if case .mountHealth = event { counts.mountHealthShown &+= 1 }
         for consumer in consumers { consumer.consumeDerived(event, timestamp: timestamp) }
+    }
+
+    /// A device table taken live at `timestamp`, waiting for the merge to
+    /// release every record stamped before it.
+    private var pendingDevices: (table: DeviceTable, json: [UInt8], timestamp: UInt64)?
+
+    /// A device table taken live at `timestamp` (`DeviceWatch`): applied in
+    /// time order among the records, once the merge has released those
+    /// stamped before it (at once without a merge), so the capture holds
+    /// it, and replay applies it, where it belongs on the timeline.
+    public func scheduleDevices(_ table: DeviceTable, json: [UInt8], timestamp: UInt64) {
+        applyPendingDevices()
+        pendingDevices = (table, json, timestamp)
+        if merge == nil { applyPendingDevices() }
+    }
+
+    private func applyPendingDevices() {
+        guard let pending = pendingDevices else { return }
+        pendingDevices = nil
+        updateDevices(pending.table, json: pending.json, timestamp: pending.timestamp)
+    }
+
+    /// A new device table, at `timestamp`, in stream order: what the
+    /// events after it are resolved against. The recorder stores `json`,
+    /// and replay reads it back at the same place among the records.
+    public func updateDevices(_ table: DeviceTable, json: [UInt8], timestamp: UInt64) {
+        let old = decoder.devices
+        decoder.devices = table
+        for consumer in consumers { consumer.devicesChanged(table, json: json, timestamp: timestamp) }
+        for analyzer in analyzers { analyzer.devicesChanged(from: old, timestamp: timestamp) }
     }
 
     public func batchEnded() {
@@ -107,6 +142,7 @@ public final class Pipeline {
 
     /// Decodes, filters and delivers one record (already in time order).
     public func process(_ raw: RawRecord) {
+        if let pending = pendingDevices, pending.timestamp < raw.timestamp { applyPendingDevices() }
         counts.received &+= 1
         let event: Event
         do {

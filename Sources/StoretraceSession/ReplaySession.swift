@@ -93,9 +93,13 @@ public final class ReplaySession {
         let pipeline = Pipeline(filter: config.filter, decoder: decoder, consumers: config.nullSink ? [] : [printer],
                                 merging: false)
         if !config.nullSink && config.filter.wants(.mountOperation) { pipeline.add(MountOperationAnalyzer(pipeline: pipeline)) }
+        let showsHealth = !config.nullSink && config.filter.wants(.mountHealth)
+        let health = showsHealth || config.summary ? MountHealthAnalyzer(pipeline: pipeline, deliver: showsHealth) : nil
+        if let health { pipeline.add(health) }
         // Copies show the read-ahead in force at their time.
         pipeline.add(QueueSettingFollower(printer: printer, sampler: nil))
         let summarizer = config.summary ? SummaryAnalyzer(devices: BlockDevicesInForce(), filter: config.filter) : nil
+        summarizer?.mountHealth = health
         if let summarizer { pipeline.add(summarizer) }
         let feed = CaptureFeed(reader: reader, pipeline: pipeline, printer: printer, since: config.since, until: config.until)
         feed.summarizer = summarizer
@@ -128,7 +132,7 @@ public final class ReplaySession {
 final class CaptureFeed {
     let reader: CaptureReader
     let pipeline: Pipeline
-    let printer: EventPrinter
+    let printer: EventPrinter?
     let since: TimeBound?
     let until: TimeBound?
     /// Takes the start snapshot's block devices (`storetrace summary`).
@@ -142,7 +146,7 @@ final class CaptureFeed {
     /// decided once per id, the per-record path is one table load.
     private let roles = UnsafeMutablePointer<CaptureRecordRole?>.allocate(capacity: 65536)
 
-    init(reader: CaptureReader, pipeline: Pipeline, printer: EventPrinter, since: TimeBound?, until: TimeBound?) {
+    init(reader: CaptureReader, pipeline: Pipeline, printer: EventPrinter?, since: TimeBound?, until: TimeBound?) {
         self.reader = reader
         self.pipeline = pipeline
         self.printer = printer
@@ -159,13 +163,17 @@ final class CaptureFeed {
     private func start() {
         started = true
         let clock = CaptureClock.offset(of: reader)
-        printer.clock = clock
+        printer?.clock = clock
         // The start snapshot comes before the first event: enrich from it as
         // `record --live` did, and name pids of function events.
         if let bytes = reader.hostSnapshots.first, let snapshot = try? NodeSnapshot(json: bytes) {
             let index = NodeSnapshotIndex(snapshot)
-            printer.enrichment = SnapshotEnrichment(index)
+            printer?.enrichment = SnapshotEnrichment(index)
             summarizer?.start(devices: BlockDevicesInForce(snapshot.blockDevices))
+            // Captures from before device tables: the start snapshot's devices.
+            if !reader.schemas.values.contains(where: { $0.name == CaptureRecordTypes.devices.name }) {
+                pipeline.updateDevices(DeviceTable(snapshot), json: [], timestamp: reader.header.creationMonotonicNs)
+            }
             // Captures written before task records existed: name a process's
             // main thread from the snapshot. Newer ones name exactly the
             // threads `live` named, as it named them.
@@ -203,6 +211,10 @@ final class CaptureFeed {
             if let (tid, identity) = TaskCodec.decode(record.payload) { pipeline.decoder.tasks.insert(tid: tid, identity) }
         case .kernelSymbol:
             if let (address, name) = KernelSymbolCodec.decode(record.payload) { symbols[address] = name }
+        case .devices:
+            if let snapshot = try? NodeSnapshot(json: Array(record.payload)) {
+                pipeline.updateDevices(DeviceTable(snapshot), json: Array(record.payload), timestamp: record.timestamp)
+            }
         case .data(let kind, let cpuInPayload):
             guard record.timestamp >= lowerBound, record.timestamp <= upperBound else { return }
             guard let raw = DataRecordCodec.decode(kind: kind, cpuInPayload: cpuInPayload, timestamp: record.timestamp,

@@ -28,5 +28,10 @@ public final class SummaryAnalyzer: EventAnalyzer {
         }
     }
 
-    public func finish(at timestamp: UInt64) {}
+    /// Fills the summary's unhealthy mounts when set.
+    public var mountHealth: MountHealthAnalyzer?
+
+    public func finish(at timestamp: UInt64) {
+        if let mountHealth { summary.unhealthyMounts = mountHealth.unhealthy.map(\.summaryText) }
+    }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Glibc
+import StoretraceAnalyze
 import StoretraceDecode
 import StoretraceRender
 import StoretraceSession
@@ -67,6 +68,23 @@ struct Info: ParsableCommand {
         let escaped = lines.map { (escapedForTerminal($0.0), escapedForTerminal($0.1)) }
         let width = escaped.map(\.0.count).max() ?? 0
         for (key, value) in escaped { print(key + String(repeating: " ", count: width - key.count + 2) + value) }
+        // Every mount that was unhealthy: the analyzer replay runs, over the whole capture.
+        let unhealthy: [MountHealth]
+        do {
+            unhealthy = try CaptureHealth.unhealthyMounts(path: file)
+        } catch {
+            fail(error.description)
+        }
+        print("")
+        if unhealthy.isEmpty {
+            print("unhealthy mounts  none")
+        } else {
+            print("unhealthy mounts  \(unhealthy.count)")
+            for health in unhealthy {
+                print(escapedForTerminal("  " + health.summaryText + " (from "
+                                         + Self.wall(summary.clock.wallNanoseconds(monotonic: health.firstProblem)) + ")"))
+            }
+        }
         if let snapshot = summary.snapshots.first {
             print("")
             print(SnapshotRenderer.summary(snapshot), terminator: "")

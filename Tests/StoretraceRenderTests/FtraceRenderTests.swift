@@ -61,20 +61,14 @@ func le64(_ value: UInt64) -> [UInt8] { withUnsafeBytes(of: value.littleEndian, 
     }
 
     func render(_ bytes: [UInt8], task: TaskIdentity?, json: Bool) throws -> String {
-        try Self.render(bytes, catalog: catalog, cpu: 1, task: task, describe: symbol, json: json)
-    }
-
-    /// One ftrace record as `live` prints it, in JSON or text (FunctionGraphRenderTests too).
-    static func render(_ bytes: [UInt8], catalog: FtraceEventCatalog, cpu: UInt32, task: TaskIdentity?,
-                       describe: (UInt64) -> String, json: Bool) throws -> String {
         var out = OutputBuffer()
         try bytes.withUnsafeBytes { payload in
             let view = try catalog.view(payload)
             if json {
-                JSONRenderer(clock: clock).renderFtrace(view, monotonic: 1_000_000_000, cpu: cpu, task: task, describe: describe, into: &out)
+                JSONRenderer(clock: clock).renderFtrace(view, monotonic: 1_000_000_000, cpu: 1, task: task, describe: symbol, into: &out)
             } else {
                 TextRenderer(color: false, utcOffsetSeconds: 0, clock: clock)
-                    .renderFtrace(view, monotonic: 1_000_000_000, cpu: cpu, task: task, describe: describe, into: &out)
+                    .renderFtrace(view, monotonic: 1_000_000_000, cpu: 1, task: task, describe: symbol, into: &out)
             }
         }
         return String(decoding: out.bytes, as: UTF8.self)
@@ -83,7 +77,7 @@ func le64(_ value: UInt64) -> [UInt8] { withUnsafeBytes(of: value.littleEndian, 
     @Test func functionEventNamesItsProcessAndThread() throws {
         let bash = TaskIdentity(tgid: 4120, comm: Array("bash".utf8))
         #expect(try render(bindStore, task: bash, json: true) == #"""
-            {"time":"2026-11-23T14:07:31.123456789Z","type":"function","pid":4120,"tid":4121,"comm":"bash","cpu":1,"function":"bind_store+0x4","caller":"kernfs_fop_write_iter+0x130","ip":"0xffffffff81d51da4","parent_ip":"0xffffffff81500010"}
+            {"time":"2026-11-23T14:07:31.123456789Z","type":"function","pid":4120,"tid":4121,"comm":"bash","cpu":1,"context":"task","function":"bind_store+0x4","caller":"kernfs_fop_write_iter+0x130","ip":"0xffffffff81d51da4","parent_ip":"0xffffffff81500010"}
 
             """#)
         // Time, who (comm[pid]), the blank namespace and latency columns, the call.
@@ -104,7 +98,7 @@ func le64(_ value: UInt64) -> [UInt8] { withUnsafeBytes(of: value.littleEndian, 
     @Test func eventCommFieldIsNotTheRunningThread() throws {
         let kworker = TaskIdentity(tgid: 77, comm: Array("kworker/1:1".utf8))
         let line = try render(wakeupRecord, task: kworker, json: true)
-        #expect(line.contains(#""pid":77,"tid":77,"comm":"kworker/1:1","cpu":1,"event":"sched:sched_wakeup","fields":{"comm":"rcu_preempt","pid":16}}"#), "\(line)")
+        #expect(line.contains(#""pid":77,"tid":77,"comm":"kworker/1:1","cpu":1,"context":"task","event":"sched:sched_wakeup","fields":{"comm":"rcu_preempt","pid":16},"resolved_device":null}"#), "\(line)")
         let unknown = try render(wakeupRecord, task: nil, json: true)
         #expect(unknown.contains(#""pid":null,"tid":77,"comm":null,"#), "\(unknown)")
     }

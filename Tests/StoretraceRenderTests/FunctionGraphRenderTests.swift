@@ -84,7 +84,17 @@ import Testing
     func render(_ bytes: [UInt8], exit: EventFormat, json: Bool) throws -> String {
         let catalog = FtraceEventCatalog(formats: [("ftrace", Self.entry), ("ftrace", exit)])
         let task = TaskIdentity(tgid: 212, comm: Array("kworker/0:2".utf8))
-        return try FtraceRenderTests.render(bytes, catalog: catalog, cpu: 0, task: task, describe: symbol, json: json)
+        var out = OutputBuffer()
+        try bytes.withUnsafeBytes { payload in
+            let view = try catalog.view(payload)
+            if json {
+                JSONRenderer(clock: clock).renderFtrace(view, monotonic: 1_000_000_000, cpu: 0, task: task, describe: symbol, into: &out)
+            } else {
+                TextRenderer(color: false, utcOffsetSeconds: 0, clock: clock)
+                    .renderFtrace(view, monotonic: 1_000_000_000, cpu: 0, task: task, describe: symbol, into: &out)
+            }
+        }
+        return String(decoding: out.bytes, as: UTF8.self)
     }
 
     @Test func decodesEntryAndExitByTheirFormats() throws {
@@ -121,7 +131,7 @@ import Testing
 
     @Test func exitShowsReturnValueErrnoAndDuration() throws {
         #expect(try render(failedExitRecord, exit: Self.exitWithReturnValue, json: true) == #"""
-            {"time":"2026-11-23T14:07:31.123456789Z","type":"function","pid":212,"tid":212,"comm":"kworker/0:2","cpu":0,"function":"nvme_probe","ip":"0xffffffffc01a2000","phase":"return","depth":0,"retval":-19,"errno":"ENODEV","duration_ns":1250000}
+            {"time":"2026-11-23T14:07:31.123456789Z","type":"function","pid":212,"tid":212,"comm":"kworker/0:2","cpu":0,"context":"task","function":"nvme_probe","ip":"0xffffffffc01a2000","phase":"return","depth":0,"retval":-19,"errno":"ENODEV","duration_ns":1250000}
 
             """#)
         // The duration sits in the latency column, as a syscall's does.
@@ -135,7 +145,7 @@ import Testing
 
     @Test func entryShowsTheCall() throws {
         #expect(try render(entryRecord, exit: Self.exitWithReturnValue, json: true).hasSuffix(
-            #""cpu":0,"function":"nvme_probe","ip":"0xffffffffc01a2000","phase":"entry","depth":0}"# + "\n"))
+            #""cpu":0,"context":"task","function":"nvme_probe","ip":"0xffffffffc01a2000","phase":"entry","depth":0}"# + "\n"))
         #expect(try render(entryRecord, exit: Self.exitWithReturnValue, json: false)
                 == "14:07:31.123456  kworker/0:2[212]" + String(repeating: " ", count: 34) + "→ nvme_probe cpu=0\n")
     }

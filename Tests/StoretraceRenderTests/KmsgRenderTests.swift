@@ -25,6 +25,6 @@ import Testing
     @Test func invalidUTF8BecomesReplacementAndControlBytesAreEscaped() throws {
         let line = try json("6,1,2,-;bad \\xff byte \\x01 bell\n SUBSYSTEM=block\n DEVICE=b7:0\n")
         #expect(line.contains(#""priority":6,"facility":0,"#))
-        #expect(line.contains(#""message":"bad \#u{FFFD} byte \u0001 bell","subsystem":"block","device":"b7:0"}"#), "\(line)")
+        #expect(line.contains(#""message":"bad \#u{FFFD} byte \u0001 bell","subsystem":"block","device":"b7:0","resolved_device":null}"#), "\(line)")
     }
 }

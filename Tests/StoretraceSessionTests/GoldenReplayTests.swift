@@ -66,7 +66,14 @@ import Testing
         #expect(summary.corruptions.isEmpty)
         // The mount operations derived since (issue 17) come on top, each
         // after the call that ended it; every byte of the rest is as saved.
-        let calls = output.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.contains("mount_op") }
+        // So do the device annotations (issue 11): the line under a kmsg
+        // line that names a device, and in JSON the `context` of ftrace
+        // events, the `resolved_device` object that ends kmsg and tracepoint
+        // objects, and the kmsg `device` filled from the message
+        // (DeviceAnnotationTests and the kernel tests check those).
+        let calls = output.split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { !$0.contains("mount_op") && !$0.hasPrefix("  ↳ ") }
+            .map(Self.withoutDeviceFields)
         // So do the block device and read-ahead after a copy's file names,
         // and the throughput after its result (issue 11), in the text views.
         let device = try Regex(#" on [^ >]+ read_ahead_kb=[0-9]+>"#), throughput = try Regex(#" \([0-9]+\.[0-9] MiB/s\)$"#)
@@ -78,6 +85,20 @@ import Testing
         }
         let asSaved = calls.map { $0.replacing(device, with: ">").replacing(throughput, with: "") }
         #expect(asSaved.joined(separator: "\n") == (try Self.expected(golden)))
+    }
+
+    /// A JSON line as it was before issue 11's fields.
+    static func withoutDeviceFields(_ line: Substring) -> String {
+        var text = String(line)
+        guard text.contains(#""type":"kmsg""#) || text.contains(#""type":"tracepoint""#) else { return text }
+        text = text.replacingOccurrences(of: #","context":"task""#, with: "")
+        guard let cut = text.range(of: #","resolved_device":"#) else { return text }
+        let fromMessage = text[cut.upperBound...].contains(#""pattern":"#)
+        text = String(text[..<cut.lowerBound]) + "}"
+        if fromMessage, let device = text.range(of: #","device":"b[0-9]+:[0-9]+""#, options: .regularExpression) {
+            text.replaceSubrange(device, with: #","device":null"#)
+        }
+        return text
     }
 
     /// The operations of the attach fixture, as `replay --ops` shows them:

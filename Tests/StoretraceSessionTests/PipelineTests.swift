@@ -19,6 +19,7 @@ final class Collected: EventConsumer {
         case .kmsg(let record): detail = String(decoding: record.message, as: UTF8.self)
         case .ftrace(let view, _): detail = "ftrace \(view.pid)"
         case .mountOperation(let operation): detail = "mount_op \(operation.pid)"
+        case .mountHealth(let health): detail = "mount_health \(health.mount.mountPoint)"
         case .holders(let report, _): detail = "holders \(report.target.given)"
         case .queueSetting(let change): detail = "queue_setting \(change.setting.nameText)"
         case .claim(let record): detail = "claim \(record.major):\(record.minor)"

@@ -1,0 +1,30 @@
+import StoretraceAnalyze
+import StoretraceCapture
+import StoretraceRecords
+
+/// The mounts that were unhealthy during a capture (`info`): its records
+/// through the analyzer `replay` runs, nothing rendered.
+public enum CaptureHealth {
+    public static func unhealthyMounts(path: String) throws(SessionError) -> [MountHealth] {
+        let reader: CaptureReader
+        do {
+            reader = try CaptureReader(path: path)
+        } catch {
+            throw .openCapture(error, path: path)
+        }
+        if let problem = CaptureRecordTypes.byteOrderProblem(reader.header) {
+            throw .readCapture(path: path, reason: problem)
+        }
+        let pipeline = Pipeline(filter: EventFilter(), consumers: [], merging: false)
+        let analyzer = MountHealthAnalyzer(pipeline: pipeline, deliver: false)
+        pipeline.add(analyzer)
+        let feed = CaptureFeed(reader: reader, pipeline: pipeline, printer: nil, since: nil, until: nil)
+        do {
+            try reader.read(accept: CaptureRecordTypes.isReadable) { record in feed.take(record) }
+        } catch {
+            throw .readCapture(path: path, reason: "\(error)")
+        }
+        pipeline.finish()
+        return analyzer.unhealthy
+    }
+}
