@@ -4,7 +4,9 @@ import StoretraceDecode
 /// `time`, `type`, `pid`, `tid`, `comm`, then for syscalls `mntns`, `ret`,
 /// `errno`, `latency_ns` and the call's own fields. Keys come in a fixed
 /// order so that output is byte-for-byte reproducible.
-public struct JSONRenderer {
+/// A class for the reason TextRenderer is one: no per-event copy of the
+/// enrichment tables it holds.
+public final class JSONRenderer {
     public var clock: ClockOffset
     /// From the capture's node snapshot (record, replay): adds `mntns_owner`
     /// and, in file objects, `block_device` and `read_ahead_kb`.

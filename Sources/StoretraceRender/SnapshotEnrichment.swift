@@ -10,7 +10,10 @@ import StoretraceDecode
 /// the same bytes; `queue_setting` events update `devices` as they come.
 /// The owners' JSON is rendered here, once: per event a lookup and a copy,
 /// no allocation.
-public struct SnapshotEnrichment: Sendable {
+/// A class, shared by both renderers of a printer: a queue setting applied
+/// once is seen by both, and rendering does not copy (retain) its tables per
+/// event. Used on the session's thread only.
+public final class SnapshotEnrichment: @unchecked Sendable {
     /// `{"pid":812,"comm":"sleep"}` by mount namespace inode, `{"label":"host"}`
     /// for the initial one; nil when no process table was taken (`live`):
     /// no `mntns_owner` then.

@@ -7,7 +7,11 @@ import StoretraceDecode
 ///
 /// Colors only when asked (a terminal without NO_COLOR); the bytes of the
 /// plain form are the contract tests check.
-public struct TextRenderer {
+///
+/// A class, not a struct: the printer renders through it once per event,
+/// and copying a struct that holds the enrichment tables retained each of
+/// them every time (a third of `replay --json`'s time, BENCHMARKS.md).
+public final class TextRenderer {
     public var color: Bool
     /// Seconds east of UTC for the local time column; the session refreshes
     /// it about once a second so a DST change shows up promptly.
