@@ -18,7 +18,9 @@ public enum FtraceViewError: Error, Equatable, Sendable {
 
 /// The formats of the events one instance can deliver, by common_type id.
 public struct FtraceEventCatalog: Sendable {
-    struct Entry: Sendable {
+    /// A class: every view of the event's records holds it by one reference
+    /// (an `Event` stays small and copying a view retains once).
+    final class Entry: Sendable {
         let format: EventFormat
         /// Where the system is known (events/SYSTEM/NAME), e.g. "block".
         let system: String
@@ -33,6 +35,17 @@ public struct FtraceEventCatalog: Sendable {
         let dynamicText: [Bool]
         /// The first field of type dev_t (block:*, ext4:*): a kernel device number.
         let device: FieldLayout?
+
+        init(format: EventFormat, system: String, comm: FieldLayout?, function: FunctionEventDecoder?,
+             graph: GraphEventDecoder?, dynamicText: [Bool], device: FieldLayout?) {
+            self.format = format
+            self.system = system
+            self.comm = comm
+            self.function = function
+            self.graph = graph
+            self.dynamicText = dynamicText
+            self.device = device
+        }
     }
 
     private let entries: [UInt16: Entry]
@@ -69,46 +82,37 @@ public struct FtraceEventCatalog: Sendable {
             throw .shorterThanCommonFields(payload.count)
         }
         guard let entry = entries[common.eventType] else { throw .unknownEventType(common.eventType) }
-        var call: FunctionCall?
-        if let function = entry.function {
-            do {
-                call = try function.decode(payload)
-            } catch {
-                throw .badFunctionRecord(error)
-            }
+        // A function tracer's record is checked here, once; the view decodes
+        // its call again (a few loads) when asked.
+        do {
+            if let function = entry.function { _ = try function.decode(payload) }
+            if let graph = entry.graph { _ = try graph.decode(payload) }
+        } catch {
+            throw .badFunctionRecord(error)
         }
-        var graphCall: GraphCall?
-        if let graph = entry.graph {
-            do {
-                graphCall = try graph.decode(payload)
-            } catch {
-                throw .badFunctionRecord(error)
-            }
-        }
-        return FtraceEventView(
-            format: entry.format, system: entry.system, common: common, payload: payload,
-            commField: entry.comm, dynamicText: entry.dynamicText, functionCall: call, graphCall: graphCall,
-            deviceField: entry.device)
+        return FtraceEventView(entry: entry, common: common, payload: payload)
     }
 }
 
 /// One ftrace record, decoded lazily in place.
 public struct FtraceEventView {
-    public let format: EventFormat
-    public let system: String
+    let entry: FtraceEventCatalog.Entry
     public let common: TraceEventCommonFields
     /// The whole record, common fields first. Valid only while the page is.
     public let payload: UnsafeRawBufferPointer
-    let commField: FieldLayout?
-    let dynamicText: [Bool]
+
+    public var format: EventFormat { entry.format }
+    public var system: String { entry.system }
+    var commField: FieldLayout? { entry.comm }
+    var dynamicText: [Bool] { entry.dynamicText }
     /// The function tracer's call (ip, parent_ip), nil for tracepoints.
-    public let functionCall: FunctionCall?
+    public var functionCall: FunctionCall? { entry.function.flatMap { try? $0.decode(payload) } }
     /// The function_graph tracer's entry or return, nil for everything else.
-    public let graphCall: GraphCall?
+    public var graphCall: GraphCall? { entry.graph.flatMap { try? $0.decode(payload) } }
     /// A record of either function tracer (the `function` event type).
-    public var isFunctionEvent: Bool { functionCall != nil || graphCall != nil }
+    public var isFunctionEvent: Bool { entry.function != nil || entry.graph != nil }
     /// The event's first dev_t field, if it has one.
-    public let deviceField: FieldLayout?
+    public var deviceField: FieldLayout? { entry.device }
 
     /// The device number the event's dev_t field holds (kernel encoding,
     /// `KernelDeviceNumber`); nil without one or if it does not fit.
@@ -149,7 +153,7 @@ public struct FtraceEventView {
         _ body: (_ field: FieldFormat, _ value: FtraceFieldValue) throws(E) -> Void
     ) throws(E) {
         for (index, field) in format.fields.enumerated() where includeCommon || !field.isCommon {
-            try body(field, FtraceFieldValue(field.layout, dynamicIsText: dynamicText[index], in: payload))
+            try body(field, FtraceFieldValue(field.layout, dynamicIsText: entry.dynamicText[index], in: payload))
         }
     }
 }

@@ -64,21 +64,28 @@ public struct UeventMessage {
     /// The whole message as received.
     public let bytes: UnsafeRawBufferPointer
     public let action: UeventAction
-    /// The ACTION value as text, for `.unknown` actions.
-    public let actionName: UnsafeRawBufferPointer
-    public let devpath: UnsafeRawBufferPointer
-    public let subsystem: UnsafeRawBufferPointer
-    public let devname: UnsafeRawBufferPointer?
-    public let devtype: UnsafeRawBufferPointer?
-    public let driver: UnsafeRawBufferPointer?
-    public let pciSlotName: UnsafeRawBufferPointer?
     public let major: UInt32?
     public let minor: UInt32?
     /// The kernel's uevent sequence number (SEQNUM); gaps mean lost events.
     public let sequenceNumber: UInt64?
-
+    /// Where the always-present values lie in `bytes` (offsets, not views:
+    /// a typed `Event` is as large as its largest case, and every event is
+    /// moved by value through the pipeline).
+    private let actionRange: (start: UInt32, end: UInt32)
+    private let devpathRange: (start: UInt32, end: UInt32)
+    private let subsystemRange: (start: UInt32, end: UInt32)
     /// Offset of the first KEY=VALUE string (just past the header's NUL).
-    private let propertiesStart: Int
+    private let propertiesStart: UInt32
+
+    /// The ACTION value as text, for `.unknown` actions.
+    public var actionName: UnsafeRawBufferPointer { bytes.view(Int(actionRange.start)..<Int(actionRange.end)) }
+    public var devpath: UnsafeRawBufferPointer { bytes.view(Int(devpathRange.start)..<Int(devpathRange.end)) }
+    public var subsystem: UnsafeRawBufferPointer { bytes.view(Int(subsystemRange.start)..<Int(subsystemRange.end)) }
+    // The rest are looked up when asked (renderers, rarely): first occurrence wins, as for the others.
+    public var devname: UnsafeRawBufferPointer? { value(forKey: "DEVNAME") }
+    public var devtype: UnsafeRawBufferPointer? { value(forKey: "DEVTYPE") }
+    public var driver: UnsafeRawBufferPointer? { value(forKey: "DRIVER") }
+    public var pciSlotName: UnsafeRawBufferPointer? { value(forKey: "PCI_SLOT_NAME") }
 
     /// Validates and indexes one message. When a key appears more than once,
     /// the first occurrence wins (the kernel adds the core keys first).
@@ -96,10 +103,6 @@ public struct UeventMessage {
         var action: UnsafeRawBufferPointer?
         var devpath: UnsafeRawBufferPointer?
         var subsystem: UnsafeRawBufferPointer?
-        var devname: UnsafeRawBufferPointer?
-        var devtype: UnsafeRawBufferPointer?
-        var driver: UnsafeRawBufferPointer?
-        var pciSlotName: UnsafeRawBufferPointer?
         var major: UnsafeRawBufferPointer?
         var minor: UnsafeRawBufferPointer?
         var seqnum: UnsafeRawBufferPointer?
@@ -111,10 +114,6 @@ public struct UeventMessage {
             if key.equals("ACTION") { keep(&action) }
             else if key.equals("DEVPATH") { keep(&devpath) }
             else if key.equals("SUBSYSTEM") { keep(&subsystem) }
-            else if key.equals("DEVNAME") { keep(&devname) }
-            else if key.equals("DEVTYPE") { keep(&devtype) }
-            else if key.equals("DRIVER") { keep(&driver) }
-            else if key.equals("PCI_SLOT_NAME") { keep(&pciSlotName) }
             else if key.equals("MAJOR") { keep(&major) }
             else if key.equals("MINOR") { keep(&minor) }
             else if key.equals("SEQNUM") { keep(&seqnum) }
@@ -127,15 +126,17 @@ public struct UeventMessage {
             throw .headerMismatch
         }
 
+        // Messages are at most a few KiB (the socket reads 8 KiB); a capture's can be no larger than a record.
+        guard bytes.count <= Int(UInt32.max) else { throw .malformedProperty(offset: Int(UInt32.max)) }
+        func range(_ view: UnsafeRawBufferPointer) -> (start: UInt32, end: UInt32) {
+            let start = view.baseAddress.map { $0 - bytes.baseAddress! } ?? 0
+            return (UInt32(start), UInt32(start + view.count))
+        }
         self.bytes = bytes
         self.action = UeventAction(action)
-        self.actionName = action
-        self.devpath = devpath
-        self.subsystem = subsystem
-        self.devname = devname
-        self.devtype = devtype
-        self.driver = driver
-        self.pciSlotName = pciSlotName
+        self.actionRange = range(action)
+        self.devpathRange = range(devpath)
+        self.subsystemRange = range(subsystem)
         self.major = try Self.number(major, .major).map { value throws(UeventParseError) in
             guard let narrowed = UInt32(exactly: value) else { throw .invalidNumber(.major) }
             return narrowed
@@ -145,7 +146,7 @@ public struct UeventMessage {
             return narrowed
         }
         self.sequenceNumber = try Self.number(seqnum, .seqnum)
-        self.propertiesStart = properties
+        self.propertiesStart = UInt32(properties)
     }
 
     /// Calls `body(key, value)` for every KEY=VALUE in message order,
@@ -154,7 +155,7 @@ public struct UeventMessage {
         _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws(E) -> Void
     ) throws(E) {
         // The message was validated in init, so the walk cannot fail here.
-        var index = propertiesStart
+        var index = Int(propertiesStart)
         while index < bytes.count {
             let end = bytes.firstIndex(of: ASCII.nul, in: index..<bytes.count) ?? bytes.count
             if let equals = bytes.firstIndex(of: ASCII.equals, in: index..<end) {
