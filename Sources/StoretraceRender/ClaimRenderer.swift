@@ -27,19 +27,8 @@ extension TextRenderer {
 extension JSONRenderer {
     /// `claim` (docs/events.md): who claimed which device, and the kernel's answer.
     public func renderClaim(_ record: ClaimRecord, into out: inout OutputBuffer) {
-        out.append("{\"time\":")
-        appendTime(monotonic: record.timestamp, into: &out)
-        out.append(",\"type\":\"claim\",\"pid\":")
-        out.appendDecimal(record.pid)
-        out.append(",\"tid\":")
-        out.appendDecimal(record.tid)
-        out.append(",\"comm\":")
-        out.appendJSONString(record.comm)
-        out.append(",\"uid\":")
-        out.appendDecimal(record.uid)
-        out.append(",\"mntns\":")
-        out.appendDecimal(record.mountNamespace)
-        enrichment?.appendNamespaceOwner(record.mountNamespace, into: &out)
+        appendTaskHead(type: "claim", timestamp: record.timestamp, pid: record.pid, tid: record.tid,
+                       comm: record.comm, uid: record.uid, mountNamespace: record.mountNamespace, into: &out)
         out.append(",\"ret\":")
         out.appendDecimal(record.returnValue)
         out.append(",\"errno\":")

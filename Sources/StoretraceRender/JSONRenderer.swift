@@ -20,21 +20,8 @@ public final class JSONRenderer {
     }
 
     public func render(_ record: SyscallRecord, into out: inout OutputBuffer) {
-        out.append("{\"time\":")
-        appendTime(monotonic: record.timestamp, into: &out)
-        out.append(",\"type\":\"")
-        out.append(record.kind.name)
-        out.append("\",\"pid\":")
-        out.appendDecimal(record.pid)
-        out.append(",\"tid\":")
-        out.appendDecimal(record.tid)
-        out.append(",\"comm\":")
-        out.appendJSONString(record.comm)
-        out.append(",\"uid\":")
-        out.appendDecimal(record.uid)
-        out.append(",\"mntns\":")
-        out.appendDecimal(record.mountNamespace)
-        enrichment?.appendNamespaceOwner(record.mountNamespace, into: &out)
+        appendTaskHead(type: record.kind.name, timestamp: record.timestamp, pid: record.pid, tid: record.tid,
+                       comm: record.comm, uid: record.uid, mountNamespace: record.mountNamespace, into: &out)
         out.append(",\"cgroup_id\":")
         out.appendDecimal(record.cgroupID)
         appendResult(record, into: &out)

@@ -110,6 +110,11 @@ extension KernelTests {
     /// mount points, in every namespace, and reports the mount's health.
     @Suite(.serialized) struct MountHealthCLITests {
         @Test func truncatedBackingFileLiveAndInReplay() throws {
+            // The block layer's "I/O error, dev ..." lines are rate-limited
+            // (printk_ratelimited: 10 per 5 s); a run right after another
+            // test that made block errors would see only "callbacks
+            // suppressed". Start with a fresh burst.
+            sleep(5)
             let disk = try LoopExt4()
             try disk.fill()
             let sleeper = try disk.holdCopyInAnotherNamespace()

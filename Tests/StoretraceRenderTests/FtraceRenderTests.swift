@@ -61,14 +61,20 @@ func le64(_ value: UInt64) -> [UInt8] { withUnsafeBytes(of: value.littleEndian, 
     }
 
     func render(_ bytes: [UInt8], task: TaskIdentity?, json: Bool) throws -> String {
+        try Self.render(bytes, catalog: catalog, cpu: 1, task: task, describe: symbol, json: json)
+    }
+
+    /// One ftrace record as `live` prints it, in JSON or text (FunctionGraphRenderTests too).
+    static func render(_ bytes: [UInt8], catalog: FtraceEventCatalog, cpu: UInt32, task: TaskIdentity?,
+                       describe: (UInt64) -> String, json: Bool) throws -> String {
         var out = OutputBuffer()
         try bytes.withUnsafeBytes { payload in
             let view = try catalog.view(payload)
             if json {
-                JSONRenderer(clock: clock).renderFtrace(view, monotonic: 1_000_000_000, cpu: 1, task: task, describe: symbol, into: &out)
+                JSONRenderer(clock: clock).renderFtrace(view, monotonic: 1_000_000_000, cpu: cpu, task: task, describe: describe, into: &out)
             } else {
                 TextRenderer(color: false, utcOffsetSeconds: 0, clock: clock)
-                    .renderFtrace(view, monotonic: 1_000_000_000, cpu: 1, task: task, describe: symbol, into: &out)
+                    .renderFtrace(view, monotonic: 1_000_000_000, cpu: cpu, task: task, describe: describe, into: &out)
             }
         }
         return String(decoding: out.bytes, as: UTF8.self)

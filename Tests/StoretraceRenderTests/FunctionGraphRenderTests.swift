@@ -84,17 +84,7 @@ import Testing
     func render(_ bytes: [UInt8], exit: EventFormat, json: Bool) throws -> String {
         let catalog = FtraceEventCatalog(formats: [("ftrace", Self.entry), ("ftrace", exit)])
         let task = TaskIdentity(tgid: 212, comm: Array("kworker/0:2".utf8))
-        var out = OutputBuffer()
-        try bytes.withUnsafeBytes { payload in
-            let view = try catalog.view(payload)
-            if json {
-                JSONRenderer(clock: clock).renderFtrace(view, monotonic: 1_000_000_000, cpu: 0, task: task, describe: symbol, into: &out)
-            } else {
-                TextRenderer(color: false, utcOffsetSeconds: 0, clock: clock)
-                    .renderFtrace(view, monotonic: 1_000_000_000, cpu: 0, task: task, describe: symbol, into: &out)
-            }
-        }
-        return String(decoding: out.bytes, as: UTF8.self)
+        return try FtraceRenderTests.render(bytes, catalog: catalog, cpu: 0, task: task, describe: symbol, json: json)
     }
 
     @Test func decodesEntryAndExitByTheirFormats() throws {
