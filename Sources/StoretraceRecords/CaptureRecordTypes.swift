@@ -267,6 +267,15 @@ public enum TaskCodec {
     }
 }
 
+extension CaptureField {
+    /// A member of an imported C struct, placed and sized as Swift lays the
+    /// struct out (as the C compiler does): the schemas of BPF records.
+    init<Record, T>(member name: String, _ path: KeyPath<Record, T>, _ type: String, of sample: Record) {
+        self.init(name: name, offset: MemoryLayout<Record>.offset(of: path)!,
+                  size: MemoryLayout.size(ofValue: sample[keyPath: path]), type: type)
+    }
+}
+
 /// The field text of storetrace.syscall, generated from the layout Swift
 /// imports from storetrace_abi.h (the header BPF is compiled with), so the
 /// schema stored in captures cannot drift from the record.
@@ -275,8 +284,7 @@ public enum SyscallSchema {
         typealias Event = st_syscall_event
         let sample = Event()
         func field<T>(_ name: String, _ path: KeyPath<Event, T>, _ type: String) -> CaptureField {
-            CaptureField(name: name, offset: MemoryLayout<Event>.offset(of: path)!,
-                         size: MemoryLayout.size(ofValue: sample[keyPath: path]), type: type)
+            CaptureField(member: name, path, type, of: sample)
         }
         return [
             field("kind", \.kind, "u16"),
@@ -310,8 +318,7 @@ public enum ClaimSchema {
         typealias Event = st_claim_event
         let sample = Event()
         func field<T>(_ name: String, _ path: KeyPath<Event, T>, _ type: String) -> CaptureField {
-            CaptureField(name: name, offset: MemoryLayout<Event>.offset(of: path)!,
-                         size: MemoryLayout.size(ofValue: sample[keyPath: path]), type: type)
+            CaptureField(member: name, path, type, of: sample)
         }
         return [
             field("kind", \.kind, "u16"),
