@@ -9,10 +9,10 @@ import StoretraceDecode
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let input = UnsafeRawBufferPointer(start: data, count: size)
     let text = String(decoding: input, as: UTF8.self)
-    for line in text.split(separator: "\n") {
-        if let mount = SnapshotText.mount(mountinfoLine: line) {
-            _ = (mount.peerGroup, mount.master, mount.propagateFrom, mount.isUnbindable)
-        }
+    var parser = MountinfoParser()
+    var malformed = 0, overLimit = 0
+    for mount in parser.mounts(text, limit: 64, malformed: &malformed, overLimit: &overLimit) {
+        _ = (mount.peerGroup, mount.master, mount.propagateFrom, mount.isUnbindable)
     }
     _ = SnapshotText.fileDescriptorInfo(input)
     SnapshotText.forEachMapping(input, wanted: { _, _ in true }) { _ in }

@@ -124,12 +124,20 @@ extension SnapshotText {
     ///     Filename                                Type            Size            Used            Priority
     ///     /swapfile                               file            1048572         0               -2
     public static func swapFiles(_ text: Substring) -> [String] {
-        var names: [String] = []
-        for line in text.split(separator: "\n").dropFirst() {
-            guard let end = line.firstIndex(where: { $0 == " " || $0 == "\t" }) else { continue }
-            names.append(unescapeOctal(line[..<end]))
+        var text = text
+        return text.withUTF8 { utf8 in
+            let bytes = UnsafeRawBufferPointer(utf8)
+            var names: [String] = []
+            var header = true
+            bytes.forEachLine { range in
+                guard !range.isEmpty else { return }
+                if header { header = false; return }
+                let end = (range.lowerBound..<range.upperBound).first { bytes[$0] == ASCII.space || bytes[$0] == ASCII.tab }
+                guard let end else { return }
+                names.append(unescapeOctal(bytes.view(range.lowerBound..<end)))
+            }
+            return names
         }
-        return names
     }
 
     /// Whether a process is a kernel thread (kthreadd and its children),
@@ -143,11 +151,8 @@ extension SnapshotText {
     /// "7:0" → (7, 0) when the whole text is a device number (a holder
     /// target given as MAJ:MIN); nil for anything else, including paths.
     public static func deviceNumberArgument(_ text: String) -> (major: UInt32, minor: UInt32)? {
-        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 2, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
-              let major = UInt32(parts[0]), let minor = UInt32(parts[1])
-        else { return nil }
-        return (major, minor)
+        var text = text
+        return text.withUTF8 { deviceNumber(UnsafeRawBufferPointer($0)) }
     }
 }
 

@@ -53,7 +53,14 @@ extension NodeSnapshot {
         top.add("boot_id", bootID)
         top.add("online_cpus", onlineCPUs)
         top.add("processes", .array(processes.map(\.jsonValue)))
-        top.add("mount_namespaces", .array(mountNamespaces.map(\.jsonValue)))
+        // Version 2: each distinct mount line once, and each namespace's
+        // table as [mount_id, parent_id, line] (docs/snapshot.md). Pod
+        // namespaces are near-copies of each other: 2,000 of them cost
+        // little more than one.
+        var pool = MountLinePool()
+        let namespaces = mountNamespaces.map { $0.jsonValue(pool: &pool) }
+        top.add("mount_lines", .array(pool.lines.map(\.jsonValue)))
+        top.add("mount_namespaces", .array(namespaces))
         top.add("block_devices", .array(blockDevices.map(\.jsonValue)))
         top.add("pci_functions", .array(pciFunctions.map(\.jsonValue)))
         top.add("virtio_devices", .array(virtioDevices.map(\.jsonValue)))
@@ -83,7 +90,7 @@ extension NodeSnapshot.ProcessEntry {
 }
 
 extension NodeSnapshot.MountNamespace {
-    var jsonValue: JSONValue {
+    fileprivate func jsonValue(pool: inout MountLinePool) -> JSONValue {
         var list = MemberList()
         list.add("mntns", .integer(inode))
         if isHost { list.add("host", .bool(true)) }
@@ -93,26 +100,54 @@ extension NodeSnapshot.MountNamespace {
         list.add("mountinfo_pid", mountinfoPID)
         if mountsOverLimit != 0 { list.add("mounts_over_limit", .integer(mountsOverLimit)) }
         if malformedLines != 0 { list.add("malformed_lines", .integer(malformedLines)) }
-        if let mounts { list.add("mounts", .array(mounts.map(\.jsonValue))) }
+        if let mounts {
+            list.add("mounts", .array(mounts.map { mount in
+                .array([.integer(mount.mountID), .integer(mount.parentID), .integer(pool.index(of: mount.line))])
+            }))
+        }
         return .object(list.members)
     }
 }
 
-extension NodeSnapshot.Mount {
-    var jsonValue: JSONValue {
+extension NodeSnapshot.Mount.Line {
+    fileprivate convenience init(reading entry: ObjectReader) throws(NodeSnapshotDecodingError) {
+        self.init(NodeSnapshot.Mount.Fields(
+            major: try entry.required("major", { $0.integer() }, "a device major"),
+            minor: try entry.required("minor", { $0.integer() }, "a device minor"),
+            root: try entry.required("root", \.stringValue, "a string"),
+            mountPoint: try entry.required("mount_point", \.stringValue, "a string"),
+            options: try entry.optional("options", \.stringValue, "a string") ?? "",
+            optionalFields: try entry.optionalStrings("optional_fields") ?? [],
+            fstype: try entry.required("fstype", \.stringValue, "a string"),
+            source: try entry.optional("source", \.stringValue, "a string") ?? "",
+            superOptions: try entry.optional("super_options", \.stringValue, "a string") ?? ""))
+    }
+
+    fileprivate var jsonValue: JSONValue {
         .object([
-            .init("mount_id", .integer(mountID)),
-            .init("parent_id", .integer(parentID)),
-            .init("major", .integer(major)),
-            .init("minor", .integer(minor)),
-            .init("root", .string(root)),
-            .init("mount_point", .string(mountPoint)),
-            .init("options", .string(options)),
-            .init("optional_fields", .array(optionalFields.map { .string($0) })),
-            .init("fstype", .string(fstype)),
-            .init("source", .string(source)),
-            .init("super_options", .string(superOptions)),
+            .init("major", .integer(fields.major)),
+            .init("minor", .integer(fields.minor)),
+            .init("root", .string(fields.root)),
+            .init("mount_point", .string(fields.mountPoint)),
+            .init("options", .string(fields.options)),
+            .init("optional_fields", .array(fields.optionalFields.map { .string($0) })),
+            .init("fstype", .string(fields.fstype)),
+            .init("source", .string(fields.source)),
+            .init("super_options", .string(fields.superOptions)),
         ])
+    }
+}
+
+/// The distinct mount lines of a snapshot, numbered in first-seen order.
+private struct MountLinePool {
+    var lines: [NodeSnapshot.Mount.Line] = []
+    var indices: [NodeSnapshot.Mount.Line: Int] = [:]
+
+    mutating func index(of line: NodeSnapshot.Mount.Line) -> Int {
+        if let known = indices[line] { return known }
+        lines.append(line)
+        indices[line] = lines.count - 1
+        return lines.count - 1
     }
 }
 
@@ -257,15 +292,21 @@ extension NodeSnapshot {
                 cgroupV1: try entry.optionalStrings("cgroup_v1"),
                 kernelThread: try entry.optional("kernel_thread", \.boolValue, "a boolean"))
         }
+        let mountLines = version >= 2 ? try top.array("mount_lines", NodeSnapshot.Mount.Line.init(reading:)) : []
         mountNamespaces = try top.array("mount_namespaces") { (entry) throws(NodeSnapshotDecodingError) in
             let inode: UInt64 = try entry.required("mntns", { $0.integer() }, "an inode number")
+            let mounts: [Mount]? = switch (entry.has("mounts"), version) {
+            case (false, _): nil
+            case (true, 1): try entry.array("mounts", Mount.init(reading:))
+            case (true, _): try entry.mountReferences("mounts", lines: mountLines)
+            }
             return MountNamespace(
                 inode: inode,
                 processCount: try entry.optional("process_count", { $0.integer() }, "a count") ?? 0,
                 ownerPID: try entry.optional("owner_pid", { $0.integer() }, "a pid"),
                 ownerComm: try entry.optional("owner_comm", \.stringValue, "a string"),
                 mountinfoPID: try entry.optional("mountinfo_pid", { $0.integer() }, "a pid"),
-                mounts: entry.has("mounts") ? try entry.array("mounts", Mount.init(reading:)) : nil,
+                mounts: mounts,
                 mountsOverLimit: try entry.optional("mounts_over_limit", { $0.integer() }, "a count") ?? 0,
                 malformedLines: try entry.optional("malformed_lines", { $0.integer() }, "a count") ?? 0,
                 // Snapshots before the key: the initial namespace by its fixed inode.
@@ -324,19 +365,11 @@ extension NodeSnapshot {
 }
 
 extension NodeSnapshot.Mount {
+    /// A version-1 mount: the ids and a mount line's keys in one object.
     fileprivate init(reading entry: ObjectReader) throws(NodeSnapshotDecodingError) {
-        self.init(
-            mountID: try entry.required("mount_id", { $0.integer() }, "an integer"),
-            parentID: try entry.required("parent_id", { $0.integer() }, "an integer"),
-            major: try entry.required("major", { $0.integer() }, "a device major"),
-            minor: try entry.required("minor", { $0.integer() }, "a device minor"),
-            root: try entry.required("root", \.stringValue, "a string"),
-            mountPoint: try entry.required("mount_point", \.stringValue, "a string"),
-            options: try entry.optional("options", \.stringValue, "a string") ?? "",
-            optionalFields: try entry.optionalStrings("optional_fields") ?? [],
-            fstype: try entry.required("fstype", \.stringValue, "a string"),
-            source: try entry.optional("source", \.stringValue, "a string") ?? "",
-            superOptions: try entry.optional("super_options", \.stringValue, "a string") ?? "")
+        self.init(mountID: try entry.required("mount_id", { $0.integer() }, "an integer"),
+                  parentID: try entry.required("parent_id", { $0.integer() }, "an integer"),
+                  line: try Line(reading: entry))
     }
 }
 
@@ -345,6 +378,22 @@ extension NodeSnapshot.Mount {
 struct ObjectReader {
     let value: JSONValue
     let path: String
+
+    /// A version-2 mount table: [mount_id, parent_id, line] for each mount,
+    /// `line` an index into the snapshot's `mount_lines`.
+    fileprivate func mountReferences(_ key: String, lines: [NodeSnapshot.Mount.Line]) throws(NodeSnapshotDecodingError) -> [NodeSnapshot.Mount] {
+        guard let elements = value[key]?.arrayValue else { throw .wrongType(path: keyPath(key), expected: "an array") }
+        var mounts: [NodeSnapshot.Mount] = []
+        mounts.reserveCapacity(elements.count)
+        for (index, element) in elements.enumerated() {
+            guard let triple = element.arrayValue, triple.count == 3,
+                  let id: Int = triple[0].integer(), let parent: Int = triple[1].integer(), let line: Int = triple[2].integer(),
+                  lines.indices.contains(line)
+            else { throw .wrongType(path: keyPath(key) + "[\(index)]", expected: "[mount_id, parent_id, line in mount_lines]") }
+            mounts.append(NodeSnapshot.Mount(mountID: id, parentID: parent, line: lines[line]))
+        }
+        return mounts
+    }
 
     func keyPath(_ key: String) -> String { path.isEmpty ? key : path + "." + key }
 

@@ -14,7 +14,7 @@ public struct NodeSnapshot: Equatable, Sendable {
     public static let format = "storetrace-node-snapshot"
     /// Bumped only for changes an older reader would misread. Adding keys
     /// does not bump it: readers ignore keys they do not know.
-    public static let version = 1
+    public static let version = 2
 
     /// When the snapshot was started.
     public var takenAt: TakenAt
@@ -161,40 +161,71 @@ public struct NodeSnapshot: Equatable, Sendable {
 
     /// One line of /proc/PID/mountinfo (proc(5)), with the kernel's octal
     /// escapes (\040 for a space, …) undone in paths, source and fstype.
+    ///
+    /// The ids are the mount's own; the rest of the line is a shared,
+    /// immutable `Line`: the hundreds of pod namespaces of a node are
+    /// near-copies of each other, and a scan (`MountinfoParser`) or a
+    /// snapshot read back gives every copy of a line the same object, so a
+    /// mount costs its ids and one reference (BENCHMARKS.md, "Snapshot scale").
     public struct Mount: Equatable, Sendable {
         public var mountID: Int
         public var parentID: Int
-        /// st_dev of files on this mount (the superblock's device).
-        public var major: UInt32
-        public var minor: UInt32
-        /// The directory of the filesystem that is mounted (a bind mount's origin).
-        public var root: String
-        public var mountPoint: String
-        /// Per-mount options ("rw,nosuid,relatime").
-        public var options: String
-        /// Propagation tags: "shared:N", "master:N", "propagate_from:N",
-        /// "unbindable". Empty for a private mount.
-        public var optionalFields: [String]
-        public var fstype: String
-        public var source: String
-        /// Per-superblock options, as the filesystem shows them.
-        public var superOptions: String
+        public private(set) var line: Line
+
+        /// What a mount line says apart from its ids.
+        public struct Fields: Hashable, Sendable {
+            /// st_dev of files on this mount (the superblock's device).
+            public var major: UInt32
+            public var minor: UInt32
+            /// The directory of the filesystem that is mounted (a bind mount's origin).
+            public var root: String
+            public var mountPoint: String
+            /// Per-mount options ("rw,nosuid,relatime").
+            public var options: String
+            /// Propagation tags: "shared:N", "master:N", "propagate_from:N",
+            /// "unbindable". Empty for a private mount.
+            public var optionalFields: [String]
+            public var fstype: String
+            public var source: String
+            /// Per-superblock options, as the filesystem shows them.
+            public var superOptions: String
+        }
+
+        /// The fields of one line, shared by every mount that has them.
+        public final class Line: Hashable, Sendable {
+            public let fields: Fields
+            public init(_ fields: Fields) { self.fields = fields }
+            public static func == (a: Line, b: Line) -> Bool { a === b || a.fields == b.fields }
+            public func hash(into hasher: inout Hasher) { hasher.combine(fields) }
+        }
+
+        public init(mountID: Int, parentID: Int, line: Line) {
+            self.mountID = mountID
+            self.parentID = parentID
+            self.line = line
+        }
 
         public init(mountID: Int, parentID: Int, major: UInt32, minor: UInt32, root: String,
                     mountPoint: String, options: String, optionalFields: [String] = [], fstype: String,
                     source: String, superOptions: String) {
-            self.mountID = mountID
-            self.parentID = parentID
-            self.major = major
-            self.minor = minor
-            self.root = root
-            self.mountPoint = mountPoint
-            self.options = options
-            self.optionalFields = optionalFields
-            self.fstype = fstype
-            self.source = source
-            self.superOptions = superOptions
+            self.init(mountID: mountID, parentID: parentID, line: Line(Fields(
+                major: major, minor: minor, root: root, mountPoint: mountPoint, options: options,
+                optionalFields: optionalFields, fstype: fstype, source: source, superOptions: superOptions)))
         }
+
+        public var fields: Fields {
+            get { line.fields }
+            set { line = Line(newValue) }
+        }
+        public var major: UInt32 { get { line.fields.major } set { fields.major = newValue } }
+        public var minor: UInt32 { get { line.fields.minor } set { fields.minor = newValue } }
+        public var root: String { get { line.fields.root } set { fields.root = newValue } }
+        public var mountPoint: String { get { line.fields.mountPoint } set { fields.mountPoint = newValue } }
+        public var options: String { get { line.fields.options } set { fields.options = newValue } }
+        public var optionalFields: [String] { get { line.fields.optionalFields } set { fields.optionalFields = newValue } }
+        public var fstype: String { get { line.fields.fstype } set { fields.fstype = newValue } }
+        public var source: String { get { line.fields.source } set { fields.source = newValue } }
+        public var superOptions: String { get { line.fields.superOptions } set { fields.superOptions = newValue } }
     }
 
     public struct BlockDevice: Equatable, Sendable {

@@ -10,36 +10,21 @@ public enum SnapshotText {
     ///
     /// nil for a line that does not have the fixed fields.
     public static func mount(mountinfoLine line: Substring) -> NodeSnapshot.Mount? {
-        // Split on single spaces, keeping empty fields: an empty source
-        // string ("mount -t tmpfs '' /x") shows up as two spaces in a row.
-        let fields = line.split(separator: " ", omittingEmptySubsequences: false)
-        guard fields.count >= 7,
-              let mountID = Int(fields[0]), let parentID = Int(fields[1]),
-              let device = deviceNumber(fields[2])
-        else { return nil }
-        guard let separator = fields[6...].firstIndex(of: "-"), fields.count >= separator + 3 else { return nil }
-        return NodeSnapshot.Mount(
-            mountID: mountID,
-            parentID: parentID,
-            major: device.major,
-            minor: device.minor,
-            root: unescapeOctal(fields[3]),
-            mountPoint: unescapeOctal(fields[4]),
-            options: String(fields[5]),
-            optionalFields: fields[6..<separator].filter { !$0.isEmpty }.map(String.init),
-            fstype: unescapeOctal(fields[separator + 1]),
-            source: unescapeOctal(fields[separator + 2]),
-            // Super options are the rest; joined back in case a filesystem
-            // printed an unescaped space in one.
-            superOptions: fields[(separator + 3)...].joined(separator: " "))
+        var parser = MountinfoParser()
+        var line = String(line)
+        return line.withUTF8 { parser.mount(UnsafeRawBufferPointer($0)) }
     }
 
     /// Undoes the kernel's `mangle()`/`seq_escape()`: a backslash and three
     /// octal digits stand for that byte ("\040" is a space). Anything else
     /// is kept as is. Bytes that are not UTF-8 become U+FFFD.
     public static func unescapeOctal(_ text: Substring) -> String {
-        guard text.utf8.contains(ASCII.backslash) else { return String(text) }
-        let bytes = Array(text.utf8)
+        var text = text
+        return text.withUTF8 { unescapeOctal(UnsafeRawBufferPointer($0)) }
+    }
+
+    static func unescapeOctal(_ bytes: UnsafeRawBufferPointer) -> String {
+        guard bytes.firstIndex(of: ASCII.backslash, in: 0..<bytes.count) != nil else { return bytes.string(0..<bytes.count) }
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
         var index = 0
@@ -61,6 +46,15 @@ public enum SnapshotText {
         guard let high = digit(a), let middle = digit(b), let low = digit(c) else { return nil }
         let value = high << 6 | middle << 3 | low
         return value <= 0xFF ? UInt8(value) : nil
+    }
+
+    /// "254:0" → (254, 0), the whole range.
+    static func deviceNumber(_ bytes: UnsafeRawBufferPointer) -> (major: UInt32, minor: UInt32)? {
+        guard let colon = bytes.firstIndex(of: ASCII.colon, in: 0..<bytes.count),
+              let major = bytes.decimal(0..<colon).flatMap({ UInt32(exactly: $0) }),
+              let minor = bytes.decimal(colon + 1..<bytes.count).flatMap({ UInt32(exactly: $0) })
+        else { return nil }
+        return (major, minor)
     }
 
     /// "254:0" → (254, 0).

@@ -118,6 +118,8 @@ private struct Scanner {
     var members: [UInt64: [Int32]] = [:]
     var namespaceOrder: [UInt64] = []
     var tables: [UInt64: [NodeSnapshot.Mount]] = [:]
+    /// One parser for the scan: near-identical tables share their strings.
+    var mountinfoParser = MountinfoParser()
     /// Where each pinned namespace is pinned: (mount point, namespace of the nsfs mount).
     var pins: [UInt64: (path: String, in: UInt64, mountID: Int)] = [:]
 
@@ -275,7 +277,7 @@ private struct Scanner {
         }
         // Our own table first, from ourselves: the one a path was resolved in.
         if let own, let text = try? String(contentsOfProcFile: "/proc/self/mountinfo", maxBytes: options.maxMountinfoBytes) {
-            tables[own] = Self.parse(mountinfo: text)
+            tables[own] = parse(mountinfo: text)
         }
         for inode in namespaceOrder where tables[inode] == nil {
             loadTable(inode)
@@ -293,19 +295,21 @@ private struct Scanner {
                 continue
             }
             if let text = reader.mountinfo(pid: pid, expectingNamespace: inode, maxBytes: options.maxMountinfoBytes) {
-                tables[inode] = Self.parse(mountinfo: text.text)
+                tables[inode] = parse(mountinfo: text.text)
                 return
             }
         }
         if let pid = fallback, let text = reader.mountinfo(pid: pid, expectingNamespace: inode, maxBytes: options.maxMountinfoBytes) {
-            tables[inode] = Self.parse(mountinfo: text.text)
+            tables[inode] = parse(mountinfo: text.text)
             return
         }
         counts.namespacesUnreadable += 1
     }
 
-    static func parse(mountinfo text: String) -> [NodeSnapshot.Mount] {
-        text.split(separator: "\n").compactMap { SnapshotText.mount(mountinfoLine: $0) }
+    mutating func parse(mountinfo text: String) -> [NodeSnapshot.Mount] {
+        var malformed = 0
+        var overLimit = 0
+        return mountinfoParser.mounts(text, malformed: &malformed, overLimit: &overLimit)
     }
 
     /// nsfs bind mounts of mount namespaces (`lsns --persistent`) in every

@@ -192,6 +192,8 @@ extension NodeSnapshot {
             namespaces.removeLast(namespaces.count - limits.maxMountNamespaces)
         }
 
+        // One parser for the scan: the namespaces' near-identical tables share their strings.
+        var parser = MountinfoParser()
         for index in namespaces.indices {
             let inode = namespaces[index].inode
             var candidates: [Int32] = namespaces[index].ownerPID.map { [$0] } ?? []
@@ -204,22 +206,12 @@ extension NodeSnapshot {
                 else { continue }
                 // A file cut at the byte cap may end in a partial line:
                 // drop it and count it as cut rather than malformed.
-                var body = text.text[...]
-                if text.cut { body = body[..<(body.lastIndex(of: "\n") ?? body.startIndex)] }
-                var mounts: [Mount] = []
+                var body = text.text
+                if text.cut { body = String(body[..<(body.utf8.lastIndex(of: UInt8(ascii: "\n")) ?? body.startIndex)]) }
                 var malformed = 0
                 var overLimit = text.cut ? 1 : 0
-                for line in body.split(separator: "\n") {
-                    guard mounts.count < limits.maxMountsPerNamespace else {
-                        overLimit += 1
-                        continue
-                    }
-                    if let mount = SnapshotText.mount(mountinfoLine: line) {
-                        mounts.append(mount)
-                    } else {
-                        malformed += 1
-                    }
-                }
+                let mounts = parser.mounts(body, limit: limits.maxMountsPerNamespace, malformed: &malformed,
+                                           overLimit: &overLimit)
                 namespaces[index].mounts = mounts
                 namespaces[index].mountinfoPID = pid
                 namespaces[index].malformedLines = malformed

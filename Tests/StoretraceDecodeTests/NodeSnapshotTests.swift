@@ -75,14 +75,20 @@ fileprivate struct SplitMix64: RandomNumberGenerator {
         #expect(try NodeSnapshot(json: minimalSnapshot().jsonText()) == minimalSnapshot())
     }
 
-    @Test func keysAreStable() {
+    @Test func keysAreStable() throws {
         // The documented form (docs/snapshot.md); a change here is a format change.
         var snapshot = minimalSnapshot()
         snapshot.processes = [.init(pid: 7, ppid: 1, comm: "sh", uid: 0, mountNamespace: 9, cgroup: "/")]
-        snapshot.mountNamespaces = [.init(inode: 9, processCount: 1, ownerPID: 7, ownerComm: "sh", mountinfoPID: 7, mounts: [
-            .init(mountID: 1, parentID: 0, major: 0, minor: 2, root: "/", mountPoint: "/", options: "rw",
-                  optionalFields: ["shared:1"], fstype: "tmpfs", source: "none", superOptions: "rw"),
-        ])]
+        let root = NodeSnapshot.Mount(mountID: 1, parentID: 0, major: 0, minor: 2, root: "/", mountPoint: "/", options: "rw",
+                                      optionalFields: ["shared:1"], fstype: "tmpfs", source: "none", superOptions: "rw")
+        var copy = root
+        (copy.mountID, copy.parentID) = (501, 500)
+        let run = NodeSnapshot.Mount(mountID: 502, parentID: 501, major: 0, minor: 3, root: "/", mountPoint: "/run", options: "rw",
+                                     fstype: "tmpfs", source: "tmpfs", superOptions: "rw")
+        snapshot.mountNamespaces = [
+            .init(inode: 9, processCount: 1, ownerPID: 7, ownerComm: "sh", mountinfoPID: 7, mounts: [root]),
+            .init(inode: 10, processCount: 1, ownerPID: 8, ownerComm: "sh", mountinfoPID: 8, mounts: [copy, run]),
+        ]
         snapshot.blockDevices = [.init(name: "loop0", major: 7, minor: 0, sizeBytes: 512, readAheadKB: 128, rotational: false,
                                        scheduler: "none", loopBackingFile: "/f")]
         snapshot.pciFunctions = [.init(address: "0000:00:02.0", vendor: "0x1af4", device: "0x1042", pciClass: "0x018000",
@@ -90,16 +96,19 @@ fileprivate struct SplitMix64: RandomNumberGenerator {
         let expected = """
         {
           "format": "storetrace-node-snapshot",
-          "version": 1,
+          "version": 2,
           "taken_at": {"monotonic_ns": 5, "realtime_ns": 6},
           "clock_offsets": {"realtime_minus_monotonic_ns": 1},
           "processes": [
             {"pid": 7, "ppid": 1, "comm": "sh", "uid": 0, "mntns": 9, "cgroup": "/"}
           ],
+          "mount_lines": [
+            {"major": 0, "minor": 2, "root": "/", "mount_point": "/", "options": "rw", "optional_fields": ["shared:1"], "fstype": "tmpfs", "source": "none", "super_options": "rw"},
+            {"major": 0, "minor": 3, "root": "/", "mount_point": "/run", "options": "rw", "optional_fields": [], "fstype": "tmpfs", "source": "tmpfs", "super_options": "rw"}
+          ],
           "mount_namespaces": [
-            {"mntns": 9, "process_count": 1, "owner_pid": 7, "owner_comm": "sh", "mountinfo_pid": 7, "mounts": [
-                {"mount_id": 1, "parent_id": 0, "major": 0, "minor": 2, "root": "/", "mount_point": "/", "options": "rw", "optional_fields": ["shared:1"], "fstype": "tmpfs", "source": "none", "super_options": "rw"}
-              ]}
+            {"mntns": 9, "process_count": 1, "owner_pid": 7, "owner_comm": "sh", "mountinfo_pid": 7, "mounts": [[1, 0, 0]]},
+            {"mntns": 10, "process_count": 1, "owner_pid": 8, "owner_comm": "sh", "mountinfo_pid": 8, "mounts": [[501, 500, 0], [502, 501, 1]]}
           ],
           "block_devices": [
             {"name": "loop0", "major": 7, "minor": 0, "size_bytes": 512, "read_ahead_kb": 128, "rotational": false, "scheduler": "none", "loop_backing_file": "/f"}
@@ -112,6 +121,24 @@ fileprivate struct SplitMix64: RandomNumberGenerator {
         }
         """
         #expect(snapshot.jsonText() == expected)
+        #expect(try NodeSnapshot(json: expected) == snapshot)
+    }
+
+    /// Version 1 (storetrace before 2026-12) wrote every mount as an object
+    /// in its namespace; captures of that time still replay.
+    @Test func versionOneMountTablesStillRead() throws {
+        let old = """
+            {"format": "storetrace-node-snapshot", "version": 1,
+             "taken_at": {"monotonic_ns": 5, "realtime_ns": 6}, "clock_offsets": {"realtime_minus_monotonic_ns": 1},
+             "mount_namespaces": [{"mntns": 9, "process_count": 1, "mounts": [
+               {"mount_id": 1, "parent_id": 0, "major": 0, "minor": 2, "root": "/", "mount_point": "/", "options": "rw",
+                "optional_fields": ["shared:1"], "fstype": "tmpfs", "source": "none", "super_options": "rw"}]}]}
+            """
+        let snapshot = try NodeSnapshot(json: old)
+        #expect(snapshot.mountNamespaces.first?.mounts == [
+            .init(mountID: 1, parentID: 0, major: 0, minor: 2, root: "/", mountPoint: "/", options: "rw",
+                  optionalFields: ["shared:1"], fstype: "tmpfs", source: "none", superOptions: "rw"),
+        ])
     }
 
     @Test func snapshotsBeforeHostAndKernelThreadKeysStillRead() throws {
@@ -236,7 +263,7 @@ fileprivate struct SplitMix64: RandomNumberGenerator {
         #expect(decodeError("[]") == .wrongType(path: "(document)", expected: "an object"))
         #expect(decodeError(#"{"version": 1}"#) == .notASnapshot(format: nil))
         #expect(decodeError(#"{"format": "other", "version": 1}"#) == .notASnapshot(format: "other"))
-        #expect(decodeError(#"{"format": "storetrace-node-snapshot", "version": 2}"#) == .unsupportedVersion(2))
+        #expect(decodeError(#"{"format": "storetrace-node-snapshot", "version": 3}"#) == .unsupportedVersion(3))
         #expect(decodeError(#"{"format": "storetrace-node-snapshot", "version": "1"}"#) == .wrongType(path: "version", expected: "an integer"))
         #expect(decodeError(#"{"format": "storetrace-node-snapshot", "version": 1}"#) == .missingKey(path: "taken_at"))
         #expect(decodeError("{\(head), \"processes\": [{\"pid\": 1}, {\"pid\": 2147483648}]}")
@@ -248,6 +275,15 @@ fileprivate struct SplitMix64: RandomNumberGenerator {
             == .wrongType(path: "block_devices[0].size_bytes", expected: "a size"))
         #expect(decodeError("{\(head), \"mount_namespaces\": [{\"mntns\": 1, \"mounts\": [{\"mount_id\": 1}]}]}")
             == .missingKey(path: "mount_namespaces[0].mounts[0].parent_id"))
+        let head2 = head.replacingVersion(with: 2)
+        let line = #"{"major": 0, "minor": 2, "root": "/", "mount_point": "/", "fstype": "tmpfs"}"#
+        #expect(decodeError("{\(head2), \"mount_lines\": [\(line)], \"mount_namespaces\": [{\"mntns\": 1, \"mounts\": [[1, 0, 1]]}]}")
+            == .wrongType(path: "mount_namespaces[0].mounts[0]", expected: "[mount_id, parent_id, line in mount_lines]"))
+        #expect(decodeError("{\(head2), \"mount_lines\": [\(line)], \"mount_namespaces\": [{\"mntns\": 1, \"mounts\": [[1, 0]]}]}")
+            == .wrongType(path: "mount_namespaces[0].mounts[0]", expected: "[mount_id, parent_id, line in mount_lines]"))
+        #expect(decodeError("{\(head2), \"mount_lines\": [{\"major\": 0}], \"mount_namespaces\": []}")
+            == .missingKey(path: "mount_lines[0].minor"))
+        #expect(decodeError("{\(head2), \"mount_lines\": [\(line)], \"mount_namespaces\": [{\"mntns\": 1, \"mounts\": [[1, 0, 0]]}]}") == nil)
         #expect(decodeError("{\(head), \"processes\": [{\"pid\": 1, \"cgroup_v1\": [\"a\", 2]}]}")
             == .wrongType(path: "processes[0].cgroup_v1[1]", expected: "a string"))
         #expect(decodeError("{\(head)}") == nil)
@@ -259,6 +295,13 @@ fileprivate struct SplitMix64: RandomNumberGenerator {
         #expect(try JSONValue.parse("-9223372036854775808").integer(as: Int64.self) == Int64.min)
         #expect(try JSONValue.parse("1e3").integer(as: Int.self) == nil)
         #expect(try JSONValue.parse("-0").integer(as: Int.self) == 0)
+    }
+}
+
+extension String {
+    /// The document head of these tests with another "version".
+    fileprivate func replacingVersion(with version: Int) -> String {
+        String(split(separator: "\"version\": 1", omittingEmptySubsequences: false).joined(separator: "\"version\": \(version)"))
     }
 }
 
@@ -286,6 +329,47 @@ fileprivate struct SplitMix64: RandomNumberGenerator {
                     "27 1 254:0 / / rw shared:1 ext4 s o", "27 1 254:0 / / rw - ext4"] {
             #expect(SnapshotText.mount(mountinfoLine: bad[...]) == nil, "\(bad)")
         }
+    }
+
+    /// A whole table through one parser: the counts, and the strings of a
+    /// second namespace's copy of a line sharing the first one's storage.
+    @Test func mountinfoTablesShareStrings() throws {
+        func table(_ id: Int, _ parent: Int) -> String { """
+            27 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw,discard,resv_strict
+            garbage
+
+            \(id) \(parent) 0:29 / /var/lib/kubelet/pods/7f3e1c2a/volumes rw,nosuid shared:7 master:1 - tmpfs tmpfs rw,size=1024k
+            32 27 0:30 / /ends/after/source rw - tmpfs tmpfs
+            33 27 0:31 / /over/the/limit rw - tmpfs tmpfs rw
+
+            """ }
+        var parser = MountinfoParser()
+        var malformed = 0, overLimit = 0
+        let first = parser.mounts(table(31, 27), limit: 3, malformed: &malformed, overLimit: &overLimit)
+        #expect(first.map(\.mountID) == [27, 31, 32])
+        #expect(malformed == 1)
+        #expect(overLimit == 1)
+        #expect(first[1].optionalFields == ["shared:7", "master:1"])
+        #expect(first[2].superOptions == "")
+        let second = parser.mounts(table(931, 927), limit: 3,
+                                   malformed: &malformed, overLimit: &overLimit)
+        #expect(second[1].mountID == 931 && second[1].parentID == 927)
+        #expect(second[1] == NodeSnapshot.Mount(
+            mountID: 931, parentID: 927, major: 0, minor: 29, root: "/", mountPoint: "/var/lib/kubelet/pods/7f3e1c2a/volumes",
+            options: "rw,nosuid", optionalFields: ["shared:7", "master:1"], fstype: "tmpfs", source: "tmpfs",
+            superOptions: "rw,size=1024k"))
+        func storage(_ string: String) -> UnsafeRawPointer? {
+            var string = string
+            return string.withUTF8 { UnsafeRawPointer($0.baseAddress) }
+        }
+        #expect(first[1].line === second[1].line)
+        #expect(first[0].line === second[0].line)
+        // Lines that differ still share their strings.
+        let other = parser.mounts("40 1 0:29 / /var/lib/kubelet/pods/7f3e1c2a/volumes ro - tmpfs tmpfs rw,size=1024k",
+                                  malformed: &malformed, overLimit: &overLimit)
+        #expect(other[0].line !== first[1].line)
+        #expect(storage(other[0].mountPoint) == storage(first[1].mountPoint))
+        // (Strings of up to 15 bytes, such as its options, are stored inline: nothing to share.)
     }
 
     @Test func processStatus() {
