@@ -13,6 +13,8 @@ public struct RecordOptions: Sendable {
     /// Flush (write and fdatasync) at least this often.
     public var flushIntervalMilliseconds = 1000
     public var overwrite = false
+    /// `--rotate SIZE --keep N`: a ring of files in the directory `path`.
+    public var ring: CaptureRing?
     public init(path: String) { self.path = path }
 }
 
@@ -135,7 +137,7 @@ public final class LiveSession {
             options.overwrite = record.overwrite
             options.maxFileSize = record.maxSize
             do {
-                recorder = try CaptureRecorder(path: record.path, options: options, decoder: decoder)
+                recorder = try CaptureRecorder(path: record.path, options: options, decoder: decoder, ring: record.ring)
             } catch {
                 throw .createCapture(error, path: record.path)
             }
@@ -211,6 +213,7 @@ public final class LiveSession {
         summarizer?.mountHealth = health
         if let summarizer { pipeline.add(summarizer) }
         let driver = SourceDriver(sources: sources, pipeline: pipeline)
+        recorder?.lossesNow = { driver.losses }
         var closed = false
         func closeAll() {
             guard !closed else { return }
@@ -228,7 +231,8 @@ public final class LiveSession {
             parts.append("\(tracer.attached.count) syscalls (\(mode))")
         }
         parts += opened.sources.filter { $0.kind != .syscall }.map(\.kind.name)
-        say(status, "storetrace: tracing " + parts.joined(separator: ", ") + (config.record.map { " into \($0.path)" } ?? "") + "; Ctrl-C to stop")
+        say(status, "storetrace: tracing " + parts.joined(separator: ", ") + (config.record.map { record in
+            record.ring.map { " into \($0.directory) (\($0.keep) files of \(SnapshotRenderer.humanSize($0.fileSize)))" } ?? " into \(record.path)" } ?? "") + "; Ctrl-C to stop")
 
         // Timers: stop checks, losses and the status line each second,
         // --flush-interval, a --duration shorter than a second.
@@ -258,7 +262,7 @@ public final class LiveSession {
                 let bySource = SourceKind.allCases.map { "\($0.name) \(pipeline.counts.bySource[$0.index])" }
                 status.withBuffer {
                     $0.append(string: "\r\u{1B}[Krecording \(seconds / 60):\(String(format2: seconds % 60))  \(pipeline.counts.shown) events ("
-                              + bySource.joined(separator: ", ") + ")  \(lost) lost  \(recorder.writer.projectedSize >> 10) KiB")
+                              + bySource.joined(separator: ", ") + ")  \(lost) lost  \(recorder.bytesWritten >> 10) KiB")
                 }
                 status.flush()
             }
@@ -307,7 +311,7 @@ public final class LiveSession {
 
     /// The start of the capture must fit in --max-size, or not one event would.
     private func checkStartFits(_ recorder: CaptureRecorder, _ record: RecordOptions) throws(SessionError) {
-        guard let limit = record.maxSize, recorder.writer.projectedSize > limit else { return }
+        guard let limit = record.maxSize ?? record.ring?.fileSize, recorder.writer.projectedSize > limit else { return }
         throw .maxSizeBelowStart(path: record.path, limit: limit, start: recorder.writer.projectedSize)
     }
 }
