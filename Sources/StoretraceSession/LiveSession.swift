@@ -312,7 +312,8 @@ public final class LiveSession {
     /// The start of the capture must fit in --max-size, or not one event would.
     private func checkStartFits(_ recorder: CaptureRecorder, _ record: RecordOptions) throws(SessionError) {
         guard let limit = record.maxSize ?? record.ring?.fileSize, recorder.writer.projectedSize > limit else { return }
-        throw .maxSizeBelowStart(path: record.path, limit: limit, start: recorder.writer.projectedSize)
+        throw .maxSizeBelowStart(path: record.path, limit: limit, start: recorder.writer.projectedSize,
+                                 option: record.maxSize == nil ? "--rotate" : "--max-size")
     }
 }
 
