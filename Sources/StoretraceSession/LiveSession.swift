@@ -38,6 +38,8 @@ public struct LiveConfiguration: Sendable {
     public var statusLine = false
     /// Build a `StorageSummary` (`--summary`), returned in `LiveSummary.storage`.
     public var summary = false
+    /// `--metrics-file`: Prometheus text format, rewritten every 5 s and at exit.
+    public var metricsPath: String?
     public init() {}
 }
 
@@ -164,6 +166,8 @@ public final class LiveSession {
             try checkStartFits(recorder, config.record!)
         }
         if let printer { consumers.append(printer) }
+        let metrics = config.metricsPath.map(MetricsExporter.init(path:))
+        if let metrics { consumers.append(metrics) }
         if recorder == nil {
             blockDevices = NodeSnapshot.takeBlockDevices()
             printer?.enrichment = SnapshotEnrichment(devices: BlockDevicesInForce(blockDevices))
@@ -202,7 +206,7 @@ public final class LiveSession {
         pipeline.add(devices)
         // mount_health events where they are shown; the summary's unhealthy mounts in any case.
         let showsHealth = printer != nil && filter.wants(.mountHealth)
-        let health = showsHealth || config.summary ? MountHealthAnalyzer(pipeline: pipeline, deliver: showsHealth) : nil
+        let health = showsHealth || config.summary || metrics != nil ? MountHealthAnalyzer(pipeline: pipeline, deliver: showsHealth) : nil
         if let health { pipeline.add(health) }
         devices.refresh()
         // Copies show the read-ahead in force; a uevent points the sampler at a new disk.
@@ -214,6 +218,18 @@ public final class LiveSession {
         if let summarizer { pipeline.add(summarizer) }
         let driver = SourceDriver(sources: sources, pipeline: pipeline)
         recorder?.lossesNow = { driver.losses }
+        metrics?.losses = { driver.losses }
+        metrics?.mountHealth = health
+        if let recorder { metrics?.captureBytes = { recorder.bytesWritten } }
+        var metricsFailure: Int32?
+        func writeMetrics() {
+            guard let metrics, !metrics.write(), metrics.failure != metricsFailure else { return }
+            metricsFailure = metrics.failure
+            say(status, "storetrace: cannot write --metrics-file " + metrics.path + ": "
+                + (metrics.failure.flatMap { ErrnoNames.name($0).map { "\($0)" } } ?? "error"))
+        }
+        writeMetrics()
+        var ticks = 0
         var closed = false
         func closeAll() {
             guard !closed else { return }
@@ -267,6 +283,8 @@ public final class LiveSession {
                 status.flush()
             }
             pipeline.batchEnded()
+            ticks += 1
+            if ticks % 5 == 0 { writeMetrics() }
             checkStop()
             if let duration = config.duration, UInt64(now - started) >= duration { stop(.duration) }
         } }
@@ -303,6 +321,7 @@ public final class LiveSession {
             summary.outputFailure = sink.failure
             summary.outputCutBytes = sink.cutBytes
         }
+        writeMetrics()
         say(status, summary.line)
         if let failure = printer?.sink.failure, failure != EPIPE { throw .output(errno: failure) }
         if let failure = recorder?.failure { throw .writeCapture(failure) }
