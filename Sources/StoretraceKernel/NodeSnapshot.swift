@@ -371,7 +371,7 @@ extension NodeSnapshot {
 }
 
 /// Names in a directory, without "." and "..". Empty when it cannot be read.
-func directoryEntries(of path: String) -> [String] {
+public func directoryEntries(of path: String) -> [String] {
     guard let directory = opendir(path) else { return [] }
     defer { closedir(directory) }
     var names: [String] = []

@@ -6,23 +6,30 @@ import StoretraceRecords
 /// through the analyzer `replay` runs, nothing rendered.
 public enum CaptureHealth {
     public static func unhealthyMounts(path: String) throws(SessionError) -> [MountHealth] {
-        let reader: CaptureReader
-        do {
-            reader = try CaptureReader(path: path)
-        } catch {
-            throw .openCapture(error, path: path)
-        }
-        if let problem = CaptureRecordTypes.byteOrderProblem(reader.header) {
-            throw .readCapture(path: path, reason: problem)
-        }
+        try unhealthyMounts(paths: [path])
+    }
+
+    /// The files of one node read as one (`CaptureSet.paths`).
+    public static func unhealthyMounts(paths: [String]) throws(SessionError) -> [MountHealth] {
         let pipeline = Pipeline(filter: EventFilter(), consumers: [], merging: false)
         let analyzer = MountHealthAnalyzer(pipeline: pipeline, deliver: false)
         pipeline.add(analyzer)
-        let feed = CaptureFeed(reader: reader, pipeline: pipeline, printer: nil, since: nil, until: nil)
-        do {
-            try reader.read(accept: CaptureRecordTypes.isReadable) { record in feed.take(record) }
-        } catch {
-            throw .readCapture(path: path, reason: "\(error)")
+        for path in paths {
+            let reader: CaptureReader
+            do {
+                reader = try CaptureReader(path: path)
+            } catch {
+                throw .openCapture(error, path: path)
+            }
+            if let problem = CaptureRecordTypes.byteOrderProblem(reader.header) {
+                throw .readCapture(path: path, reason: problem)
+            }
+            let feed = CaptureFeed(reader: reader, pipeline: pipeline, printer: nil, since: nil, until: nil)
+            do {
+                try reader.read(accept: CaptureRecordTypes.isReadable) { record in feed.take(record) }
+            } catch {
+                throw .readCapture(path: path, reason: "\(error)")
+            }
         }
         pipeline.finish()
         return analyzer.unhealthy

@@ -1,5 +1,7 @@
+import Glibc
 import StoretraceCapture
 import StoretraceDecode
+import StoretraceKernel
 import StoretraceRecords
 
 /// The consumer that writes every event that passed the filters into a
@@ -8,8 +10,31 @@ import StoretraceRecords
 /// the ftrace formats and node snapshots (from the session). The first
 /// write error (a full disk) stops recording: what was flushed before stays
 /// readable, and the session ends with that error.
+///
+/// With a `CaptureRing` (`record --rotate`), a file that reached its size is
+/// closed after the record that filled it and the next one is started with
+/// what the first one started with (the schemas, the start snapshot, the
+/// ftrace formats, the device table in force, every thread named so far),
+/// so each file replays on its own exactly as `record --live` printed. Each
+/// file's trailer holds the losses counted while it was written.
 public final class CaptureRecorder: EventConsumer {
-    public let writer: CaptureWriter
+    public private(set) var writer: CaptureWriter
+    public let ring: CaptureRing?
+    /// The loss counters now (the session's sources), for a rotated file's trailer.
+    public var lossesNow: () -> [LossCount] = { [] }
+    /// Files closed by rotation, and their bytes.
+    public private(set) var rotations: UInt64 = 0
+    private var closedBytes: UInt64 = 0
+    /// Ring files that could not be removed (path: errno), last first.
+    public private(set) var pruneFailures: [(path: String, errno: Int32)] = []
+    private let options: CaptureWriterOptions
+    /// Loss counters at the start of the current file.
+    private var lossBase: [LossCount] = []
+    // What every file starts with.
+    private var startSnapshot: [UInt8]?
+    private var formats: [[UInt8]] = []
+    private var devicesJSON: [UInt8]?
+    private var tasks: [Int32: TaskIdentity] = [:]
     public private(set) var failure: CaptureError?
     /// --max-size was reached: a normal stop, not a failure.
     public private(set) var limitReached = false
@@ -31,14 +56,26 @@ public final class CaptureRecorder: EventConsumer {
     public var unwritten: UInt64 { refused + writer.dataRecordsBuffered }
 
     /// `decoder` names the kernel addresses of function events.
-    public init(path: String, options: CaptureWriterOptions, decoder: EventDecoder) throws(CaptureError) {
-        writer = try CaptureWriter(path: path, options: options)
+    /// With `ring`, `path` is ignored: files are named by the ring.
+    public init(path: String, options: CaptureWriterOptions, decoder: EventDecoder, ring: CaptureRing? = nil) throws(CaptureError) {
+        self.ring = ring
+        self.options = options
+        writer = try Self.open(ring.map { $0.path(startedAt: KernelClock.now(CLOCK_REALTIME)) } ?? path, options)
+        clock = ClockOffset(realtimeMinusMonotonic: writer.initialClockSample.realtimeOffsetNs)
+        self.decoder = decoder
+        if let ring { pruneFailures = ring.prune().reversed() }
+    }
+
+    private static func open(_ path: String, _ options: CaptureWriterOptions) throws(CaptureError) -> CaptureWriter {
+        let writer = try CaptureWriter(path: path, options: options)
         for type in CaptureRecordTypes.written {
             try writer.registerType(id: type.id, name: type.name, version: type.version, schema: type.fields)
         }
-        clock = ClockOffset(realtimeMinusMonotonic: writer.initialClockSample.realtimeOffsetNs)
-        self.decoder = decoder
+        return writer
     }
+
+    /// Capture bytes written, over every file of a ring (the removed ones too).
+    public var bytesWritten: UInt64 { closedBytes &+ writer.projectedSize }
 
     public func consume(_ event: Event, raw: RawRecord) {
         if case .ftrace(let view, _) = event {
@@ -58,7 +95,50 @@ public final class CaptureRecorder: EventConsumer {
         } catch {
             refused &+= 1
             if case .sizeLimitReached = error { limitReached = true } else { failure = error }
+            return
         }
+        if let ring, writer.projectedSize >= ring.fileSize { rotate(ring, timestamp: raw.timestamp) }
+    }
+
+    /// Closes the full file and starts the next with what the first began with.
+    private func rotate(_ ring: CaptureRing, timestamp: UInt64) {
+        let losses = lossesNow()
+        let next = ring.path(startedAt: KernelClock.now(CLOCK_REALTIME))
+        do {
+            try writer.close(trailer: trailer(drops: losses, note: "rotated: continued in \(next)"))
+        } catch {
+            failure = error
+            return
+        }
+        closedBytes &+= writer.bytesWritten
+        rotations &+= 1
+        lossBase = losses
+        do {
+            writer = try Self.open(next, options)
+        } catch {
+            failure = error
+            return
+        }
+        if let startSnapshot { appendSnapshot(startSnapshot) }
+        for bytes in formats {
+            guard failure == nil else { break }
+            do { try writer.appendRepeated(type: CaptureRecordTypes.ftraceFormat.id, timestamp: timestamp, bytes: bytes) } catch { failure = error }
+        }
+        if let devicesJSON { metadata(type: CaptureRecordTypes.devices, timestamp: timestamp, devicesJSON) }
+        for (tid, identity) in tasks.sorted(by: { $0.key < $1.key }) {
+            metadata(type: CaptureRecordTypes.task, timestamp: timestamp, TaskCodec.encode(tid: tid, identity))
+        }
+        symbolsWritten.removeAll(keepingCapacity: true)
+        let failed = ring.prune()
+        if !failed.isEmpty { pruneFailures = failed.reversed() + pruneFailures.prefix(8) }
+    }
+
+    /// The trailer of the current file: the losses counted while it was written.
+    private func trailer(drops: [LossCount], note: String) -> CaptureTrailerInfo {
+        let counted = drops.map { loss in
+            CaptureDropCounter(source: loss.name, count: loss.count &- (lossBase.first { $0.name == loss.name }?.count ?? 0))
+        }
+        return CaptureTrailerInfo(drops: counted, note: note)
     }
 
     /// The record's bytes as its capture type stores them.
@@ -90,9 +170,10 @@ public final class CaptureRecorder: EventConsumer {
     /// chunk costs the ftrace events up to the next repetition, not all later ones.
     public func appendFormat(system: String, formatText: String, timestamp: UInt64) {
         guard failure == nil else { return }
+        let bytes = FtraceFormatCodec.encode(system: system, formatText: formatText)
+        if ring != nil { formats.append(bytes) }
         do {
-            try writer.appendRepeated(type: CaptureRecordTypes.ftraceFormat.id, timestamp: timestamp,
-                                      bytes: FtraceFormatCodec.encode(system: system, formatText: formatText))
+            try writer.appendRepeated(type: CaptureRecordTypes.ftraceFormat.id, timestamp: timestamp, bytes: bytes)
         } catch {
             failure = error
         }
@@ -109,6 +190,10 @@ public final class CaptureRecorder: EventConsumer {
     /// Writes which process a thread of an ftrace event belongs to, and its
     /// name, before the thread's first event.
     public func appendTask(tid: Int32, _ identity: TaskIdentity, timestamp: UInt64) {
+        if ring != nil {
+            if tasks.count >= TaskTable.capacity { tasks.removeAll(keepingCapacity: true) } // as the table does
+            tasks[tid] = identity
+        }
         metadata(type: CaptureRecordTypes.task, timestamp: timestamp, TaskCodec.encode(tid: tid, identity))
     }
 
@@ -119,10 +204,13 @@ public final class CaptureRecorder: EventConsumer {
 
     /// The device table, where it took effect among the records.
     public func devicesChanged(_ table: DeviceTable, json: [UInt8], timestamp: UInt64) {
+        if ring != nil { devicesJSON = json }
         metadata(type: CaptureRecordTypes.devices, timestamp: timestamp, json)
     }
 
+    /// The first one is the start snapshot every file of a ring repeats.
     public func appendSnapshot(_ json: [UInt8]) {
+        if startSnapshot == nil && ring != nil { startSnapshot = json }
         guard failure == nil else { return }
         do { try writer.appendHostSnapshot(json) } catch { failure = error }
     }
@@ -133,7 +221,7 @@ public final class CaptureRecorder: EventConsumer {
     }
 
     public func close(drops: [LossCount], note: String) {
-        let trailer = CaptureTrailerInfo(drops: drops.map { CaptureDropCounter(source: $0.name, count: $0.count) }, note: note)
+        let trailer = trailer(drops: drops, note: note)
         do {
             try writer.close(trailer: trailer)
         } catch {

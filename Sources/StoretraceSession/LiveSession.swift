@@ -13,6 +13,8 @@ public struct RecordOptions: Sendable {
     /// Flush (write and fdatasync) at least this often.
     public var flushIntervalMilliseconds = 1000
     public var overwrite = false
+    /// `--rotate SIZE --keep N`: a ring of files in the directory `path`.
+    public var ring: CaptureRing?
     public init(path: String) { self.path = path }
 }
 
@@ -36,6 +38,8 @@ public struct LiveConfiguration: Sendable {
     public var statusLine = false
     /// Build a `StorageSummary` (`--summary`), returned in `LiveSummary.storage`.
     public var summary = false
+    /// `--metrics-file`: Prometheus text format, rewritten every 5 s and at exit.
+    public var metricsPath: String?
     public init() {}
 }
 
@@ -135,7 +139,7 @@ public final class LiveSession {
             options.overwrite = record.overwrite
             options.maxFileSize = record.maxSize
             do {
-                recorder = try CaptureRecorder(path: record.path, options: options, decoder: decoder)
+                recorder = try CaptureRecorder(path: record.path, options: options, decoder: decoder, ring: record.ring)
             } catch {
                 throw .createCapture(error, path: record.path)
             }
@@ -162,6 +166,8 @@ public final class LiveSession {
             try checkStartFits(recorder, config.record!)
         }
         if let printer { consumers.append(printer) }
+        let metrics = config.metricsPath.map(MetricsExporter.init(path:))
+        if let metrics { consumers.append(metrics) }
         if recorder == nil {
             blockDevices = NodeSnapshot.takeBlockDevices()
             printer?.enrichment = SnapshotEnrichment(devices: BlockDevicesInForce(blockDevices))
@@ -200,7 +206,7 @@ public final class LiveSession {
         pipeline.add(devices)
         // mount_health events where they are shown; the summary's unhealthy mounts in any case.
         let showsHealth = printer != nil && filter.wants(.mountHealth)
-        let health = showsHealth || config.summary ? MountHealthAnalyzer(pipeline: pipeline, deliver: showsHealth) : nil
+        let health = showsHealth || config.summary || metrics != nil ? MountHealthAnalyzer(pipeline: pipeline, deliver: showsHealth) : nil
         if let health { pipeline.add(health) }
         devices.refresh()
         // Copies show the read-ahead in force; a uevent points the sampler at a new disk.
@@ -211,6 +217,19 @@ public final class LiveSession {
         summarizer?.mountHealth = health
         if let summarizer { pipeline.add(summarizer) }
         let driver = SourceDriver(sources: sources, pipeline: pipeline)
+        recorder?.lossesNow = { driver.losses }
+        metrics?.losses = { driver.losses }
+        metrics?.mountHealth = health
+        if let recorder { metrics?.captureBytes = { recorder.bytesWritten } }
+        var metricsFailure: Int32?
+        func writeMetrics() {
+            guard let metrics, !metrics.write(), metrics.failure != metricsFailure else { return }
+            metricsFailure = metrics.failure
+            say(status, "storetrace: cannot write --metrics-file " + metrics.path + ": "
+                + (metrics.failure.flatMap { ErrnoNames.name($0).map { "\($0)" } } ?? "error"))
+        }
+        writeMetrics()
+        var ticks = 0
         var closed = false
         func closeAll() {
             guard !closed else { return }
@@ -228,7 +247,8 @@ public final class LiveSession {
             parts.append("\(tracer.attached.count) syscalls (\(mode))")
         }
         parts += opened.sources.filter { $0.kind != .syscall }.map(\.kind.name)
-        say(status, "storetrace: tracing " + parts.joined(separator: ", ") + (config.record.map { " into \($0.path)" } ?? "") + "; Ctrl-C to stop")
+        say(status, "storetrace: tracing " + parts.joined(separator: ", ") + (config.record.map { record in
+            record.ring.map { " into \($0.directory) (\($0.keep) files of \(SnapshotRenderer.humanSize($0.fileSize)))" } ?? " into \(record.path)" } ?? "") + "; Ctrl-C to stop")
 
         // Timers: stop checks, losses and the status line each second,
         // --flush-interval, a --duration shorter than a second.
@@ -258,11 +278,13 @@ public final class LiveSession {
                 let bySource = SourceKind.allCases.map { "\($0.name) \(pipeline.counts.bySource[$0.index])" }
                 status.withBuffer {
                     $0.append(string: "\r\u{1B}[Krecording \(seconds / 60):\(String(format2: seconds % 60))  \(pipeline.counts.shown) events ("
-                              + bySource.joined(separator: ", ") + ")  \(lost) lost  \(recorder.writer.projectedSize >> 10) KiB")
+                              + bySource.joined(separator: ", ") + ")  \(lost) lost  \(recorder.bytesWritten >> 10) KiB")
                 }
                 status.flush()
             }
             pipeline.batchEnded()
+            ticks += 1
+            if ticks % 5 == 0 { writeMetrics() }
             checkStop()
             if let duration = config.duration, UInt64(now - started) >= duration { stop(.duration) }
         } }
@@ -299,6 +321,7 @@ public final class LiveSession {
             summary.outputFailure = sink.failure
             summary.outputCutBytes = sink.cutBytes
         }
+        writeMetrics()
         say(status, summary.line)
         if let failure = printer?.sink.failure, failure != EPIPE { throw .output(errno: failure) }
         if let failure = recorder?.failure { throw .writeCapture(failure) }
@@ -307,8 +330,9 @@ public final class LiveSession {
 
     /// The start of the capture must fit in --max-size, or not one event would.
     private func checkStartFits(_ recorder: CaptureRecorder, _ record: RecordOptions) throws(SessionError) {
-        guard let limit = record.maxSize, recorder.writer.projectedSize > limit else { return }
-        throw .maxSizeBelowStart(path: record.path, limit: limit, start: recorder.writer.projectedSize)
+        guard let limit = record.maxSize ?? record.ring?.fileSize, recorder.writer.projectedSize > limit else { return }
+        throw .maxSizeBelowStart(path: record.path, limit: limit, start: recorder.writer.projectedSize,
+                                 option: record.maxSize == nil ? "--rotate" : "--max-size")
     }
 }
 

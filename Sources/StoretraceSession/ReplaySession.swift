@@ -6,7 +6,13 @@ import StoretraceRecords
 import StoretraceRender
 
 public struct ReplayConfiguration: Sendable {
-    public var path: String
+    /// The captures, read as one in this order (`CaptureSet.paths`): the
+    /// files of one node, e.g. a `record --rotate` ring.
+    public var paths: [String]
+    public var path: String {
+        get { paths[0] }
+        set { paths = [newValue] }
+    }
     public var filter = EventFilter()
     public var format = OutputFormat.text
     public var color = false
@@ -21,7 +27,8 @@ public struct ReplayConfiguration: Sendable {
     public var summary = false
     public var outputFD: Int32 = STDOUT_FILENO
     public var statusFD: Int32 = STDERR_FILENO
-    public init(path: String) { self.path = path }
+    public init(path: String) { self.paths = [path] }
+    public init(paths: [String]) { self.paths = paths }
 }
 
 /// A point in a capture's time: wall clock, or an offset from its start.
@@ -41,8 +48,11 @@ public enum TimeBound: Sendable, Equatable {
 
 public struct ReplaySummary: Sendable {
     public var counts: PipelineCounts
+    /// How the last file ended.
     public var tail: String
     public var corruptions: [String]
+    /// Each file, in the order read: how it ended, what was skipped in it.
+    public var files: [(path: String, tail: String, corruptions: [String])] = []
     public var skippedTypes: UInt64
     /// ftrace events whose thread the capture does not name (`TaskTable`).
     public var eventsWithoutTask: UInt64 = 0
@@ -62,15 +72,23 @@ public final class ReplaySession {
 
     public func run() throws(SessionError) -> ReplaySummary {
         let config = configuration
-        let reader: CaptureReader
-        do {
-            reader = try CaptureReader(path: config.path)
-        } catch {
-            throw .openCapture(error, path: config.path)
+        if config.follow && config.paths.count > 1 {
+            throw .readCapture(path: config.paths[1], reason: "--follow reads one capture; \(config.paths.count) were given")
         }
-        if let problem = CaptureRecordTypes.byteOrderProblem(reader.header) {
-            throw .readCapture(path: config.path, reason: problem)
+        var readers: [CaptureReader] = []
+        func open(_ path: String) throws(SessionError) -> CaptureReader {
+            let reader: CaptureReader
+            do {
+                reader = try CaptureReader(path: path)
+            } catch {
+                throw .openCapture(error, path: path)
+            }
+            if let problem = CaptureRecordTypes.byteOrderProblem(reader.header) {
+                throw .readCapture(path: path, reason: problem)
+            }
+            return reader
         }
+        let first = try open(config.paths[0])
         if config.follow {
             // Ctrl-C ends a follow: check for it between reads.
             var set = sigset_t()
@@ -86,7 +104,7 @@ public final class ReplaySession {
         }
 
         let decoder = EventDecoder()
-        let clock = CaptureClock.offset(of: reader)
+        let clock = CaptureClock.offset(of: first)
         let printer = EventPrinter(format: config.format,
                                    text: TextRenderer(color: config.color, utcOffsetSeconds: TextRenderer.localUTCOffset(), clock: clock),
                                    json: JSONRenderer(clock: clock), sink: OutputSink(fd: config.outputFD), decoder: decoder)
@@ -101,27 +119,47 @@ public final class ReplaySession {
         let summarizer = config.summary ? SummaryAnalyzer(devices: BlockDevicesInForce(), filter: config.filter) : nil
         summarizer?.mountHealth = health
         if let summarizer { pipeline.add(summarizer) }
-        let feed = CaptureFeed(reader: reader, pipeline: pipeline, printer: printer, since: config.since, until: config.until)
-        feed.summarizer = summarizer
-        do {
-            if config.follow {
-                try reader.follow(accept: CaptureRecordTypes.isReadable, until: {
-                    pipeline.batchEnded()
-                    return pipeline.stopReason != nil || signalPending()
-                }) { record in feed.take(record) }
-            } else {
-                try reader.read(accept: CaptureRecordTypes.isReadable) { record in feed.take(record) }
+        var files: [(path: String, tail: String, corruptions: [String])] = []
+        var skipped: UInt64 = 0
+        var node: String?
+        for (index, path) in config.paths.enumerated() {
+            let reader = index == 0 ? first : try open(path)
+            // --since +30s counts from the start of the first file.
+            let feed = CaptureFeed(reader: reader, pipeline: pipeline, printer: printer, since: config.since, until: config.until,
+                                   origin: first.header.creationMonotonicNs)
+            feed.summarizer = index == 0 ? summarizer : nil
+            do {
+                if config.follow {
+                    try reader.follow(accept: CaptureRecordTypes.isReadable, until: {
+                        pipeline.batchEnded()
+                        return pipeline.stopReason != nil || signalPending()
+                    }) { record in feed.take(record) }
+                } else {
+                    try reader.read(accept: CaptureRecordTypes.isReadable) { record in feed.take(record) }
+                }
+            } catch {
+                throw .readCapture(path: path, reason: "\(error)")
             }
-        } catch {
-            throw .readCapture(path: config.path, reason: "\(error)")
+            // One node's files only: their clocks, threads and devices are one node's.
+            if let host = feed.node {
+                if let node, node != host {
+                    throw .readCapture(path: path, reason: "recorded on \(host), not on \(node) like \(config.paths[0]); replay reads the captures of one node")
+                }
+                node = host
+            }
+            files.append((path, reader.tail.description, reader.corruptions.map(\.description)))
+            skipped += reader.stats.skippedRecords.values.reduce(0, +)
+            readers = [reader]
+            if pipeline.stopReason != nil { break }
         }
         pipeline.finish()
         if let failure = printer.sink.failure, failure != EPIPE { throw .output(errno: failure) }
-        return ReplaySummary(counts: pipeline.counts, tail: reader.tail.description,
-                             corruptions: reader.corruptions.map(\.description),
-                             skippedTypes: reader.stats.skippedRecords.values.reduce(0, +),
-                             eventsWithoutTask: pipeline.decoder.tasks.eventsWithoutTask,
-                             storage: summarizer?.summary, clock: CaptureClock.offset(of: reader))
+        var summary = ReplaySummary(counts: pipeline.counts, tail: readers.last?.tail.description ?? "",
+                                    corruptions: files.flatMap(\.corruptions), skippedTypes: skipped,
+                                    eventsWithoutTask: pipeline.decoder.tasks.eventsWithoutTask,
+                                    storage: summarizer?.summary, clock: clock)
+        summary.files = files
+        return summary
     }
 }
 
@@ -137,6 +175,10 @@ final class CaptureFeed {
     let until: TimeBound?
     /// Takes the start snapshot's block devices (`storetrace summary`).
     var summarizer: SummaryAnalyzer?
+    /// The host name in the start snapshot, once the first record was read.
+    private(set) var node: String?
+    /// Where `--since +30s` counts from (default: this capture's start).
+    let origin: UInt64?
     private var started = false
     private var lowerBound: UInt64 = 0
     private var upperBound: UInt64 = .max
@@ -146,7 +188,9 @@ final class CaptureFeed {
     /// decided once per id, the per-record path is one table load.
     private let roles = UnsafeMutablePointer<CaptureRecordRole?>.allocate(capacity: 65536)
 
-    init(reader: CaptureReader, pipeline: Pipeline, printer: EventPrinter?, since: TimeBound?, until: TimeBound?) {
+    init(reader: CaptureReader, pipeline: Pipeline, printer: EventPrinter?, since: TimeBound?, until: TimeBound?,
+         origin: UInt64? = nil) {
+        self.origin = origin
         self.reader = reader
         self.pipeline = pipeline
         self.printer = printer
@@ -168,6 +212,7 @@ final class CaptureFeed {
         // `record --live` did, and name pids of function events.
         if let bytes = reader.hostSnapshots.first, let snapshot = try? NodeSnapshot(json: bytes) {
             let index = NodeSnapshotIndex(snapshot)
+            node = snapshot.hostname ?? "an unnamed host"
             printer?.enrichment = SnapshotEnrichment(index)
             summarizer?.start(devices: BlockDevicesInForce(snapshot.blockDevices))
             // Captures from before device tables: the start snapshot's devices.
@@ -183,7 +228,7 @@ final class CaptureFeed {
                 }
             }
         }
-        let start = reader.header.creationMonotonicNs
+        let start = origin ?? reader.header.creationMonotonicNs
         lowerBound = since?.monotonic(start: start, clock: clock) ?? 0
         upperBound = until?.monotonic(start: start, clock: clock) ?? .max
     }

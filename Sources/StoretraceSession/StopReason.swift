@@ -46,9 +46,9 @@ public enum SessionError: Error, CustomStringConvertible {
     case output(errno: Int32)
     /// Every requested source was refused.
     case noSource(String)
-    /// --max-size cannot hold what every capture starts with (the node
-    /// snapshot, the schemas, the ftrace formats): `start` bytes.
-    case maxSizeBelowStart(path: String, limit: UInt64, start: UInt64)
+    /// --max-size (or a ring's --rotate) cannot hold what every capture
+    /// starts with (the node snapshot, the schemas, the ftrace formats): `start` bytes.
+    case maxSizeBelowStart(path: String, limit: UInt64, start: UInt64, option: String = "--max-size")
 
     public var description: String {
         switch self {
@@ -68,8 +68,8 @@ public enum SessionError: Error, CustomStringConvertible {
             return KernelError.system(call: "write to output", errno: .init(rawValue: errno)).description
         case .noSource(let what):
             return KernelError.missingFeature(what).description
-        case .maxSizeBelowStart(let path, let limit, let start):
-            return "\(path): --max-size \(limit) bytes is smaller than the start of the capture (node snapshot, schemas and formats: \(start) bytes); give at least \(start)"
+        case .maxSizeBelowStart(let path, let limit, let start, let option):
+            return "\(path): \(option) \(limit) bytes is smaller than the start of the capture (node snapshot, schemas and formats: \(start) bytes); give at least \(start)"
         }
     }
 }

@@ -92,6 +92,9 @@ struct TraceOptions: ParsableArguments {
             transform: ByteSizeValue.parseAllowingBytes)
     var bufferSize = ByteSizeValue(text: "8M", bytes: 8 << 20)
 
+    @Option(name: .long, help: ArgumentHelp("Write counters in the Prometheus text format to this file every 5 s and at exit, for node_exporter's textfile collector (give it a .prom name in the collector's directory): events by type and errno, holders found, unhealthy mounts, losses, capture bytes. Written to .NAME.tmp beside it and renamed.", valueName: "path"))
+    var metricsFile: String?
+
     @Flag(name: .long, help: "Use the perf buffer even where the BPF ring buffer exists (it is the fallback for kernels before 5.8).")
     var perfBuffer = false
 
@@ -151,6 +154,7 @@ struct TraceOptions: ParsableArguments {
 
     func apply(to config: inout LiveConfiguration) {
         config.duration = duration?.nanoseconds
+        config.metricsPath = metricsFile
         config.tracer.bufferSize = Int(bufferSize.bytes) // validate() checked that it fits
         config.tracer.forcePerfBuffer = perfBuffer
         config.tracer.wakeupIntervalNanoseconds = wakeupInterval.nanoseconds

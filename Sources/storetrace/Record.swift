@@ -16,9 +16,18 @@ struct Record: ParsableCommand {
             after kill -9, power loss or a full disk, every chunk written before is readable. \
             Stops on Ctrl-C, SIGTERM, --duration or --max-size. The filters of `live` apply.
 
+            Flight recorder: with --rotate SIZE --keep N, -o names a directory (created, mode \
+            0700, if missing; default: the current one) and the capture is a ring of files \
+            storetrace-HOST-YYYYMMDDTHHMMSSZ-NNNNNNNNN.stcap whose names sort in time order. \
+            A file that reaches SIZE is closed and the next one started; each is a complete \
+            capture that replays on its own, and the oldest of the host's files beyond N are \
+            removed, so the directory holds the last N x SIZE. `replay DIR` and `info DIR` \
+            read them as one.
+
             Examples:
               storetrace record                              # storetrace-HOST-20261123T140731.stcap
               storetrace record -o reattach.stcap --duration 10m --live
+              storetrace record -o /var/lib/storetrace --rotate 64M --keep 16
             """
     )
 
@@ -32,6 +41,13 @@ struct Record: ParsableCommand {
             transform: ByteSizeValue.parse)
     var maxSize: ByteSizeValue?
 
+    @Option(name: .long, help: ArgumentHelp("Flight recorder: close each file at this size, with \(ByteSizeText.units), and start the next (needs --keep; -o is a directory).", valueName: "size"),
+            transform: ByteSizeValue.parse)
+    var rotate: ByteSizeValue?
+
+    @Option(name: .long, help: ArgumentHelp("With --rotate: how many files to keep, the one being written included (1 to 100000); older ones are removed.", valueName: "n"))
+    var keep: Int?
+
     @Option(name: .long, help: ArgumentHelp("Write and sync the capture at least this often, from 10ms to 60s (default: 1s).", valueName: "duration"),
             transform: DurationValue.parse)
     var flushInterval = DurationValue(text: "1s", nanoseconds: 1_000_000_000)
@@ -44,13 +60,17 @@ struct Record: ParsableCommand {
     @OptionGroup var trace: TraceOptions
 
     func validate() throws {
+        if (rotate == nil) != (keep == nil) { throw ValidationError("--rotate and --keep go together") }
+        if let keep, !(1...100_000).contains(keep) { throw ValidationError("--keep must be between 1 and 100000 (got \(keep))") }
+        if rotate != nil && maxSize != nil { throw ValidationError("--max-size stops recording; with --rotate the ring never stops: give one of them") }
+        if rotate != nil && force { throw ValidationError("--force replaces one file; a ring's files are never replaced") }
         guard (10_000_000...60_000_000_000).contains(flushInterval.nanoseconds) else {
             throw ValidationError("--flush-interval must be between 10ms and 60s (got \(flushInterval))")
         }
     }
 
     func run() throws {
-        let path = output ?? Self.defaultName()
+        let path = output ?? (rotate == nil ? Self.defaultName() : ".")
         var config = LiveConfiguration()
         config.filter = filters.filter
         config.format = display.json ? .json : .text
@@ -61,6 +81,9 @@ struct Record: ParsableCommand {
         var record = RecordOptions(path: path)
         record.overwrite = force
         record.maxSize = maxSize?.bytes
+        if let rotate, let keep {
+            record.ring = CaptureRing(directory: Self.ringDirectory(path), fileSize: rotate.bytes, keep: keep, host: Self.hostName())
+        }
         record.flushIntervalMilliseconds = Int(flushInterval.nanoseconds / 1_000_000) // at most 60 000: validate()
         config.record = record
         config.statusLine = !live && isatty(STDERR_FILENO) == 1
@@ -74,9 +97,27 @@ struct Record: ParsableCommand {
 
     /// storetrace-HOST-20261123T140731.stcap
     static func defaultName() -> String {
-        var host = [CChar](repeating: 0, count: 256)
-        gethostname(&host, host.count)
         let stamp = TimeText.compactUTC(epochNanoseconds: Int64(time(nil)) * 1_000_000_000)
-        return "storetrace-\(String(cString: host))-\(stamp).stcap"
+        return "storetrace-\(hostName())-\(stamp).stcap"
+    }
+
+    static func hostName() -> String {
+        var host = [CChar](repeating: 0, count: 256)
+        gethostname(&host, host.count - 1)
+        // A name in a file name: no slash.
+        return String(String(cString: host).map { $0 == "/" ? "_" : $0 })
+    }
+
+    /// The ring's directory, created (0700) if missing; one line and exit 1 if it cannot be.
+    static func ringDirectory(_ path: String) -> String {
+        var st = stat()
+        if stat(path, &st) == 0 {
+            if (st.st_mode & S_IFMT) != S_IFDIR { fail("\(path): --rotate writes a directory of files, and this is not a directory") }
+            return path
+        }
+        if mkdir(path, 0o700) != 0 {
+            fail("\(path): cannot create the ring's directory: \(String(cString: strerror(errno)))")
+        }
+        return path
     }
 }

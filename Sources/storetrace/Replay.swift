@@ -12,17 +12,20 @@ struct Replay: ParsableCommand {
             Reads a capture written by this or an older storetrace; record types it does not \
             know are skipped and counted. A capture cut short (kill -9, a full disk, a copy \
             truncated in transit) replays every complete chunk and says where it was cut. \
-            Memory stays flat for any capture size.
+            Memory stays flat for any capture size. Several files, or a directory of .stcap \
+            files (a `record --rotate` ring), of one node are read as one capture, in the order \
+            of each file's start.
 
             Examples:
               storetrace replay node7.stcap --type umount --failed
               storetrace replay node7.stcap --since +30s --until 2026-11-23T14:10:00Z --json
               storetrace replay growing.stcap --follow
+              storetrace replay /var/lib/storetrace          # a record --rotate ring, as one capture
             """
     )
 
-    @Argument(help: ArgumentHelp("The capture file.", valueName: "file"))
-    var file: String
+    @Argument(help: ArgumentHelp("Capture files, or directories of them, of one node.", valueName: "file"))
+    var files: [String]
 
     @OptionGroup var span: TimeSpanOptions
 
@@ -41,8 +44,14 @@ struct Replay: ParsableCommand {
     @OptionGroup var filters: FilterOptions
     @OptionGroup var output: OutputOptions
 
+    func validate() throws {
+        if files.isEmpty { throw ValidationError("give a capture file (or a directory of them)") }
+    }
+
     func run() throws {
-        var config = ReplayConfiguration(path: file)
+        let paths: [String]
+        do { paths = try CaptureSet.paths(files) } catch { fail(error.description) }
+        var config = ReplayConfiguration(paths: paths)
         config.filter = filters.filter
         if ops { config.filter.kernelTypes.insert(.mountOperation) }
         config.format = output.json ? .json : .text
@@ -56,11 +65,13 @@ struct Replay: ParsableCommand {
         } catch {
             fail(error.description)
         }
-        for corruption in summary.corruptions {
-            note("\(file): skipped damaged data at \(corruption)")
-        }
-        if summary.tail.hasPrefix("torn") || summary.tail.hasPrefix("not closed") {
-            note("\(file): \(summary.tail); every complete chunk before it was replayed")
+        for (file, tail, corruptions) in summary.files {
+            for corruption in corruptions {
+                note("\(file): skipped damaged data at \(corruption)")
+            }
+            if tail.hasPrefix("torn") || tail.hasPrefix("not closed") {
+                note("\(file): \(tail); every complete chunk before it was replayed")
+            }
         }
         if noOutput {
             note("\(summary.counts.shown) events decoded (\(summary.counts.received) read), \(summary.counts.malformed) malformed")
@@ -77,14 +88,21 @@ struct Replay: ParsableCommand {
         if strict {
             // A second read, checksums only: ReplaySummary does not carry the
             // session reader's CaptureIntegrity (yet).
-            let integrity: CaptureIntegrity
-            do { integrity = try CaptureReader.verify(path: file) } catch { fail("\(file): \(error)") }
-            if !integrity.isIntact || summary.counts.malformed > 0 || summary.counts.schemaMissing > 0 {
-                let problems = integrity.problems + (summary.counts.malformed > 0 ? ["\(summary.counts.malformed) malformed records"] : [])
-                    + (summary.counts.schemaMissing > 0 ? ["\(summary.counts.schemaMissing) ftrace events without a format"] : [])
-                note("\(file): damaged (\(problems.joined(separator: "; "))); exit status 3 (--strict)")
-                throw ExitCode(3)
+            var damaged = false
+            for (index, file) in paths.enumerated() {
+                let integrity: CaptureIntegrity
+                do { integrity = try CaptureReader.verify(path: file) } catch { fail("\(file): \(error)") }
+                // The counts are the whole replay's: said with the last file.
+                let last = index == paths.count - 1
+                let malformed = last ? summary.counts.malformed : 0, schemaMissing = last ? summary.counts.schemaMissing : 0
+                if !integrity.isIntact || malformed > 0 || schemaMissing > 0 {
+                    let problems = integrity.problems + (malformed > 0 ? ["\(malformed) malformed records"] : [])
+                        + (schemaMissing > 0 ? ["\(schemaMissing) ftrace events without a format"] : [])
+                    note("\(file): damaged (\(problems.joined(separator: "; "))); exit status 3 (--strict)")
+                    damaged = true
+                }
             }
+            if damaged { throw ExitCode(3) }
         }
     }
 }
