@@ -6,6 +6,8 @@ import PackageDescription
 //   CLibbpf          system library: Debian's libbpf-dev
 //   CStoretraceSys   C shim: raw syscalls Swift cannot call directly (new mount API, ...)
 //   StoretraceBPF    the compiled BPF object, embedded by the CompileBPF plugin
+//   StoretraceBytes  the one bounds-checked integer reader (ByteReader), below
+//                    both the decoders and the capture container
 //   StoretraceDecode pure decoding: bytes in, typed events out; flag and errno tables
 //   StoretraceRecords the record model: source kinds, raw records, losses, the
 //                    RecordSource protocol, capture record types and their codecs
@@ -51,14 +53,15 @@ let package = Package(
             name: "StoretraceBPF",
             plugins: ["CompileBPF"]
         ),
+        .target(name: "StoretraceBytes", swiftSettings: perEventPath),
         .target(
             name: "StoretraceDecode",
-            dependencies: ["CStoretraceABI"],
+            dependencies: ["CStoretraceABI", "StoretraceBytes"],
             swiftSettings: perEventPath
         ),
         .target(
             name: "StoretraceRecords",
-            dependencies: ["CStoretraceABI", "StoretraceDecode", "StoretraceCapture"],
+            dependencies: ["CStoretraceABI", "StoretraceBytes", "StoretraceDecode", "StoretraceCapture"],
             swiftSettings: perEventPath
         ),
         .target(
@@ -71,7 +74,7 @@ let package = Package(
             swiftSettings: perEventPath
         ),
         .target(name: "CStoretraceCRC"),
-        .target(name: "StoretraceCapture", dependencies: ["CStoretraceCRC"], swiftSettings: perEventPath),
+        .target(name: "StoretraceCapture", dependencies: ["CStoretraceCRC", "StoretraceBytes"], swiftSettings: perEventPath),
         .target(
             name: "StoretraceAnalyze",
             dependencies: ["StoretraceDecode"],
@@ -104,9 +107,10 @@ let package = Package(
             name: "StoretraceDecodeTests",
             dependencies: ["StoretraceDecode", "StoretraceFixtures", "CStoretraceABI", "CUAPI"]
         ),
+        .testTarget(name: "StoretraceBytesTests", dependencies: ["StoretraceBytes"]),
         .testTarget(
             name: "StoretraceCaptureTests",
-            dependencies: ["StoretraceCapture"]
+            dependencies: ["StoretraceCapture", "StoretraceBytes"]
         ),
         .testTarget(
             name: "StoretraceAnalyzeTests",

@@ -1,4 +1,5 @@
 import Glibc
+import StoretraceBytes
 
 /// One data record, as passed to the reader's callback.
 public struct CaptureRecord {
@@ -583,11 +584,12 @@ public final class CaptureReader {
             windowStart = off
             stats.scanReadBytes += UInt64(windowLen)
             guard windowLen >= 4 else { return size }
+            let le = ByteReader(UnsafeRawBufferPointer(start: w, count: windowLen), order: .little)
             var index = 0
             while index + 4 <= windowLen {
                 guard let hit = memchr(w + index, 0x53, windowLen - 3 - index) else { break } // "S"
                 let at = w.distance(to: hit)
-                if at & 7 == 0 && w.loadUnaligned(fromByteOffset: at, as: UInt32.self).littleEndian == CaptureFormat.chunkMagic {
+                if at & 7 == 0 && le.peek(UInt32.self, at: at) == CaptureFormat.chunkMagic {
                     return off + UInt64(at)
                 }
                 index = at + 1

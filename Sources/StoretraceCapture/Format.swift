@@ -1,3 +1,5 @@
+import StoretraceBytes
+
 /// Constants of the capture file format. See docs/capture-format.md.
 /// All multi-byte integers in the file are little-endian.
 public enum CaptureFormat {
@@ -48,17 +50,8 @@ public enum CaptureFormat {
     }
 }
 
-// MARK: - Little-endian helpers
+// MARK: - Little-endian writers (reads go through ByteReader)
 
-@inline(__always) func ld16(_ p: UnsafeRawPointer, _ o: Int) -> UInt16 {
-    UInt16(littleEndian: p.loadUnaligned(fromByteOffset: o, as: UInt16.self))
-}
-@inline(__always) func ld32(_ p: UnsafeRawPointer, _ o: Int) -> UInt32 {
-    UInt32(littleEndian: p.loadUnaligned(fromByteOffset: o, as: UInt32.self))
-}
-@inline(__always) func ld64(_ p: UnsafeRawPointer, _ o: Int) -> UInt64 {
-    UInt64(littleEndian: p.loadUnaligned(fromByteOffset: o, as: UInt64.self))
-}
 @inline(__always) func st16(_ p: UnsafeMutableRawPointer, _ o: Int, _ v: UInt16) {
     p.storeBytes(of: v.littleEndian, toByteOffset: o, as: UInt16.self)
 }
@@ -137,30 +130,32 @@ public struct CaptureFileHeader: Sendable, Equatable {
         guard n >= 16, let p = bytes.baseAddress else {
             throw .truncatedHeader(offset: 0, have: n, need: 16)
         }
+        let le = ByteReader(bytes, order: .little)
         for i in 0..<8 where p.load(fromByteOffset: i, as: UInt8.self) != CaptureFormat.fileMagic[i] {
             throw .badMagic(offset: 0, found: Array(UnsafeRawBufferPointer(start: p, count: 8)))
         }
-        let major = ld16(p, 8), minor = ld16(p, 10)
+        let major = le.field(UInt16.self, at: 8), minor = le.field(UInt16.self, at: 10)
         guard major == CaptureFormat.majorVersion else {
             throw .unsupportedVersion(offset: 8, major: major, minor: minor,
                                       supportedMajor: CaptureFormat.majorVersion)
         }
-        let hlen = ld32(p, 12)
+        let hlen = le.field(UInt32.self, at: 12)
         guard hlen >= UInt32(CaptureFormat.fileHeaderSize), hlen <= UInt32(CaptureFormat.maxFileHeaderSize),
               hlen % 8 == 0 else {
             throw .badHeader(offset: 12, reason: "header length \(hlen) is not a multiple of 8 in 64...4096")
         }
         let h = Int(hlen)
         guard n >= h else { throw .truncatedHeader(offset: 0, have: n, need: h) }
-        let stored = ld32(p, h - 4)
+        let stored = le.field(UInt32.self, at: h - 4)
         let computed = CRC32C.checksum(UnsafeRawBufferPointer(start: p, count: h - 4))
         guard stored == computed else {
             throw .headerChecksumMismatch(offset: UInt64(h - 4), stored: stored, computed: computed)
         }
         return CaptureFileHeader(majorVersion: major, minorVersion: minor, headerLength: hlen,
-                                 creationRealtimeNs: ld64(p, 16), creationMonotonicNs: ld64(p, 24),
-                                 flags: ld32(p, 32), payloadByteOrder: p.load(fromByteOffset: 36, as: UInt8.self),
-                                 writerChunkSize: ld32(p, 40))
+                                 creationRealtimeNs: le.field(UInt64.self, at: 16),
+                                 creationMonotonicNs: le.field(UInt64.self, at: 24),
+                                 flags: le.field(UInt32.self, at: 32), payloadByteOrder: le.field(UInt8.self, at: 36),
+                                 writerChunkSize: le.field(UInt32.self, at: 40))
     }
 }
 
@@ -219,25 +214,28 @@ public struct CaptureChunkHeader: Sendable, Equatable {
     /// Validates magic, header checksum and payload length. Pure, never traps.
     public static func parse(_ bytes: UnsafeRawBufferPointer) -> ParseResult {
         guard bytes.count >= CaptureFormat.chunkHeaderSize, let p = bytes.baseAddress else { return .needMore }
-        let magic = ld32(p, 0)
+        let le = ByteReader(bytes, order: .little)
+        let magic = le.field(UInt32.self, at: 0)
         guard magic == CaptureFormat.chunkMagic else {
             return .invalid(.badMagic(magic))
         }
-        let stored = ld32(p, 44)
+        let stored = le.field(UInt32.self, at: 44)
         let computed = CRC32C.checksum(UnsafeRawBufferPointer(start: p, count: 44))
         guard stored == computed else {
             return .invalid(.headerChecksum(stored: stored, computed: computed))
         }
-        let len = ld32(p, 16)
+        let len = le.field(UInt32.self, at: 16)
         guard len <= UInt32(CaptureFormat.maxChunkPayload) else {
             return .invalid(.payloadTooLong(len))
         }
         guard len % 8 == 0 else {
             return .invalid(.payloadNotAligned(len))
         }
-        return .ok(CaptureChunkHeader(flags: ld16(p, 4), sequence: ld64(p, 8), payloadLength: len,
-                                      recordCount: ld32(p, 20), minTimestamp: ld64(p, 24),
-                                      maxTimestamp: ld64(p, 32), payloadCRC: ld32(p, 40)))
+        return .ok(CaptureChunkHeader(flags: le.field(UInt16.self, at: 4), sequence: le.field(UInt64.self, at: 8),
+                                      payloadLength: len, recordCount: le.field(UInt32.self, at: 20),
+                                      minTimestamp: le.field(UInt64.self, at: 24),
+                                      maxTimestamp: le.field(UInt64.self, at: 32),
+                                      payloadCRC: le.field(UInt32.self, at: 40)))
     }
 }
 
@@ -311,6 +309,7 @@ public enum CaptureChunk {
     ) rethrows -> WalkResult {
         var result = WalkResult(records: 0)
         guard let base = payload.baseAddress else { return result }
+        let le = ByteReader(payload, order: .little)
         let len = payload.count
         var off = 0
         while off < len {
@@ -321,7 +320,7 @@ public enum CaptureChunk {
                 return result
             }
             let p = base + off
-            let plen = Int(ld32(p, 4))
+            let plen = Int(le.field(UInt32.self, at: off + 4))
             let size = CaptureFormat.recordSize(payloadLength: plen)  // plen < 2^32: no overflow
             guard size <= rem else {
                 result.malformedOffset = off
@@ -330,7 +329,8 @@ public enum CaptureChunk {
             }
             let recPayload = UnsafeRawBufferPointer(start: p + CaptureFormat.recordHeaderSize, count: plen)
             result.records += 1
-            if try !body(off, ld16(p, 0), ld16(p, 2), ld64(p, 8), recPayload) { return result }
+            if try !body(off, le.field(UInt16.self, at: off), le.field(UInt16.self, at: off + 2),
+                         le.field(UInt64.self, at: off + 8), recPayload) { return result }
             off += size
         }
         return result

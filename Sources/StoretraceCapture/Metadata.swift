@@ -1,3 +1,5 @@
+import StoretraceBytes
+
 // Metadata records (reserved type ids 0xFF00...0xFFFF): layouts and codecs.
 
 /// One field of a record type's textual field description.
@@ -103,11 +105,13 @@ public struct CaptureSchema: Sendable, Equatable {
 
     static func decode(_ b: UnsafeRawBufferPointer) -> CaptureSchema? {
         guard b.count >= 16, let p = b.baseAddress else { return nil }
-        let nameLen = Int(ld16(p, 4)), textLen = Int(ld32(p, 8))
+        let le = ByteReader(b, order: .little)
+        let nameLen = Int(le.field(UInt16.self, at: 4)), textLen = Int(le.field(UInt32.self, at: 8))
         guard nameLen > 0, nameLen <= b.count - 16, textLen <= b.count - 16 - nameLen else { return nil }
         let name = String(decoding: UnsafeRawBufferPointer(start: p + 16, count: nameLen), as: UTF8.self)
         let text = String(decoding: UnsafeRawBufferPointer(start: p + 16 + nameLen, count: textLen), as: UTF8.self)
-        return CaptureSchema(typeId: ld16(p, 0), name: name, version: ld16(p, 2), fieldText: text)
+        return CaptureSchema(typeId: le.field(UInt16.self, at: 0), name: name, version: le.field(UInt16.self, at: 2),
+                             fieldText: text)
     }
 }
 
@@ -150,9 +154,10 @@ public struct CaptureClockSample: Sendable, Equatable {
     }
 
     static func decode(_ b: UnsafeRawBufferPointer) -> CaptureClockSample? {
-        guard b.count >= encodedSize, let p = b.baseAddress else { return nil }
-        return CaptureClockSample(monotonicNs: ld64(p, 0), realtimeNs: ld64(p, 8),
-                                  boottimeNs: ld64(p, 16), uncertaintyNs: ld64(p, 24))
+        guard b.count >= encodedSize else { return nil }
+        let le = ByteReader(b, order: .little)
+        return CaptureClockSample(monotonicNs: le.field(UInt64.self, at: 0), realtimeNs: le.field(UInt64.self, at: 8),
+                                  boottimeNs: le.field(UInt64.self, at: 16), uncertaintyNs: le.field(UInt64.self, at: 24))
     }
 }
 
@@ -240,22 +245,23 @@ public struct CaptureTrailer: Sendable, Equatable {
 
     static func decode(_ b: UnsafeRawBufferPointer) -> CaptureTrailer? {
         guard b.count >= 48, let p = b.baseAddress else { return nil }
+        let le = ByteReader(b, order: .little)
         let n = b.count
-        let t = Int(ld32(p, 32)), d = Int(ld32(p, 36)), noteLen = Int(ld32(p, 40))
+        let t = Int(le.field(UInt32.self, at: 32)), d = Int(le.field(UInt32.self, at: 36)), noteLen = Int(le.field(UInt32.self, at: 40))
         // Validate counts against the payload size before allocating anything.
         guard t <= (n - 48) / 16, d <= (n - 48) / 16 else { return nil }
         var off = 48
         var byType: [UInt16: UInt64] = [:]
         byType.reserveCapacity(t)
         for _ in 0..<t {
-            byType[ld16(p, off)] = ld64(p, off + 8)
+            byType[le.field(UInt16.self, at: off)] = le.field(UInt64.self, at: off + 8)
             off += 16
         }
         var drops: [CaptureDropCounter] = []
         drops.reserveCapacity(d)
         for _ in 0..<d {
             guard n - off >= 16 else { return nil }
-            let count = ld64(p, off), nameLen = Int(ld32(p, off + 8))
+            let count = le.field(UInt64.self, at: off), nameLen = Int(le.field(UInt32.self, at: off + 8))
             off += 16
             guard nameLen <= n - off else { return nil }
             let name = String(decoding: UnsafeRawBufferPointer(start: p + off, count: nameLen), as: UTF8.self)
@@ -267,7 +273,7 @@ public struct CaptureTrailer: Sendable, Equatable {
         }
         guard noteLen <= n - off else { return nil }
         let note = String(decoding: UnsafeRawBufferPointer(start: p + off, count: noteLen), as: UTF8.self)
-        return CaptureTrailer(totalRecords: ld64(p, 0), totalChunks: ld64(p, 8), endMonotonicNs: ld64(p, 16),
-                              endRealtimeNs: ld64(p, 24), recordsByType: byType, drops: drops, note: note)
+        return CaptureTrailer(totalRecords: le.field(UInt64.self, at: 0), totalChunks: le.field(UInt64.self, at: 8), endMonotonicNs: le.field(UInt64.self, at: 16),
+                              endRealtimeNs: le.field(UInt64.self, at: 24), recordsByType: byType, drops: drops, note: note)
     }
 }

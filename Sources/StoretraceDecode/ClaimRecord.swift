@@ -1,4 +1,5 @@
 import CStoretraceABI
+import StoretraceBytes
 
 /// Byte offsets of `struct st_claim_event` (storetrace_abi.h, which asserts
 /// them with _Static_assert); `ClaimRecordTests` holds Swift's view of the
@@ -59,7 +60,7 @@ public struct ClaimRecord {
 
     @inline(__always)
     private func field<T: FixedWidthInteger>(_ type: T.Type, _ offset: Int) -> T {
-        ByteReader(bytes, order: .host).peek(T.self, at: offset) ?? 0 // validated: always in bounds
+        ByteReader(bytes, order: .host).field(T.self, at: offset) // validated: always in bounds
     }
 
     /// The kernel's dev_t (major << 20 | minor).

@@ -1,3 +1,5 @@
+import StoretraceBytes
+
 // Decoder for one page read from tracefs per_cpu/cpuN/trace_pipe_raw, plus
 // the common event fields, the function tracer's event, and a kallsyms
 // symbolizer for the addresses it records.
@@ -119,6 +121,9 @@ public struct FtracePage {
     static let timeDeltaBits: UInt64 = 27
 
     public let bytes: UnsafeRawBufferPointer
+    /// ftrace pages hold the writing kernel's byte order; a capture from
+    /// another byte order is refused before its pages get here.
+    private var words: ByteReader { ByteReader(bytes, order: .host) }
     public private(set) var summary = FtracePageSummary()
 
     /// Byte offset in `bytes` of the next event header.
@@ -141,10 +146,10 @@ public struct FtracePage {
             return
         }
         // PageHeaderFormat guarantees both words lie before dataOffset.
-        let pageTimestamp = bytes.loadUnaligned(fromByteOffset: format.timestampOffset, as: UInt64.self)
+        let pageTimestamp = words.field(UInt64.self, at: format.timestampOffset)
         let commit: UInt32 = format.commitSize == 8
-            ? UInt32(truncatingIfNeeded: bytes.loadUnaligned(fromByteOffset: format.commitOffset, as: UInt64.self))
-            : bytes.loadUnaligned(fromByteOffset: format.commitOffset, as: UInt32.self)
+            ? UInt32(truncatingIfNeeded: words.field(UInt64.self, at: format.commitOffset))
+            : words.field(UInt32.self, at: format.commitOffset)
         let dataLength = Int(commit & Self.commitLengthMask)
 
         summary.pageTimestamp = pageTimestamp
@@ -168,8 +173,8 @@ public struct FtracePage {
             let countSize = format.commitSize
             if dataLength + countSize <= format.dataSize, countOffset + countSize <= bytes.count {
                 summary.missedEventCount = countSize == 8
-                    ? bytes.loadUnaligned(fromByteOffset: countOffset, as: UInt64.self)
-                    : UInt64(bytes.loadUnaligned(fromByteOffset: countOffset, as: UInt32.self))
+                    ? words.field(UInt64.self, at: countOffset)
+                    : UInt64(words.field(UInt32.self, at: countOffset))
             } else if summary.problem == nil {
                 summary.problem = dataLength + countSize <= format.dataSize
                     ? .truncatedPage(dataLength: dataLength + countSize, availableLength: available)
@@ -189,7 +194,7 @@ public struct FtracePage {
             let eventStart = cursor
             let remaining = dataEnd - eventStart
             guard remaining >= 4 else { return stop(.eventOverrunsData(pageOffset: eventStart)) }
-            let header = bytes.loadUnaligned(fromByteOffset: eventStart, as: UInt32.self)
+            let header = words.field(UInt32.self, at: eventStart)
             let typeLen = header & Self.typeLenMask
             let timeDelta = UInt64(header >> Self.timeDeltaShift)
 
@@ -202,7 +207,7 @@ public struct FtracePage {
 
             case 0:
                 guard remaining >= 8 else { return stop(.eventOverrunsData(pageOffset: eventStart)) }
-                let lengthWord = Int(bytes.loadUnaligned(fromByteOffset: eventStart + 4, as: UInt32.self))
+                let lengthWord = Int(words.field(UInt32.self, at: eventStart + 4))
                 guard lengthWord >= 4 else { return stop(.invalidEventLength(pageOffset: eventStart)) }
                 let eventLength = 4 + lengthWord
                 guard eventLength <= remaining else { return stop(.eventOverrunsData(pageOffset: eventStart)) }
@@ -216,7 +221,7 @@ public struct FtracePage {
                     return nil
                 }
                 guard remaining >= 8 else { return stop(.eventOverrunsData(pageOffset: eventStart)) }
-                let discardedLength = Int(bytes.loadUnaligned(fromByteOffset: eventStart + 4, as: UInt32.self))
+                let discardedLength = Int(words.field(UInt32.self, at: eventStart + 4))
                 let eventLength = 4 + discardedLength
                 guard eventLength <= remaining else { return stop(.eventOverrunsData(pageOffset: eventStart)) }
                 summary.discardedEventCount += 1
@@ -224,7 +229,7 @@ public struct FtracePage {
 
             case Self.timeExtendType:
                 guard remaining >= 8 else { return stop(.eventOverrunsData(pageOffset: eventStart)) }
-                let upperBits = UInt64(bytes.loadUnaligned(fromByteOffset: eventStart + 4, as: UInt32.self))
+                let upperBits = UInt64(words.field(UInt32.self, at: eventStart + 4))
                 // Wrapping: a corrupt page must not trap on overflow.
                 runningTime &+= upperBits << Self.timeDeltaBits | timeDelta
                 summary.timeExtendCount += 1
@@ -232,7 +237,7 @@ public struct FtracePage {
 
             default:  // Self.timeStampType; type_len has 5 bits, so nothing else is left.
                 guard remaining >= 8 else { return stop(.eventOverrunsData(pageOffset: eventStart)) }
-                let upperBits = UInt64(bytes.loadUnaligned(fromByteOffset: eventStart + 4, as: UInt32.self))
+                let upperBits = UInt64(words.field(UInt32.self, at: eventStart + 4))
                 runningTime = Self.restoreTopBits(of: upperBits << Self.timeDeltaBits | timeDelta, from: runningTime)
                 summary.absoluteTimeStampCount += 1
                 cursor = eventStart + 8
@@ -304,10 +309,11 @@ public struct TraceEventCommonFields: Equatable, Sendable {
         guard record.count >= Self.size else {
             throw .outOfBounds(offset: 0, length: Self.size, recordSize: record.count)
         }
-        eventType = record.loadUnaligned(fromByteOffset: 0, as: UInt16.self)
-        flags = record.loadUnaligned(fromByteOffset: 2, as: UInt8.self)
-        preemptCount = record.loadUnaligned(fromByteOffset: 3, as: UInt8.self)
-        pid = record.loadUnaligned(fromByteOffset: 4, as: Int32.self)
+        let words = ByteReader(record, order: .host)
+        eventType = words.field(UInt16.self, at: 0)
+        flags = words.field(UInt8.self, at: 2)
+        preemptCount = words.field(UInt8.self, at: 3)
+        pid = words.field(Int32.self, at: 4)
     }
 }
 

@@ -4,26 +4,6 @@
 // in a fixed order; absent values are left out. The reader ignores keys it
 // does not know and names the path of a value of the wrong type.
 
-public enum HolderReportDecodingError: Error, Equatable, Sendable, CustomStringConvertible {
-    case json(JSONParseError)
-    case notAReport(format: String?)
-    case unsupportedVersion(Int)
-    case missingKey(path: String)
-    case wrongType(path: String, expected: String)
-
-    public var description: String {
-        switch self {
-        case .json(let error): return "holder report: \(error)"
-        case .notAReport(let format):
-            return "not a storetrace holder report (format \(format.map { "\"\($0)\"" } ?? "missing"))"
-        case .unsupportedVersion(let version):
-            return "holder report version \(version) is newer than this storetrace reads (\(HolderReport.version)); upgrade storetrace"
-        case .missingKey(let path): return "holder report: missing \(path)"
-        case .wrongType(let path, let expected): return "holder report: \(path) is not \(expected)"
-        }
-    }
-}
-
 // MARK: - Encoding
 
 extension HolderReport {
@@ -137,52 +117,45 @@ extension HolderReport.Namespace {
 // MARK: - Decoding
 
 extension HolderReport {
-    public init(json bytes: [UInt8], limits: JSONLimits = JSONLimits()) throws(HolderReportDecodingError) {
+    public init(json bytes: [UInt8], limits: JSONLimits = JSONLimits()) throws(JSONDocumentError) {
         let value: JSONValue
         do {
             value = try JSONValue.parse(bytes, limits: limits)
         } catch {
-            throw .json(error)
+            throw .json(.holderReport, error)
         }
         try self.init(jsonValue: value)
     }
 
-    public init(json text: String, limits: JSONLimits = JSONLimits()) throws(HolderReportDecodingError) {
+    public init(json text: String, limits: JSONLimits = JSONLimits()) throws(JSONDocumentError) {
         try self.init(json: Array(text.utf8), limits: limits)
     }
 
-    public init(jsonValue value: JSONValue) throws(HolderReportDecodingError) {
-        guard case .object = value else { throw .wrongType(path: "(document)", expected: "an object") }
+    public init(jsonValue value: JSONValue) throws(JSONDocumentError) {
+        guard case .object = value else { throw .wrongType(.holderReport, path: "(document)", expected: "an object") }
         do {
-            try self.init(reading: ObjectReader(value: value, path: ""))
-        } catch let error as HolderReportDecodingError {
+            try self.init(reading: ObjectReader(document: .holderReport, value: value, path: ""))
+        } catch let error as JSONDocumentError {
             throw error
-        } catch let error as NodeSnapshotDecodingError {
-            // The shared reader names its errors for snapshots; the paths are ours.
-            switch error {
-            case .missingKey(let path): throw .missingKey(path: path)
-            case .wrongType(let path, let expected): throw .wrongType(path: path, expected: expected)
-            default: throw .wrongType(path: "(document)", expected: "a holder report")
-            }
         } catch {
-            throw .wrongType(path: "(document)", expected: "a holder report")
+            throw .wrongType(.holderReport, path: "(document)", expected: "a holder report")
         }
     }
 
     private init(reading top: ObjectReader) throws {
         let format = try top.optional("format", \.stringValue, "a string")
-        guard format == Self.format else { throw HolderReportDecodingError.notAReport(format: format) }
+        guard format == Self.format else { throw JSONDocumentError.notA(.holderReport, format: format) }
         let version: Int = try top.required("version", { $0.integer() }, "an integer")
-        guard version >= 1, version <= Self.version else { throw HolderReportDecodingError.unsupportedVersion(version) }
+        guard version >= 1, version <= Self.version else { throw JSONDocumentError.unsupportedVersion(.holderReport, version) }
 
         let targetObject = try top.object("target")
         let kindName: String = try targetObject.required("kind", \.stringValue, "a string")
         guard let kind = Target.Kind(rawValue: kindName) else {
-            throw HolderReportDecodingError.wrongType(path: "target.kind", expected: "\"path\" or \"device\"")
+            throw JSONDocumentError.wrongType(.holderReport, path: "target.kind", expected: "\"path\" or \"device\"")
         }
         let devText: String = try targetObject.required("dev", \.stringValue, "a string")
         guard let dev = SnapshotText.deviceNumber(devText[...]) else {
-            throw HolderReportDecodingError.wrongType(path: "target.dev", expected: "MAJ:MIN")
+            throw JSONDocumentError.wrongType(.holderReport, path: "target.dev", expected: "MAJ:MIN")
         }
         target = Target(
             given: try targetObject.required("given", \.stringValue, "a string"),
@@ -200,7 +173,7 @@ extension HolderReport {
         scannedAtMonotonicNanoseconds = try top.required("scanned_at_ns", { $0.integer() }, "an integer")
         durationNanoseconds = try top.optional("duration_ns", { $0.integer() }, "an integer") ?? 0
         holders = try top.array("holders", Holder.init(reading:))
-        namespaces = try top.array("namespaces") { (entry) throws(NodeSnapshotDecodingError) in
+        namespaces = try top.array("namespaces") { (entry) throws(JSONDocumentError) in
             Namespace(
                 inode: try entry.required("mntns", { $0.integer() }, "an inode number"),
                 isHost: try entry.optional("label", \.stringValue, "a string") == "host",
@@ -213,7 +186,7 @@ extension HolderReport {
         budgetExhausted = false
         if top.has("scan") {
             let scan = try top.object("scan")
-            func count(_ key: String) throws(NodeSnapshotDecodingError) -> Int {
+            func count(_ key: String) throws(JSONDocumentError) -> Int {
                 try scan.optional(key, { $0.integer() }, "a count") ?? 0
             }
             counts = Counts(processes: try count("processes"), mountNamespaces: try count("mount_namespaces"),
@@ -228,10 +201,10 @@ extension HolderReport {
 }
 
 extension HolderReport.Holder {
-    fileprivate init(reading entry: ObjectReader) throws(NodeSnapshotDecodingError) {
+    fileprivate init(reading entry: ObjectReader) throws(JSONDocumentError) {
         let howName: String = try entry.required("how", \.stringValue, "a string")
         guard let how = How(rawValue: howName) else {
-            throw .wrongType(path: entry.keyPath("how"), expected: "a kind of holder")
+            throw .wrongType(.holderReport, path: entry.keyPath("how"), expected: "a kind of holder")
         }
         let viaName: String = try entry.required("via", \.stringValue, "a string")
         let via: Via
@@ -245,7 +218,7 @@ extension HolderReport.Holder {
             via = .below(mountID: try entry.required("under_mount_id", { $0.integer() }, "a mount id"),
                          onTop: try entry.optional("on_top", \.boolValue, "a boolean") ?? false)
         case "device": via = .device
-        default: throw .wrongType(path: entry.keyPath("via"), expected: "a relation to the target")
+        default: throw .wrongType(.holderReport, path: entry.keyPath("via"), expected: "a relation to the target")
         }
         self.init(
             how: how, via: via,

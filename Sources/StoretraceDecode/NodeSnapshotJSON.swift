@@ -5,24 +5,54 @@
 // value of the wrong type is an error naming its path: it means the document
 // is not what it claims to be.
 
-public enum NodeSnapshotDecodingError: Error, Equatable, Sendable, CustomStringConvertible {
-    case json(JSONParseError)
-    /// The document is JSON but its "format" is not a storetrace snapshot.
-    case notASnapshot(format: String?)
-    /// Written by a storetrace whose snapshot version this one cannot read.
-    case unsupportedVersion(Int)
-    case missingKey(path: String)
-    case wrongType(path: String, expected: String)
+/// The storetrace JSON documents read with `ObjectReader`.
+public enum JSONDocument: Sendable, Equatable {
+    case nodeSnapshot, holderReport
+
+    /// How messages name it.
+    var name: String {
+        switch self {
+        case .nodeSnapshot: "snapshot"
+        case .holderReport: "holder report"
+        }
+    }
+
+    var title: String {
+        switch self {
+        case .nodeSnapshot: "storetrace node snapshot"
+        case .holderReport: "storetrace holder report"
+        }
+    }
+
+    var newestReadableVersion: Int {
+        switch self {
+        case .nodeSnapshot: NodeSnapshot.version
+        case .holderReport: HolderReport.version
+        }
+    }
+}
+
+/// Why a storetrace JSON document could not be read: one error for every
+/// document, each case naming which.
+public enum JSONDocumentError: Error, Equatable, Sendable, CustomStringConvertible {
+    case json(JSONDocument, JSONParseError)
+    /// The text is JSON but its "format" is not this document's.
+    case notA(JSONDocument, format: String?)
+    /// Written by a storetrace whose version of the document this one cannot read.
+    case unsupportedVersion(JSONDocument, Int)
+    case missingKey(JSONDocument, path: String)
+    case wrongType(JSONDocument, path: String, expected: String)
 
     public var description: String {
         switch self {
-        case .json(let error): return "snapshot: \(error)"
-        case .notASnapshot(let format):
-            return "not a storetrace node snapshot (format \(format.map { "\"\($0)\"" } ?? "missing"))"
-        case .unsupportedVersion(let version):
-            return "snapshot version \(version) is newer than this storetrace reads (\(NodeSnapshot.version)); upgrade storetrace"
-        case .missingKey(let path): return "snapshot: missing \(path)"
-        case .wrongType(let path, let expected): return "snapshot: \(path) is not \(expected)"
+        case .json(let document, let error): return "\(document.name): \(error)"
+        case .notA(let document, let format):
+            return "not a \(document.title) (format \(format.map { "\"\($0)\"" } ?? "missing"))"
+        case .unsupportedVersion(let document, let version):
+            return "\(document.name) version \(version) is newer than this storetrace reads "
+                + "(\(document.newestReadableVersion)); upgrade storetrace"
+        case .missingKey(let document, let path): return "\(document.name): missing \(path)"
+        case .wrongType(let document, let path, let expected): return "\(document.name): \(path) is not \(expected)"
         }
     }
 }
@@ -110,7 +140,7 @@ extension NodeSnapshot.MountNamespace {
 }
 
 extension NodeSnapshot.Mount.Line {
-    fileprivate convenience init(reading entry: ObjectReader) throws(NodeSnapshotDecodingError) {
+    fileprivate convenience init(reading entry: ObjectReader) throws(JSONDocumentError) {
         self.init(NodeSnapshot.Mount.Fields(
             major: try entry.required("major", { $0.integer() }, "a device major"),
             minor: try entry.required("minor", { $0.integer() }, "a device minor"),
@@ -187,7 +217,7 @@ extension NodeSnapshot.BlockDevice {
 }
 
 extension NodeSnapshot.FilesystemErrors {
-    init(reading entry: ObjectReader) throws(NodeSnapshotDecodingError) {
+    init(reading entry: ObjectReader) throws(JSONDocumentError) {
         self.init(errorsCount: try entry.required("errors_count", { $0.integer() }, "a count"),
                   firstErrorTime: try entry.optional("first_error_time", { $0.integer() }, "seconds"),
                   firstErrorFunction: try entry.optional("first_error_func", \.stringValue, "a string"),
@@ -246,27 +276,27 @@ struct MemberList {
 extension NodeSnapshot {
     /// Reads a snapshot from its JSON text. Throws, never traps, on any
     /// input; `limits` bound what a hostile document can make it allocate.
-    public init(json bytes: [UInt8], limits: JSONLimits = JSONLimits()) throws(NodeSnapshotDecodingError) {
+    public init(json bytes: [UInt8], limits: JSONLimits = JSONLimits()) throws(JSONDocumentError) {
         let value: JSONValue
         do {
             value = try JSONValue.parse(bytes, limits: limits)
         } catch {
-            throw .json(error)
+            throw .json(.nodeSnapshot, error)
         }
         try self.init(jsonValue: value)
     }
 
-    public init(json text: String, limits: JSONLimits = JSONLimits()) throws(NodeSnapshotDecodingError) {
+    public init(json text: String, limits: JSONLimits = JSONLimits()) throws(JSONDocumentError) {
         try self.init(json: Array(text.utf8), limits: limits)
     }
 
-    public init(jsonValue value: JSONValue) throws(NodeSnapshotDecodingError) {
-        guard case .object = value else { throw .wrongType(path: "(document)", expected: "an object") }
-        let top = ObjectReader(value: value, path: "")
+    public init(jsonValue value: JSONValue) throws(JSONDocumentError) {
+        guard case .object = value else { throw .wrongType(.nodeSnapshot, path: "(document)", expected: "an object") }
+        let top = ObjectReader(document: .nodeSnapshot, value: value, path: "")
         let format = try top.optional("format", \.stringValue, "a string")
-        guard format == Self.format else { throw .notASnapshot(format: format) }
+        guard format == Self.format else { throw .notA(.nodeSnapshot, format: format) }
         let version: Int = try top.required("version", { $0.integer() }, "an integer")
-        guard version >= 1, version <= Self.version else { throw .unsupportedVersion(version) }
+        guard version >= 1, version <= Self.version else { throw .unsupportedVersion(.nodeSnapshot, version) }
 
         let taken = try top.object("taken_at")
         takenAt = TakenAt(
@@ -281,7 +311,7 @@ extension NodeSnapshot {
         bootID = try top.optional("boot_id", \.stringValue, "a string")
         onlineCPUs = try top.optional("online_cpus", { $0.integer() }, "an integer")
 
-        processes = try top.array("processes") { (entry) throws(NodeSnapshotDecodingError) in
+        processes = try top.array("processes") { (entry) throws(JSONDocumentError) in
             ProcessEntry(
                 pid: try entry.required("pid", { $0.integer() }, "a pid"),
                 ppid: try entry.optional("ppid", { $0.integer() }, "a pid"),
@@ -293,7 +323,7 @@ extension NodeSnapshot {
                 kernelThread: try entry.optional("kernel_thread", \.boolValue, "a boolean"))
         }
         let mountLines = version >= 2 ? try top.array("mount_lines", NodeSnapshot.Mount.Line.init(reading:)) : []
-        mountNamespaces = try top.array("mount_namespaces") { (entry) throws(NodeSnapshotDecodingError) in
+        mountNamespaces = try top.array("mount_namespaces") { (entry) throws(JSONDocumentError) in
             let inode: UInt64 = try entry.required("mntns", { $0.integer() }, "an inode number")
             let mounts: [Mount]? = switch (entry.has("mounts"), version) {
             case (false, _): nil
@@ -312,7 +342,7 @@ extension NodeSnapshot {
                 // Snapshots before the key: the initial namespace by its fixed inode.
                 isHost: try entry.optional("host", \.boolValue, "a boolean") ?? (inode == initialMountNamespaceInode))
         }
-        blockDevices = try top.array("block_devices") { (entry) throws(NodeSnapshotDecodingError) in
+        blockDevices = try top.array("block_devices") { (entry) throws(JSONDocumentError) in
             BlockDevice(
                 name: try entry.required("name", \.stringValue, "a string"),
                 parent: try entry.optional("parent", \.stringValue, "a string"),
@@ -335,7 +365,7 @@ extension NodeSnapshot {
                 filesystemErrors: entry.has("fs_errors") ? try FilesystemErrors(reading: try entry.object("fs_errors")) : nil,
                 gone: try entry.optional("gone", \.boolValue, "a boolean"))
         }
-        pciFunctions = try top.array("pci_functions") { (entry) throws(NodeSnapshotDecodingError) in
+        pciFunctions = try top.array("pci_functions") { (entry) throws(JSONDocumentError) in
             PCIFunction(
                 address: try entry.required("address", \.stringValue, "a string"),
                 vendor: try entry.optional("vendor", \.stringValue, "a string"),
@@ -344,7 +374,7 @@ extension NodeSnapshot {
                 driver: try entry.optional("driver", \.stringValue, "a string"),
                 driverOverride: try entry.optional("driver_override", \.stringValue, "a string"))
         }
-        virtioDevices = try top.array("virtio_devices") { (entry) throws(NodeSnapshotDecodingError) in
+        virtioDevices = try top.array("virtio_devices") { (entry) throws(JSONDocumentError) in
             VirtioDevice(
                 name: try entry.required("name", \.stringValue, "a string"),
                 deviceID: try entry.optional("device_id", \.stringValue, "a string"),
@@ -366,7 +396,7 @@ extension NodeSnapshot {
 
 extension NodeSnapshot.Mount {
     /// A version-1 mount: the ids and a mount line's keys in one object.
-    fileprivate init(reading entry: ObjectReader) throws(NodeSnapshotDecodingError) {
+    fileprivate init(reading entry: ObjectReader) throws(JSONDocumentError) {
         self.init(mountID: try entry.required("mount_id", { $0.integer() }, "an integer"),
                   parentID: try entry.required("parent_id", { $0.integer() }, "an integer"),
                   line: try Line(reading: entry))
@@ -376,20 +406,22 @@ extension NodeSnapshot.Mount {
 /// Typed access to one JSON object with the path of every value, so an
 /// error says where ("block_devices[3].size_bytes is not a size").
 struct ObjectReader {
+    /// Which document is read: its errors say so.
+    let document: JSONDocument
     let value: JSONValue
     let path: String
 
     /// A version-2 mount table: [mount_id, parent_id, line] for each mount,
     /// `line` an index into the snapshot's `mount_lines`.
-    fileprivate func mountReferences(_ key: String, lines: [NodeSnapshot.Mount.Line]) throws(NodeSnapshotDecodingError) -> [NodeSnapshot.Mount] {
-        guard let elements = value[key]?.arrayValue else { throw .wrongType(path: keyPath(key), expected: "an array") }
+    fileprivate func mountReferences(_ key: String, lines: [NodeSnapshot.Mount.Line]) throws(JSONDocumentError) -> [NodeSnapshot.Mount] {
+        guard let elements = value[key]?.arrayValue else { throw .wrongType(document, path: keyPath(key), expected: "an array") }
         var mounts: [NodeSnapshot.Mount] = []
         mounts.reserveCapacity(elements.count)
         for (index, element) in elements.enumerated() {
             guard let triple = element.arrayValue, triple.count == 3,
                   let id: Int = triple[0].integer(), let parent: Int = triple[1].integer(), let line: Int = triple[2].integer(),
                   lines.indices.contains(line)
-            else { throw .wrongType(path: keyPath(key) + "[\(index)]", expected: "[mount_id, parent_id, line in mount_lines]") }
+            else { throw .wrongType(document, path: keyPath(key) + "[\(index)]", expected: "[mount_id, parent_id, line in mount_lines]") }
             mounts.append(NodeSnapshot.Mount(mountID: id, parentID: parent, line: lines[line]))
         }
         return mounts
@@ -402,50 +434,50 @@ struct ObjectReader {
         return false
     }
 
-    func required<T>(_ key: String, _ convert: (JSONValue) -> T?, _ expected: String) throws(NodeSnapshotDecodingError) -> T {
-        guard let found = value[key], found != .null else { throw .missingKey(path: keyPath(key)) }
-        guard let converted = convert(found) else { throw .wrongType(path: keyPath(key), expected: expected) }
+    func required<T>(_ key: String, _ convert: (JSONValue) -> T?, _ expected: String) throws(JSONDocumentError) -> T {
+        guard let found = value[key], found != .null else { throw .missingKey(document, path: keyPath(key)) }
+        guard let converted = convert(found) else { throw .wrongType(document, path: keyPath(key), expected: expected) }
         return converted
     }
 
     /// Missing or null is nil; present but of the wrong type is an error.
-    func optional<T>(_ key: String, _ convert: (JSONValue) -> T?, _ expected: String) throws(NodeSnapshotDecodingError) -> T? {
+    func optional<T>(_ key: String, _ convert: (JSONValue) -> T?, _ expected: String) throws(JSONDocumentError) -> T? {
         guard let found = value[key], found != .null else { return nil }
-        guard let converted = convert(found) else { throw .wrongType(path: keyPath(key), expected: expected) }
+        guard let converted = convert(found) else { throw .wrongType(document, path: keyPath(key), expected: expected) }
         return converted
     }
 
-    func optionalStrings(_ key: String) throws(NodeSnapshotDecodingError) -> [String]? {
+    func optionalStrings(_ key: String) throws(JSONDocumentError) -> [String]? {
         guard let found = value[key], found != .null else { return nil }
-        guard let elements = found.arrayValue else { throw .wrongType(path: keyPath(key), expected: "an array of strings") }
+        guard let elements = found.arrayValue else { throw .wrongType(document, path: keyPath(key), expected: "an array of strings") }
         var strings: [String] = []
         strings.reserveCapacity(elements.count)
         for (index, element) in elements.enumerated() {
             guard let text = element.stringValue else {
-                throw .wrongType(path: keyPath(key) + "[\(index)]", expected: "a string")
+                throw .wrongType(document, path: keyPath(key) + "[\(index)]", expected: "a string")
             }
             strings.append(text)
         }
         return strings
     }
 
-    func object(_ key: String) throws(NodeSnapshotDecodingError) -> ObjectReader {
-        guard let found = value[key], found != .null else { throw .missingKey(path: keyPath(key)) }
-        guard case .object = found else { throw .wrongType(path: keyPath(key), expected: "an object") }
-        return ObjectReader(value: found, path: keyPath(key))
+    func object(_ key: String) throws(JSONDocumentError) -> ObjectReader {
+        guard let found = value[key], found != .null else { throw .missingKey(document, path: keyPath(key)) }
+        guard case .object = found else { throw .wrongType(document, path: keyPath(key), expected: "an object") }
+        return ObjectReader(document: document, value: found, path: keyPath(key))
     }
 
     /// A missing array is empty: a snapshot from a reader that could not
     /// list, say, PCI devices simply has none.
-    func array<T>(_ key: String, _ element: (ObjectReader) throws(NodeSnapshotDecodingError) -> T) throws(NodeSnapshotDecodingError) -> [T] {
+    func array<T>(_ key: String, _ element: (ObjectReader) throws(JSONDocumentError) -> T) throws(JSONDocumentError) -> [T] {
         guard let found = value[key], found != .null else { return [] }
-        guard let elements = found.arrayValue else { throw .wrongType(path: keyPath(key), expected: "an array") }
+        guard let elements = found.arrayValue else { throw .wrongType(document, path: keyPath(key), expected: "an array") }
         var result: [T] = []
         result.reserveCapacity(elements.count)
         for (index, item) in elements.enumerated() {
             let itemPath = keyPath(key) + "[\(index)]"
-            guard case .object = item else { throw .wrongType(path: itemPath, expected: "an object") }
-            result.append(try element(ObjectReader(value: item, path: itemPath)))
+            guard case .object = item else { throw .wrongType(document, path: itemPath, expected: "an object") }
+            result.append(try element(ObjectReader(document: document, value: item, path: itemPath)))
         }
         return result
     }

@@ -1,4 +1,5 @@
 import CStoretraceABI
+import StoretraceBytes
 
 /// Byte offsets of `struct st_syscall_event` (storetrace_abi.h). The C header
 /// asserts them with _Static_assert; `LayoutTests` checks that Swift's view of
@@ -67,12 +68,13 @@ public struct SyscallRecord {
         guard bytes.count >= SyscallLayout.headerSize else {
             throw .short(have: bytes.count, need: SyscallLayout.headerSize)
         }
-        let declared = Int(bytes.loadUnaligned(fromByteOffset: SyscallLayout.size, as: UInt16.self))
+        let header = ByteReader(bytes, order: .host)
+        let declared = Int(header.field(UInt16.self, at: SyscallLayout.size))
         // Perf buffers pad samples to 8 bytes, so more bytes than declared is fine.
         guard declared >= SyscallLayout.headerSize, declared <= bytes.count else {
             throw .sizeMismatch(declared: declared, available: bytes.count)
         }
-        let rawKind = bytes.loadUnaligned(fromByteOffset: SyscallLayout.kind, as: UInt16.self)
+        let rawKind = header.field(UInt16.self, at: SyscallLayout.kind)
         guard let kind = SyscallKind(rawValue: rawKind) else { throw .unknownKind(rawKind) }
         let count = Int(bytes[SyscallLayout.nstr])
         guard count <= SyscallLayout.maxStrings else { throw .tooManyStrings(count) }
@@ -80,7 +82,7 @@ public struct SyscallRecord {
         var offset = SyscallLayout.headerSize
         for index in 0..<SyscallLayout.maxStrings {
             let length = index < count
-                ? Int(bytes.loadUnaligned(fromByteOffset: SyscallLayout.strLen + 2 * index, as: UInt16.self))
+                ? Int(header.field(UInt16.self, at: SyscallLayout.strLen + 2 * index))
                 : 0
             switch index {
             case 0: starts.0 = offset
@@ -96,9 +98,11 @@ public struct SyscallRecord {
         self.stringStarts = starts
     }
 
+    /// BPF writes records in the kernel's byte order; `init(validating:)`
+    /// checked the header fits.
     @inline(__always)
     private func load<T: FixedWidthInteger>(_ offset: Int, as: T.Type) -> T {
-        bytes.loadUnaligned(fromByteOffset: offset, as: T.self)
+        ByteReader(bytes, order: .host).field(T.self, at: offset)
     }
 
     public var size: Int { bytes.count }
@@ -108,8 +112,7 @@ public struct SyscallRecord {
     /// (validation then rejects the record).
     @inline(__always)
     public static func timestamp(of bytes: UnsafeRawBufferPointer) -> UInt64? {
-        guard bytes.count >= SyscallLayout.timestamp + 8 else { return nil }
-        return bytes.loadUnaligned(fromByteOffset: SyscallLayout.timestamp, as: UInt64.self)
+        ByteReader(bytes, order: .host).peek(UInt64.self, at: SyscallLayout.timestamp)
     }
     public var pid: UInt32 { load(SyscallLayout.pid, as: UInt32.self) }
     public var tid: UInt32 { load(SyscallLayout.tid, as: UInt32.self) }

@@ -1,3 +1,5 @@
+import StoretraceBytes
+
 // Parsers for the kernel's tracefs format descriptions, and readers that use
 // them to pull typed field values out of raw trace records.
 //
@@ -304,7 +306,7 @@ extension FieldLayout {
         switch kind {
         case .dataLoc, .relLoc:
             try checkBounds(offset: offset, length: 4, record)
-            let word = record.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
+            let word = ByteReader(record, order: .host).field(UInt32.self, at: offset)
             let location = Int(word & 0xFFFF)
             let length = Int(word >> 16)
             // __rel_loc counts from the end of its own u32 (libtraceevent adds
@@ -323,18 +325,20 @@ extension FieldLayout {
     ) throws(TraceRecordError) -> (zeroExtended: UInt64, signExtended: Int64) {
         guard kind == .integer || kind == .pointer else { throw .notAnInteger }
         try checkBounds(offset: offset, length: size, record)
+        // Trace records hold the writing kernel's byte order (see FtracePage).
+        let words = ByteReader(record, order: .host)
         switch size {
         case 1:
-            let raw = record.loadUnaligned(fromByteOffset: offset, as: UInt8.self)
+            let raw = words.field(UInt8.self, at: offset)
             return (UInt64(raw), Int64(Int8(bitPattern: raw)))
         case 2:
-            let raw = record.loadUnaligned(fromByteOffset: offset, as: UInt16.self)
+            let raw = words.field(UInt16.self, at: offset)
             return (UInt64(raw), Int64(Int16(bitPattern: raw)))
         case 4:
-            let raw = record.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
+            let raw = words.field(UInt32.self, at: offset)
             return (UInt64(raw), Int64(Int32(bitPattern: raw)))
         case 8:
-            let raw = record.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+            let raw = words.field(UInt64.self, at: offset)
             return (raw, Int64(bitPattern: raw))
         default:
             throw .notAnInteger

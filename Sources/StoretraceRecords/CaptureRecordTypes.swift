@@ -1,4 +1,5 @@
 import CStoretraceABI
+import StoretraceBytes
 import StoretraceCapture
 import StoretraceDecode
 

@@ -1,4 +1,5 @@
 import Glibc
+import StoretraceBytes
 @testable import StoretraceCapture
 
 /// Deterministic PRNG (SplitMix64).
@@ -203,7 +204,8 @@ func resealChunkHeader(_ bytes: inout [UInt8], at offset: Int) {
 func resealChunk(_ bytes: inout [UInt8], at offset: Int) {
     bytes.withUnsafeMutableBytes { b in
         let p = b.baseAddress! + offset
-        let len = min(Int(ld32(p, 16)), b.count - offset - 48)  // clamp: tests seal deliberately bad lengths too
+        let len = min(Int(ByteReader(UnsafeRawBufferPointer(b), order: .little).field(UInt32.self, at: offset + 16)),
+                      b.count - offset - 48)  // clamp: tests seal deliberately bad lengths too
         st32(p, 40, CRC32C.checksum(UnsafeRawBufferPointer(start: p + 48, count: len)))
     }
     resealChunkHeader(&bytes, at: offset)

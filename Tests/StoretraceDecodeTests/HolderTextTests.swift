@@ -142,24 +142,24 @@ import StoretraceFixtures
     }
 
     @Test func badDocumentsAreErrorsWithAPath() throws {
-        #expect(throws: HolderReportDecodingError.notAReport(format: "storetrace-node-snapshot")) {
+        #expect(throws: JSONDocumentError.notA(.holderReport, format: "storetrace-node-snapshot")) {
             try HolderReport(json: #"{"format":"storetrace-node-snapshot","version":1}"#)
         }
-        #expect(throws: HolderReportDecodingError.unsupportedVersion(2)) {
+        #expect(throws: JSONDocumentError.unsupportedVersion(.holderReport, 2)) {
             try HolderReport(json: #"{"format":"storetrace-holders","version":2}"#)
         }
         let base = everyHolderReport().jsonText()
-        #expect(throws: HolderReportDecodingError.wrongType(path: "holders[0].how", expected: "a kind of holder")) {
+        #expect(throws: JSONDocumentError.wrongType(.holderReport, path: "holders[0].how", expected: "a kind of holder")) {
             try HolderReport(json: base.replacing(#""how":"cwd""#, with: #""how":"teleport""#))
         }
-        #expect(throws: HolderReportDecodingError.missingKey(path: "holders[0].peer_group")) {
+        #expect(throws: JSONDocumentError.missingKey(.holderReport, path: "holders[0].peer_group")) {
             try HolderReport(json: base.replacing(#""via":"peer","peer_group":2"#, with: #""via":"peer""#))
         }
-        #expect(throws: HolderReportDecodingError.wrongType(path: "target.dev", expected: "MAJ:MIN")) {
+        #expect(throws: JSONDocumentError.wrongType(.holderReport, path: "target.dev", expected: "MAJ:MIN")) {
             try HolderReport(json: base.replacing(#""dev":"254:16""#, with: #""dev":"vdb""#))
         }
-        #expect(throws: HolderReportDecodingError.self) { try HolderReport(json: "{") }
-        #expect(throws: HolderReportDecodingError.self) { try HolderReport(json: "[]") }
+        #expect(throws: JSONDocumentError.self) { try HolderReport(json: "{") }
+        #expect(throws: JSONDocumentError.self) { try HolderReport(json: "[]") }
     }
 
     @Test func unknownKeysAreIgnored() throws {

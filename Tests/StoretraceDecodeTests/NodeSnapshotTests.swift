@@ -199,7 +199,7 @@ fileprivate struct SplitMix64: RandomNumberGenerator {
             do {
                 _ = try NodeSnapshot(json: Array(bytes[..<length]))
                 Issue.record("a prefix of \(length) of \(bytes.count) bytes decoded")
-            } catch .json(let error) {
+            } catch .json(_, let error) {
                 #expect(error.offset <= length)
             } catch {
                 Issue.record("prefix \(length): \(error)")
@@ -251,7 +251,7 @@ fileprivate struct SplitMix64: RandomNumberGenerator {
     }
 
     @Test func wrongShapesNameTheirPath() {
-        func decodeError(_ text: String) -> NodeSnapshotDecodingError? {
+        func decodeError(_ text: String) -> JSONDocumentError? {
             do {
                 _ = try NodeSnapshot(json: text)
                 return nil
@@ -260,32 +260,32 @@ fileprivate struct SplitMix64: RandomNumberGenerator {
             }
         }
         let head = #""format": "storetrace-node-snapshot", "version": 1, "taken_at": {"monotonic_ns": 1, "realtime_ns": 2}, "clock_offsets": {"realtime_minus_monotonic_ns": 1}"#
-        #expect(decodeError("[]") == .wrongType(path: "(document)", expected: "an object"))
-        #expect(decodeError(#"{"version": 1}"#) == .notASnapshot(format: nil))
-        #expect(decodeError(#"{"format": "other", "version": 1}"#) == .notASnapshot(format: "other"))
-        #expect(decodeError(#"{"format": "storetrace-node-snapshot", "version": 3}"#) == .unsupportedVersion(3))
-        #expect(decodeError(#"{"format": "storetrace-node-snapshot", "version": "1"}"#) == .wrongType(path: "version", expected: "an integer"))
-        #expect(decodeError(#"{"format": "storetrace-node-snapshot", "version": 1}"#) == .missingKey(path: "taken_at"))
+        #expect(decodeError("[]") == .wrongType(.nodeSnapshot, path: "(document)", expected: "an object"))
+        #expect(decodeError(#"{"version": 1}"#) == .notA(.nodeSnapshot, format: nil))
+        #expect(decodeError(#"{"format": "other", "version": 1}"#) == .notA(.nodeSnapshot, format: "other"))
+        #expect(decodeError(#"{"format": "storetrace-node-snapshot", "version": 3}"#) == .unsupportedVersion(.nodeSnapshot, 3))
+        #expect(decodeError(#"{"format": "storetrace-node-snapshot", "version": "1"}"#) == .wrongType(.nodeSnapshot, path: "version", expected: "an integer"))
+        #expect(decodeError(#"{"format": "storetrace-node-snapshot", "version": 1}"#) == .missingKey(.nodeSnapshot, path: "taken_at"))
         #expect(decodeError("{\(head), \"processes\": [{\"pid\": 1}, {\"pid\": 2147483648}]}")
-            == .wrongType(path: "processes[1].pid", expected: "a pid"))
+            == .wrongType(.nodeSnapshot, path: "processes[1].pid", expected: "a pid"))
         #expect(decodeError("{\(head), \"processes\": [{\"pid\": 1.5}]}")
-            == .wrongType(path: "processes[0].pid", expected: "a pid"))
-        #expect(decodeError("{\(head), \"processes\": [7]}") == .wrongType(path: "processes[0]", expected: "an object"))
+            == .wrongType(.nodeSnapshot, path: "processes[0].pid", expected: "a pid"))
+        #expect(decodeError("{\(head), \"processes\": [7]}") == .wrongType(.nodeSnapshot, path: "processes[0]", expected: "an object"))
         #expect(decodeError("{\(head), \"block_devices\": [{\"name\": \"a\", \"size_bytes\": -1}]}")
-            == .wrongType(path: "block_devices[0].size_bytes", expected: "a size"))
+            == .wrongType(.nodeSnapshot, path: "block_devices[0].size_bytes", expected: "a size"))
         #expect(decodeError("{\(head), \"mount_namespaces\": [{\"mntns\": 1, \"mounts\": [{\"mount_id\": 1}]}]}")
-            == .missingKey(path: "mount_namespaces[0].mounts[0].parent_id"))
+            == .missingKey(.nodeSnapshot, path: "mount_namespaces[0].mounts[0].parent_id"))
         let head2 = head.replacingVersion(with: 2)
         let line = #"{"major": 0, "minor": 2, "root": "/", "mount_point": "/", "fstype": "tmpfs"}"#
         #expect(decodeError("{\(head2), \"mount_lines\": [\(line)], \"mount_namespaces\": [{\"mntns\": 1, \"mounts\": [[1, 0, 1]]}]}")
-            == .wrongType(path: "mount_namespaces[0].mounts[0]", expected: "[mount_id, parent_id, line in mount_lines]"))
+            == .wrongType(.nodeSnapshot, path: "mount_namespaces[0].mounts[0]", expected: "[mount_id, parent_id, line in mount_lines]"))
         #expect(decodeError("{\(head2), \"mount_lines\": [\(line)], \"mount_namespaces\": [{\"mntns\": 1, \"mounts\": [[1, 0]]}]}")
-            == .wrongType(path: "mount_namespaces[0].mounts[0]", expected: "[mount_id, parent_id, line in mount_lines]"))
+            == .wrongType(.nodeSnapshot, path: "mount_namespaces[0].mounts[0]", expected: "[mount_id, parent_id, line in mount_lines]"))
         #expect(decodeError("{\(head2), \"mount_lines\": [{\"major\": 0}], \"mount_namespaces\": []}")
-            == .missingKey(path: "mount_lines[0].minor"))
+            == .missingKey(.nodeSnapshot, path: "mount_lines[0].minor"))
         #expect(decodeError("{\(head2), \"mount_lines\": [\(line)], \"mount_namespaces\": [{\"mntns\": 1, \"mounts\": [[1, 0, 0]]}]}") == nil)
         #expect(decodeError("{\(head), \"processes\": [{\"pid\": 1, \"cgroup_v1\": [\"a\", 2]}]}")
-            == .wrongType(path: "processes[0].cgroup_v1[1]", expected: "a string"))
+            == .wrongType(.nodeSnapshot, path: "processes[0].cgroup_v1[1]", expected: "a string"))
         #expect(decodeError("{\(head)}") == nil)
     }
 

@@ -163,26 +163,3 @@ import Testing
         #expect(losses.describeNonZero(information: false) == "12 ring buffer full, 3 ftrace overrun pages")
     }
 }
-
-@Suite struct ByteReaderTests {
-    @Test func readsInTheDeclaredOrderAndNeverPastTheEnd() {
-        let bytes: [UInt8] = [0x01, 0x02, 0x03, 0x04, 0x05]
-        bytes.withUnsafeBytes { raw in
-            var little = ByteReader(raw, order: .little)
-            #expect(little.read(UInt16.self) == 0x0201)
-            #expect(little.read(UInt16.self) == 0x0403)
-            #expect(little.read(UInt16.self) == nil, "one byte left")
-            #expect(little.offset == 4, "a failed read consumes nothing")
-            #expect(little.read(UInt8.self) == 5)
-            var big = ByteReader(raw, order: .big)
-            #expect(big.read(UInt32.self) == 0x0102_0304)
-            #expect(big.peek(UInt16.self, at: 3) == 0x0405)
-            #expect(big.peek(UInt16.self, at: 4) == nil)
-            #expect(big.peek(UInt16.self, at: -1) == nil)
-            let tooFar = big.skip(2), last = big.skip(1)
-            #expect(!tooFar)
-            #expect(last)
-            #expect(big.remaining.isEmpty)
-        }
-    }
-}
