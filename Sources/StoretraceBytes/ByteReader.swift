@@ -67,7 +67,7 @@ public struct ByteReader {
         return true
     }
 
-    @usableFromInline @inline(__always)
+    @inlinable @inline(__always)
     func load<T: FixedWidthInteger>(_ type: T.Type, at position: Int) -> T {
         let raw = bytes.loadUnaligned(fromByteOffset: position, as: T.self)
         return order == .little ? T(littleEndian: raw) : T(bigEndian: raw)
