@@ -129,7 +129,7 @@ public struct StorageSummary: Sendable {
         if record.kind.movesData {
             let file = record.fileIn
             device = devices.device(major: file.major, minor: file.minor)
-            readAhead = devices.readAheadKB(major: file.major, minor: file.minor)
+            readAhead = device?.readAheadKB
             addCopy(record, file: file, device: device, readAhead: readAhead)
         }
         // The slowest calls: a short list kept sorted.

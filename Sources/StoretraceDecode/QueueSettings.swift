@@ -89,6 +89,9 @@ public struct BlockDevicesInForce: Sendable {
         public var name: [UInt8]
         /// The disk whose queue it uses (itself for a disk).
         public var diskKey: UInt64
+        /// read_ahead_kb of that disk as it is now: kept here as well as by
+        /// disk so that a copy's lookup is one hash, not two.
+        public var readAheadKB: UInt64?
     }
 
     private var devices: [UInt64: Device] = [:]
@@ -109,9 +112,10 @@ public struct BlockDevicesInForce: Sendable {
             // A partition's queue settings are its disk's.
             let key = Self.key(major, minor)
             let diskKey = device.parent.map { disks[$0] ?? key } ?? key
-            devices[key] = Device(name: Array(device.name.utf8), diskKey: diskKey)
+            devices[key] = Device(name: Array(device.name.utf8), diskKey: diskKey, readAheadKB: nil)
             if device.parent == nil, let value = device.readAheadKB { readAhead[key] = value }
         }
+        for (key, device) in devices { devices[key]?.readAheadKB = readAhead[device.diskKey] }
     }
 
     @inline(__always)
@@ -127,15 +131,18 @@ public struct BlockDevicesInForce: Sendable {
     /// read_ahead_kb of the disk under this device, as it is now.
     @inline(__always)
     public func readAheadKB(major: UInt32, minor: UInt32) -> UInt64? {
-        guard let device = devices[Self.key(major, minor)] else { return nil }
-        return readAhead[device.diskKey]
+        devices[Self.key(major, minor)]?.readAheadKB
     }
 
+    /// A change is rare: the disk's partitions are updated with it.
     public mutating func apply(_ change: QueueSettingChange) {
         let key = Self.key(change.major, change.minor)
-        if devices[key] == nil { devices[key] = Device(name: change.device, diskKey: key) }
+        if devices[key] == nil { devices[key] = Device(name: change.device, diskKey: key, readAheadKB: readAhead[key]) }
         if change.setting == .readAheadKB {
             readAhead[key] = change.newNumber
+            for (deviceKey, device) in devices where device.diskKey == key {
+                devices[deviceKey]?.readAheadKB = change.newNumber
+            }
         }
     }
 }

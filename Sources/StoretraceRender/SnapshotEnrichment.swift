@@ -19,7 +19,16 @@ public final class SnapshotEnrichment: @unchecked Sendable {
     /// no `mntns_owner` then.
     private let owners: [UInt64: [UInt8]]?
     /// Block devices and the read-ahead in force on each.
-    public var devices: BlockDevicesInForce
+    public var devices: BlockDevicesInForce {
+        didSet { lastDeviceKey = nil }
+    }
+    /// The last device looked up: a copy's two files, and a storm's calls,
+    /// are mostly on one device, so most lookups hash nothing.
+    private var lastDeviceKey: UInt64?
+    private var lastDevice: BlockDevicesInForce.Device?
+    /// Likewise the last namespace owner (a storm comes from one namespace).
+    private var lastOwnerInode: UInt32?
+    private var lastOwner: [UInt8]?
 
     public init(_ index: NodeSnapshotIndex) {
         var owners: [UInt64: [UInt8]] = [:]
@@ -54,21 +63,35 @@ public final class SnapshotEnrichment: @unchecked Sendable {
     func appendNamespaceOwner(_ inode: UInt32, into out: inout OutputBuffer) {
         guard let owners else { return }
         out.append(",\"mntns_owner\":")
-        if let owner = owners[UInt64(inode)] {
-            owner.withUnsafeBytes { out.append(bytes: $0) }
+        if lastOwnerInode != inode {
+            lastOwnerInode = inode
+            lastOwner = owners[UInt64(inode)]
+        }
+        if let lastOwner {
+            lastOwner.withUnsafeBytes { out.append(bytes: $0) }
         } else {
             out.append("null")
         }
+    }
+
+    @inline(__always)
+    private func device(major: UInt32, minor: UInt32) -> BlockDevicesInForce.Device? {
+        let key = BlockDevicesInForce.key(major, minor)
+        if lastDeviceKey != key {
+            lastDeviceKey = key
+            lastDevice = devices.device(major: major, minor: minor)
+        }
+        return lastDevice
     }
 
     /// `,"block_device":"vda1","read_ahead_kb":128`, nulls for a file on a
     /// filesystem without a block device (tmpfs, overlay: major 0).
     func appendBlockDevice(major: UInt32, minor: UInt32, into out: inout OutputBuffer) {
         out.append(",\"block_device\":")
-        if let device = devices.device(major: major, minor: minor) {
+        if let device = device(major: major, minor: minor) {
             device.name.withUnsafeBytes { out.appendJSONString($0) }
             out.append(",\"read_ahead_kb\":")
-            if let readAhead = devices.readAheadKB(major: major, minor: minor) { out.appendDecimal(readAhead) } else { out.append("null") }
+            if let readAhead = device.readAheadKB { out.appendDecimal(readAhead) } else { out.append("null") }
         } else {
             out.append("null,\"read_ahead_kb\":null")
         }
@@ -77,10 +100,10 @@ public final class SnapshotEnrichment: @unchecked Sendable {
     /// ` on vda1 read_ahead_kb=128` after a file name in a text line;
     /// nothing for a file without a block device.
     func appendBlockDeviceText(major: UInt32, minor: UInt32, into out: inout OutputBuffer) {
-        guard let device = devices.device(major: major, minor: minor) else { return }
+        guard let device = device(major: major, minor: minor) else { return }
         out.append(" on ")
         device.name.withUnsafeBytes { out.appendPrintable($0) }
-        if let readAhead = devices.readAheadKB(major: major, minor: minor) {
+        if let readAhead = device.readAheadKB {
             out.append(" read_ahead_kb=")
             out.appendDecimal(readAhead)
         }

@@ -396,6 +396,18 @@ extension KernelTests {
             #expect(throws: HolderScanError.notAMountPoint(path: node.path + "/nowhere", mountNamespace: hostNamespace)) {
                 try HolderScan.run(.mountPoint(node.path + "/nowhere", mountNamespace: hostNamespace))
             }
+            // A directory that is no mount point (a mount gone by the time
+            // the scan of its EBUSY runs) is not its parent mount: scanning
+            // "/" named every process on the node.
+            let plain = node.scratch.dir("plain")
+            #expect(throws: HolderScanError.notAMountPoint(path: plain, mountNamespace: hostNamespace)) {
+                try HolderScan.run(.mountPoint(plain, mountNamespace: hostNamespace))
+            }
+            // A symlink to the mount point still finds it.
+            let link = node.path + "/link-to-busy"
+            #expect(symlink(busy, link) == 0)
+            #expect(try HolderScan.run(.mountPoint(link, mountNamespace: hostNamespace)).target.mountID
+                == report.target.mountID)
             // The lead's path for a failed umount2: the mount point as the
             // caller's namespace names it.
             let byMountPoint = try HolderScan.run(.mountPoint(busy + "/", mountNamespace: hostNamespace))
