@@ -1,5 +1,7 @@
 import Foundation
 import Glibc
+import StoretraceRecords
+import StoretraceSession
 import Testing
 
 /// The samples of a Prometheus text file as Python's prometheus_client
@@ -134,6 +136,21 @@ extension KernelTests {
         #expect(parsed.samples["storetrace_capture_bytes_total"] == nil, "live records nothing")
         // The file is left for the collector, the temporary one is not.
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path).sorted() == ["m", "node.prom"])
+    }
+
+    /// Label values that would end the value, the sample or the line, and
+    /// UTF-8 and controls that stand as they are: prometheus_client reads
+    /// back exactly the strings written.
+    @Test func hostileLabelValuesParseBack() throws {
+        let scratch = Scratch()
+        let names = ["a \"quoted\" value", "back\\slash\\n", "line\nfeed", "} x=\"1\",{", "tab\tü€ \u{7F}"]
+        let exporter = MetricsExporter(path: scratch.path + "/hostile.prom")
+        exporter.losses = { names.enumerated().map { LossCount(name: $0.element, count: UInt64($0.offset + 1), kind: .events) } }
+        #expect(exporter.write())
+        let parsed = try PrometheusParse(file: exporter.path)
+        let losses = parsed.samples["storetrace_losses_total"] ?? []
+        #expect(losses.map { $0.labels["counter"] ?? "" } == names)
+        #expect(losses.map(\.value) == [1, 2, 3, 4, 5])
     }
 
     /// `record --metrics-file`: the capture bytes counter is the size of the
