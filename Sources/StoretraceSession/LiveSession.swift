@@ -219,16 +219,18 @@ public final class LiveSession {
         let driver = SourceDriver(sources: sources, pipeline: pipeline)
         recorder?.lossesNow = { driver.losses }
         metrics?.losses = { driver.losses }
-        metrics?.mountHealth = health
-        if let recorder { metrics?.captureBytes = { recorder.bytesWritten } }
+        metrics?.pipelineCounts = { pipeline.counts }
+        if let health { metrics?.unhealthyMounts = { health.unhealthy.count } }
+        if let recorder {
+            metrics?.captureBytes = { recorder.bytesWritten }
+            metrics?.captureUnwritten = { recorder.unwritten }
+        }
         var metricsFailure: Int32?
         func writeMetrics() {
             guard let metrics, !metrics.write(), metrics.failure != metricsFailure else { return }
             metricsFailure = metrics.failure
-            say(status, "storetrace: cannot write --metrics-file " + metrics.path + ": "
-                + (metrics.failure.flatMap { ErrnoNames.name($0).map { "\($0)" } } ?? "error"))
+            say(status, "storetrace: " + metrics.failureLine)
         }
-        writeMetrics()
         var ticks = 0
         var closed = false
         func closeAll() {
@@ -238,6 +240,11 @@ public final class LiveSession {
             tracefs.release()
         }
         defer { closeAll() }
+        // A path that cannot be written at the start (no such directory, a
+        // read-only mount) is a mistake to stop on, not to warn about every 5 s.
+        if let metrics, !metrics.write() {
+            throw .writeMetrics(metrics.failureLine)
+        }
         if opened.sources.isEmpty { throw .noSource("any source for the requested --type") }
         if let recorder { try checkStartFits(recorder, config.record!) } // the ftrace formats came in
 
@@ -321,6 +328,7 @@ public final class LiveSession {
             summary.outputFailure = sink.failure
             summary.outputCutBytes = sink.cutBytes
         }
+        metrics?.running = false
         writeMetrics()
         say(status, summary.line)
         if let failure = printer?.sink.failure, failure != EPIPE { throw .output(errno: failure) }

@@ -49,6 +49,8 @@ public enum SessionError: Error, CustomStringConvertible {
     /// --max-size (or a ring's --rotate) cannot hold what every capture
     /// starts with (the node snapshot, the schemas, the ftrace formats): `start` bytes.
     case maxSizeBelowStart(path: String, limit: UInt64, start: UInt64, option: String = "--max-size")
+    /// `--metrics-file` could not be written when the session started (`MetricsExporter.failureLine`).
+    case writeMetrics(String)
 
     public var description: String {
         switch self {
@@ -70,6 +72,8 @@ public enum SessionError: Error, CustomStringConvertible {
             return KernelError.missingFeature(what).description
         case .maxSizeBelowStart(let path, let limit, let start, let option):
             return "\(path): \(option) \(limit) bytes is smaller than the start of the capture (node snapshot, schemas and formats: \(start) bytes); give at least \(start)"
+        case .writeMetrics(let line):
+            return line
         }
     }
 }

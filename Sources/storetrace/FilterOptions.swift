@@ -92,7 +92,7 @@ struct TraceOptions: ParsableArguments {
             transform: ByteSizeValue.parseAllowingBytes)
     var bufferSize = ByteSizeValue(text: "8M", bytes: 8 << 20)
 
-    @Option(name: .long, help: ArgumentHelp("Write counters in the Prometheus text format to this file every 5 s and at exit, for node_exporter's textfile collector (give it a .prom name in the collector's directory): events by type and errno, holders found, unhealthy mounts, losses, capture bytes. Written to .NAME.tmp beside it and renamed.", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("Write counters in the Prometheus text format to this file at the start, every 5 s and at exit, for node_exporter's textfile collector (give it a .prom name in the collector's directory): events by type, failures by type and errno, holders found, unhealthy mounts, losses by kind, capture bytes. Written to .NAME.tmp beside it and renamed; left in place at exit with storetrace_up 0 (storetrace_last_write_timestamp_seconds tells a stale file).", valueName: "path"))
     var metricsFile: String?
 
     @Flag(name: .long, help: "Use the perf buffer even where the BPF ring buffer exists (it is the fallback for kernels before 5.8).")
