@@ -174,7 +174,7 @@ private struct Scanner {
                 // is the mount point: a directory whose mount is gone by now
                 // (unmounted since the EBUSY) is not its parent mount.
                 if namespace == ownNamespace, case .mountID(_, let id)? = try? Self.resolve(path: path),
-                   let own = mount(id: id), let real = Self.realPath(path), own.mount.mountPoint == real {
+                   let own = mount(id: id), let real = realPath(path), own.mount.mountPoint == real {
                     target = Self.pathTarget(given: given, mount: own.mount, namespace: own.namespace)
                     break
                 }
@@ -221,13 +221,6 @@ private struct Scanner {
         }
         guard brief.has_mnt_id != 0 else { throw .noMountID(path: path) }
         return .mountID(given: path, mountID: Int(brief.mnt_id))
-    }
-
-    /// The path with symlinks, `.` and `..` resolved; nil if it cannot be.
-    static func realPath(_ path: String) -> String? {
-        guard let resolved = realpath(path, nil) else { return nil }
-        defer { free(resolved) }
-        return String(cString: resolved)
     }
 
     /// "/a/b/" → "/a/b"; mountinfo never ends a mount point in a slash.
