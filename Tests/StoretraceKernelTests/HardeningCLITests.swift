@@ -213,6 +213,30 @@ extension KernelTests {
         #expect(enough.stderr.contains("tracing 14 syscalls"), "\(enough.stderr)")
     }
 
+    /// The ftrace instance as a non-root user: instances/ is root-only, so
+    /// without CAP_DAC_OVERRIDE the warning says that (it was a bare
+    /// "Permission denied", and README named CAP_SYS_ADMIN, which does not
+    /// help); with it the tracepoint is found and enabled (access(2) ignored
+    /// the capability and called every tracepoint absent).
+    @Test func ftraceInstanceNamesWhatItNeeds() throws {
+        let tracefs = try TracefsMount()
+        defer { tracefs.release() }
+        let arguments = ["live", "--type", "tracepoint", "--event", "sched:sched_process_exec", "--no-uevents", "--no-kmsg",
+                         "--duration", "1s"]
+        for caps in ["+bpf,+perfmon,+dac_read_search", "+bpf,+perfmon,+dac_read_search,+sys_admin"] {
+            let without = try CLI.run(arguments, via: setpriv(caps), timeout: 60)
+            let line = without.stderr.split(separator: "\n").first { $0.contains("not reading ftrace events") } ?? ""
+            #expect(line.hasPrefix("storetrace: not reading ftrace events: tracefs: cannot create the tracefs instance (instances/ is root-only: run as root, or add CAP_DAC_OVERRIDE; --no-ftrace goes without) \(tracefs.path)/instances/storetrace-"),
+                    "\(caps): \(without.stderr)")
+            #expect(line.hasSuffix(": Permission denied"), "\(line)")
+        }
+        let with = try CLI.run(arguments, via: setpriv("+bpf,+perfmon,+dac_read_search,+dac_override"), timeout: 60)
+        #expect(with.status == 0, "\(with.stderr)")
+        #expect(!with.stderr.contains("not reading ftrace events") && !with.stderr.contains("sched:sched_process_exec"),
+                "\(with.stderr)")
+        #expect(with.stderr.contains("Ctrl-C to stop"), "\(with.stderr)")
+    }
+
     /// doctor without privileges: the BPF probes say they were not checked,
     /// never that the kernel is older than 5.8.
     @Test func unprivilegedDoctorDoesNotBlameTheKernel() throws {
