@@ -1,3 +1,4 @@
+import StoretraceDecode
 import Testing
 @testable import StoretraceRender
 
