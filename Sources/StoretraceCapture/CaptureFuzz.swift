@@ -50,6 +50,14 @@ public enum CaptureFuzz {
     public static func parseChunks(bytes: UnsafeRawBufferPointer) -> (chunks: Int, records: Int) {
         var off = 0, chunks = 0, records = 0, checked = 0
         while off < bytes.count {
+            // Too short for a chunk header: the end (what `CaptureChunk.parse` says).
+            guard bytes.count - off >= CaptureFormat.chunkHeaderSize else { return (chunks, records) }
+            // No chunk magic here: the next 8 bytes, without parsing a header
+            // (a header parse at every 8 bytes was most of a fuzz input's cost).
+            guard UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: off, as: UInt32.self)) == CaptureFormat.chunkMagic else {
+                off += 8
+                continue
+            }
             let rest = UnsafeRawBufferPointer(rebasing: bytes[off...])
             // The reader's bound on checksum work (hostile overlapping headers).
             if case .ok(let h) = CaptureChunkHeader.parse(rest), Int(h.payloadLength) <= rest.count - CaptureFormat.chunkHeaderSize {

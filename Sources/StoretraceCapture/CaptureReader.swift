@@ -161,6 +161,10 @@ public final class CaptureReader {
     private var windowLen = 0
     /// Per type id: 0 undecided, 1 deliver, 2 skip.
     private let acceptTable: UnsafeMutablePointer<UInt8>
+    /// Whether `acceptTable` holds a decision: only then does a new read
+    /// clear its 64 KiB (a reader made for one read, as replay and the
+    /// schema look-ahead make, never needs to).
+    private var acceptTableUsed = false
 
     // MARK: Opening
 
@@ -288,7 +292,10 @@ public final class CaptureReader {
         stopRequested = false
         lookedAhead = false
         following = follow && trailer == nil
-        acceptTable.update(repeating: 0, count: 65536)
+        if acceptTableUsed {
+            acceptTable.update(repeating: 0, count: 65536)
+            acceptTableUsed = false
+        }
         tail = .notReached
         invalidateWindow()
         let H = UInt64(CaptureFormat.chunkHeaderSize)
@@ -472,6 +479,7 @@ public final class CaptureReader {
                 }
                 decision = accept(schema) ? 1 : 2
                 acceptTable[Int(type)] = decision
+                acceptTableUsed = true
             }
             if decision == 2 {
                 stats.skippedRecords[type, default: 0] += 1

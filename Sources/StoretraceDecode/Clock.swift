@@ -30,13 +30,16 @@ public struct CivilTime: Equatable, Sendable {
     public var nanosecond: Int
 
     public init(epochNanoseconds: Int64, utcOffsetSeconds: Int = 0) {
-        let total = epochNanoseconds + Int64(utcOffsetSeconds) * 1_000_000_000
-        var seconds = total / 1_000_000_000
-        var nanos = total % 1_000_000_000
+        // The offset is added in seconds: in nanoseconds it overflowed (a
+        // trap) for times near either end of Int64, which a capture's
+        // timestamps can be (found by the syscall-record fuzz target).
+        var seconds = epochNanoseconds / 1_000_000_000
+        var nanos = epochNanoseconds % 1_000_000_000
         if nanos < 0 {
             nanos += 1_000_000_000
             seconds -= 1
         }
+        seconds += Int64(utcOffsetSeconds)
         var days = seconds / 86_400
         var secondOfDay = seconds % 86_400
         if secondOfDay < 0 {

@@ -125,19 +125,21 @@ extension SnapshotText {
     ///     /swapfile                               file            1048572         0               -2
     public static func swapFiles(_ text: Substring) -> [String] {
         var text = text
-        return text.withUTF8 { utf8 in
-            let bytes = UnsafeRawBufferPointer(utf8)
-            var names: [String] = []
-            var header = true
-            bytes.forEachLine { range in
-                guard !range.isEmpty else { return }
-                if header { header = false; return }
-                let end = (range.lowerBound..<range.upperBound).first { bytes[$0] == ASCII.space || bytes[$0] == ASCII.tab }
-                guard let end else { return }
-                names.append(unescapeOctal(bytes.view(range.lowerBound..<end)))
-            }
-            return names
+        return text.withUTF8 { swapFiles(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// The same, on bytes.
+    public static func swapFiles(_ bytes: UnsafeRawBufferPointer) -> [String] {
+        var names: [String] = []
+        var header = true
+        bytes.forEachLine { range in
+            guard !range.isEmpty else { return }
+            if header { header = false; return }
+            let end = (range.lowerBound..<range.upperBound).first { bytes[$0] == ASCII.space || bytes[$0] == ASCII.tab }
+            guard let end else { return }
+            names.append(unescapeOctal(bytes.view(range.lowerBound..<end)))
         }
+        return names
     }
 
     /// Whether a process is a kernel thread (kthreadd and its children),

@@ -20,19 +20,18 @@ public struct MountinfoParser {
     public mutating func mounts(_ text: String, limit: Int = .max, malformed: inout Int,
                                 overLimit: inout Int) -> [NodeSnapshot.Mount] {
         var text = text
+        return text.withUTF8 { mounts(UnsafeRawBufferPointer($0), limit: limit, malformed: &malformed, overLimit: &overLimit) }
+    }
+
+    /// The same, on the bytes of the file.
+    public mutating func mounts(_ bytes: UnsafeRawBufferPointer, limit: Int = .max, malformed: inout Int,
+                                overLimit: inout Int) -> [NodeSnapshot.Mount] {
         var mounts: [NodeSnapshot.Mount] = []
-        var bad = 0
-        var over = 0
-        text.withUTF8 { utf8 in
-            let bytes = UnsafeRawBufferPointer(utf8)
-            bytes.forEachLine { range in
-                guard !range.isEmpty else { return }
-                guard mounts.count < limit else { over += 1; return }
-                if let mount = self.mount(bytes.view(range)) { mounts.append(mount) } else { bad += 1 }
-            }
+        bytes.forEachLine { range in
+            guard !range.isEmpty else { return }
+            guard mounts.count < limit else { overLimit += 1; return }
+            if let mount = self.mount(bytes.view(range)) { mounts.append(mount) } else { malformed += 1 }
         }
-        malformed += bad
-        overLimit += over
         return mounts
     }
 

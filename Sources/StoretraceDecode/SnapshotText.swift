@@ -23,7 +23,8 @@ public enum SnapshotText {
         return text.withUTF8 { unescapeOctal(UnsafeRawBufferPointer($0)) }
     }
 
-    static func unescapeOctal(_ bytes: UnsafeRawBufferPointer) -> String {
+    /// The same, on bytes.
+    public static func unescapeOctal(_ bytes: UnsafeRawBufferPointer) -> String {
         guard bytes.firstIndex(of: ASCII.backslash, in: 0..<bytes.count) != nil else { return bytes.string(0..<bytes.count) }
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
@@ -49,7 +50,7 @@ public enum SnapshotText {
     }
 
     /// "254:0" → (254, 0), the whole range.
-    static func deviceNumber(_ bytes: UnsafeRawBufferPointer) -> (major: UInt32, minor: UInt32)? {
+    public static func deviceNumber(_ bytes: UnsafeRawBufferPointer) -> (major: UInt32, minor: UInt32)? {
         guard let colon = bytes.firstIndex(of: ASCII.colon, in: 0..<bytes.count),
               let major = bytes.decimal(0..<colon).flatMap({ UInt32(exactly: $0) }),
               let minor = bytes.decimal(colon + 1..<bytes.count).flatMap({ UInt32(exactly: $0) })
@@ -161,8 +162,15 @@ public enum SnapshotText {
 
     /// "mnt:[4026531832]" (the target of /proc/PID/ns/mnt) → 4026531832.
     public static func namespaceInode(link: Substring) -> UInt64? {
-        guard let open = link.firstIndex(of: "["), link.last == "]" else { return nil }
-        return UInt64(link[link.index(after: open)..<link.index(before: link.endIndex)])
+        var link = link
+        return link.withUTF8 { namespaceInode(link: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// The same, on bytes.
+    public static func namespaceInode(link: UnsafeRawBufferPointer) -> UInt64? {
+        guard let open = link.firstIndex(of: UInt8(ascii: "["), in: 0..<link.count), link.last == UInt8(ascii: "]")
+        else { return nil }
+        return link.decimal(open + 1..<link.count - 1)
     }
 
     /// The active scheduler in queue/scheduler: "none [mq-deadline] kyber"

@@ -165,10 +165,8 @@ public struct SyscallDescription: @unchecked Sendable {
         case .fspick: // fspick(dfd, path, flags)
             return pathCall(kind, flags: FlagTables.fspick)
         case .mountSetattr: // mount_setattr(dfd, path, flags, uattr, usize)
-            let base = pathCall(kind, flags: FlagTables.atFlags)
-            return .init(kind: kind, strings: Array(base.strings),
-                         arguments: Array(base.arguments) + [A("uattr", .mountAttr, register: 3),
-                                                      A("size", .unsigned, register: 4, json: false)])
+            return pathCall(kind, flags: FlagTables.atFlags,
+                            more: [A("uattr", .mountAttr, register: 3), A("size", .unsigned, register: 4, json: false)])
         case .copyFileRange, .splice: // (fd_in, off_in, fd_out, off_out, len, flags)
             return .init(kind: kind, strings: [.init(.fileName, argument: 0), .init(.fileName, argument: 2)],
                          arguments: [A("fd_in", .fd(nameSlot: 0), register: 0),
@@ -191,12 +189,14 @@ public struct SyscallDescription: @unchecked Sendable {
         }
     }
 
-    /// open_tree, fspick, mount_setattr, unlinkat: (dfd, path, flags, ...).
-    private static func pathCall(_ kind: SyscallKind, flags: FlagTable) -> SyscallDescription {
+    /// open_tree, fspick, mount_setattr, unlinkat: (dfd, path, flags, `more`...).
+    /// One description made from whole arrays: each `init` makes tables that
+    /// are never freed, so one must not be made and copied into another.
+    private static func pathCall(_ kind: SyscallKind, flags: FlagTable, more: [Argument] = []) -> SyscallDescription {
         .init(kind: kind, strings: [.init(.userString, argument: 1)],
               arguments: [Argument("dfd", .dirfd, register: 0),
                           Argument("path", .string(slot: 0), register: 1),
-                          Argument("flags", .flags(flags), register: 2)])
+                          Argument("flags", .flags(flags), register: 2)] + more)
     }
 }
 

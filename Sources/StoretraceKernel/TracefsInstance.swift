@@ -156,8 +156,11 @@ public final class TracefsInstance {
             } else if errno == EEXIST, attempt < 1000 {
                 attempt += 1
             } else {
-                throw .tracefs(path: instances + "/" + candidate, errno: Errno(rawValue: errno),
-                               action: "create the tracefs instance")
+                let failure = Errno(rawValue: errno)
+                throw .tracefs(path: instances + "/" + candidate, errno: failure,
+                               action: failure == .permissionDenied
+                                   ? "create the tracefs instance (instances/ is root-only: run as root, or add CAP_DAC_OVERRIDE; --no-ftrace goes without)"
+                                   : "create the tracefs instance")
             }
         }
         name = created!.name
@@ -348,8 +351,15 @@ public final class TracefsInstance {
             return
         }
         guard !enabledEvents.contains(event) else { return }
-        guard access(file(event.directory), F_OK) == 0 else {
-            warnings.append(.init(source: "event \(event)", reason: "this kernel has no such tracepoint (no \(file(event.directory)))"))
+        // stat, not access(2): access checks the real uid without the
+        // capabilities, so to a non-root user with CAP_DAC_OVERRIDE every
+        // event looked absent. Only ENOENT means the kernel lacks it.
+        var info = stat()
+        guard stat(file(event.directory), &info) == 0 else {
+            let failure = Errno(rawValue: errno)
+            warnings.append(.init(source: "event \(event)", reason: failure == .noSuchFileOrDirectory
+                ? "this kernel has no such tracepoint (no \(file(event.directory)))"
+                : "cannot look for it: \(file(event.directory)): \(failure.symbolicDescription)"))
             return
         }
         if let failure = set(event.directory + "/enable", "1") {

@@ -13,10 +13,15 @@ struct CLI {
         var status: Int32
         var stdout: String
         var stderr: String
+        /// Killed by `run`'s time limit: it would have hung.
+        var timedOut = false
+        var seconds = 0.0
     }
 
-    /// Runs the binary (optionally through a wrapper like setpriv) to completion.
-    static func run(_ arguments: [String], via wrapper: [String] = []) throws -> Result {
+    /// Runs the binary (optionally through a wrapper like setpriv) to completion,
+    /// or until `timeout` seconds have passed: then it is killed (SIGKILL) and
+    /// the result says it timed out, so a test of "does not hang" fails, not hangs.
+    static func run(_ arguments: [String], via wrapper: [String] = [], timeout: Double? = nil) throws -> Result {
         let process = Process()
         let command = wrapper + [executable] + arguments
         process.executableURL = URL(fileURLWithPath: command[0])
@@ -24,12 +29,18 @@ struct CLI {
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
+        let started = Date()
         try process.run()
+        let killer = DispatchWorkItem { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        if let timeout { DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer) }
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        killer.cancel()
         return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                      stderr: String(decoding: stderr, as: UTF8.self))
+                      stderr: String(decoding: stderr, as: UTF8.self),
+                      timedOut: process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGKILL,
+                      seconds: Date().timeIntervalSince(started))
     }
 }
 
@@ -98,11 +109,18 @@ func loadedBPFProgramNames() -> [String] {
              "'--since <time>': an offset from the capture's start: too large (at most 5124095h)"),
             (["replay", "x.stcap", "--until", "9999-12-31T23:59:59Z"],
              "'--until <time>': write an RFC 3339 time from 1970 to 2262 (2026-11-23T14:07:31Z) or an offset (+30s)"),
+            (["replay", "x.stcap", "--until", "+99999999999999999999s"],
+             "'--until <time>': an offset from the capture's start: too large (at most 5124095h)"),
+            (["summary", "x.stcap", "--since", "+99999999999999999999s"],
+             "'--since <time>': an offset from the capture's start: too large (at most 5124095h)"),
+            (["record", "--duration", "99999999999999999999s"], "'--duration <duration>': too large (at most 5124095h)"),
+            (["record", "--keep", "2", "--rotate", "17179869184G"], "'--rotate <size>': too large (at most 17179869183G)"),
+            (["holders", "/tmp", "--time-budget", "99999999999999999999s"], "'--time-budget <duration>': too large (at most 5124095h)"),
         ]
         for (arguments, reason) in cases {
             let result = try Self.errorLine(arguments)
             #expect(result.status == 64, "\(arguments)")
-            #expect(result.line == "Error: The value '\(arguments[2 + (arguments[0] == "replay" ? 1 : 0)])' is invalid for \(reason)", "\(arguments)")
+            #expect(result.line == "Error: The value '\(arguments.last!)' is invalid for \(reason)", "\(arguments)")
         }
         // In range but not a ring-buffer size: the library type's own check.
         let big = try Self.errorLine(["live", "--buffer-size", "16G"])

@@ -55,6 +55,56 @@ extension KernelTests {
         #expect(losses.perfLostReported <= losses.perfLost, "\(losses)")
     }
 
+    /// The issue's storm through the CLI: `live --perf-buffer --buffer-size 4K`
+    /// on a process making 200,000 copy_file_range calls. The summary showed
+    /// "25162 lost (12581 ring buffer full, 12581 perf buffer lost)" for 12,581
+    /// losses: now events shown + lost is exactly the number of calls, the
+    /// loss is named once, and the enlarged buffer is said once.
+    @Test func perfBufferStormSummaryIsExact() throws {
+        let scratch = Scratch()
+        let input = scratch.path + "/in"
+        #expect(FileManager.default.createFile(atPath: input, contents: Data("x".utf8)))
+        let calls = 200_000
+        // Waits for a line on stdin (storetrace is attached), then copies one
+        // byte from offset 0 of the input `calls` times.
+        let storm = Process()
+        storm.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        storm.arguments = ["-c", """
+            import os, sys
+            src = os.open(sys.argv[1], os.O_RDONLY)
+            dst = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT, 0o600)
+            sys.stdin.readline()
+            for _ in range(int(sys.argv[3])): os.copy_file_range(src, dst, 1, 0)
+            """, input, scratch.path + "/out", "\(calls)"]
+        let go = Pipe()
+        storm.standardInput = go
+        try storm.run()
+        let live = try RunningCLI(["live", "--json", "--perf-buffer", "--buffer-size", "4K", "--wakeup-interval", "40ms",
+                                   "--type", "copy_file_range", "--pid", "\(storm.processIdentifier)"])
+        #expect(live.waitUntilReady(), "\(live.stderrText)")
+        try go.fileHandleForWriting.write(contentsOf: Data("go\n".utf8))
+        storm.waitUntilExit()
+        #expect(storm.terminationStatus == 0)
+        usleep(500_000)
+        let end = live.stop(SIGINT)
+        #expect(end.status == 0, "\(end.stderr)")
+
+        let cpus = Int(sysconf(Int32(_SC_NPROCESSORS_CONF)))
+        let notice = "storetrace: perf buffer: --buffer-size 4 KiB is below its minimum of 8 pages per CPU; using \(32 * cpus) KiB (32 KiB on each of \(cpus) CPUs)"
+        #expect(end.stderr.components(separatedBy: notice).count == 2, "said once: \(end.stderr)")
+        let events = jsonLines(end.stdout).filter { $0["type"] as? String == "copy_file_range" }
+        #expect(events.allSatisfy { $0["pid"] as? Int == Int(storm.processIdentifier) })
+        // "storetrace: N events shown (N traced), L lost (L perf buffer lost), 0 malformed; stopped by SIGINT"
+        let summary = try #require(end.stderr.split(separator: "\n").first { $0.contains(" events shown ") }, "\(end.stderr)")
+        let numbers = summary.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+        #expect(numbers.count == 5, "\(summary)")
+        let (shown, traced, lost) = (numbers[0], numbers[1], numbers[2])
+        #expect(shown == events.count && traced == shown, "\(summary)")
+        #expect(lost > 0, "the storm should overflow \(32 * cpus) KiB: \(summary)")
+        #expect(shown + lost == calls, "\(summary)")
+        #expect(summary == "storetrace: \(shown) events shown (\(shown) traced), \(lost) lost (\(lost) perf buffer lost), 0 malformed; stopped by SIGINT")
+    }
+
     /// The ring buffer holds exactly what was asked: no notice.
     @Test func ringBufferSizeIsAsAsked() throws {
         var options = TracerOptions()

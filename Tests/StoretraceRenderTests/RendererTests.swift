@@ -30,6 +30,21 @@ extension RecordBuilder {
 }
 
 @Suite struct TextRendererTests {
+    /// The syscall-record fuzz target's crash: a record stamped so late that
+    /// its wall time is 7.6 s before the end of Int64, rendered one hour east
+    /// of UTC, trapped on an overflow. Its time of day is printed.
+    @Test func recordAtTheEndOfTimeEastOfUTC() throws {
+        var builder = RecordBuilder()
+        builder.kind = 3 // fsopen, as in the crashing input
+        builder.timestamp = 0x6868_6300_0000_9797
+        builder.strings = ["ext4"]
+        var out = OutputBuffer()
+        let renderer = TextRenderer(color: true, utcOffsetSeconds: 3600,
+                                    clock: ClockOffset(realtimeMinusMonotonic: 1_700_000_000_000_000_000))
+        try builder.bytes.withRecord { renderer.render($0, into: &out) }
+        #expect(String(decoding: out.bytes, as: UTF8.self).contains("00:47:09.173602"))
+    }
+
     @Test func mountLine() throws {
         let line = try text(.mount(["/dev/vdb", "/mnt/x", "ext4", ""], flags: 0x400))
         #expect(line == "14:07:31.123456  mount[4120]            mnt:4026531841     12.3µs  mount(\"/dev/vdb\", \"/mnt/x\", \"ext4\", MS_NOATIME, \"\") = 0\n")

@@ -212,6 +212,18 @@ extension Pipeline {
         #expect(summary.line == "storetrace: 1200 events shown, 1200 recorded (1300 traced), 5 lost (5 ring buffer full, 1 ftrace overrun pages), 2 malformed; stopped by --duration")
     }
 
+    /// ftrace events whose thread could not be named are said, since
+    /// --comm and --pid cannot keep them (issue 13 item 4).
+    @Test func eventsWithoutATaskAreCounted() {
+        var counts = PipelineCounts()
+        counts.received = 40
+        counts.shown = 40
+        var summary = LiveSummary(counts: counts, losses: [], stopReason: .duration)
+        #expect(!summary.line.contains("without a known task"))
+        summary.eventsWithoutTask = 3
+        #expect(summary.line == "storetrace: 40 events shown (40 traced), 0 lost, 0 malformed, 3 ftrace events without a known task; stopped by --duration")
+    }
+
     @Test func stopReasonsReadAsTheSummarySaysThem() {
         #expect(StopReason.signal(15).description == "SIGTERM")
         #expect(StopReason.signal(1).description == "SIGHUP")
@@ -237,7 +249,12 @@ extension Pipeline {
         #expect(table.identity(of: 0) == nil, "the idle task: never asked")
         #expect(asked == [10, 11])
         #expect(resolved == [10])
+        // Each event of a thread that could not be named is counted (the
+        // summary says how many --comm and --pid could not keep); the idle
+        // task's are not.
+        #expect(table.eventsWithoutTask == 2)
         table.insert(tid: 11, TaskIdentity(tgid: 11, comm: Array("sh".utf8)))
         #expect(table.identity(of: 11)?.tgid == 11)
+        #expect(table.eventsWithoutTask == 2)
     }
 }
