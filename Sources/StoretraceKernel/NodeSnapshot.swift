@@ -15,6 +15,8 @@ public struct NodeSnapshotLimits: Sendable {
     public var maxSmallFileBytes = 64 << 10
     /// How many pids of one namespace to try before giving up on its mounts.
     public var mountinfoAttempts = 16
+    /// Most kubelet `vol_data.json` files read.
+    public var maxKubeletVolumes = 10_000
 
     public init() {}
 }
@@ -24,7 +26,10 @@ extension NodeSnapshot {
     /// cannot be read is left absent, a process that exits mid-scan is
     /// skipped and counted. Needs root (or CAP_SYS_PTRACE and
     /// CAP_DAC_READ_SEARCH) to see other users' namespaces and mounts.
-    public static func take(limits: NodeSnapshotLimits = NodeSnapshotLimits()) -> NodeSnapshot {
+    /// `kubeletRoot`: where kubelet keeps its volumes (`--kubelet-root`);
+    /// their `vol_data.json` files are read from there.
+    public static func take(limits: NodeSnapshotLimits = NodeSnapshotLimits(),
+                            kubeletRoot: String = KubeletPath.defaultRoot) -> NodeSnapshot {
         var reader = SnapshotFileReader(maxSmallFileBytes: limits.maxSmallFileBytes)
         let takenAt = TakenAt(monotonicNanoseconds: KernelClock.now(CLOCK_MONOTONIC),
                               realtimeNanoseconds: KernelClock.now(CLOCK_REALTIME))
@@ -50,6 +55,11 @@ extension NodeSnapshot {
         snapshot.blockDevices = scanBlockDevices(reader: &reader)
         snapshot.pciFunctions = scanPCIStorage(reader: &reader)
         snapshot.virtioDevices = scanVirtio(reader: &reader)
+        snapshot.clockSync = readClockSync()
+        if let found = scanKubeletVolumes(root: kubeletRoot, reader: &reader, limit: limits.maxKubeletVolumes) {
+            snapshot.kubeletVolumes = found.volumes
+            snapshot.omitted.kubeletVolumesOverLimit = found.omitted
+        }
         return snapshot
     }
 

@@ -20,6 +20,9 @@ public final class SnapshotEnrichment: @unchecked Sendable {
     private let owners: [UInt64: [UInt8]]?
     /// Block devices and the read-ahead in force on each.
     public var devices: BlockDevicesInForce
+    /// Kubelet's vol_data.json records: the PV and driver a kubelet path
+    /// does not name.
+    public var kubeletVolumes: KubeletVolumeTable
 
     public init(_ index: NodeSnapshotIndex) {
         var owners: [UInt64: [UInt8]] = [:]
@@ -40,12 +43,20 @@ public final class SnapshotEnrichment: @unchecked Sendable {
         }
         self.owners = owners
         devices = BlockDevicesInForce(index.snapshot.blockDevices)
+        kubeletVolumes = KubeletVolumeTable(index.snapshot.kubeletVolumes ?? [])
     }
 
     /// Block devices only (`live` takes no process table).
     public init(devices: BlockDevicesInForce) {
         owners = nil
         self.devices = devices
+        kubeletVolumes = .empty
+    }
+
+    /// The vol_data.json record of the volume a kubelet path is in.
+    public func kubeletVolume(_ path: KubeletPath) -> NodeSnapshot.KubeletVolume? {
+        guard let directory = path.volumeDirectory, !kubeletVolumes.isEmpty else { return nil }
+        return kubeletVolumes.volume(directory: directory)
     }
 
     /// `,"mntns_owner":{...}` (`{"label":"host"}` for the initial
