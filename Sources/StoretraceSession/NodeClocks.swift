@@ -36,6 +36,7 @@ public struct NodeClocks {
     public init(streams: [CaptureStream], summaries: [[CaptureSummary]]) {
         nodes = []
         doubts = []
+        var unsynchronized: [String] = []
         for (stream, files) in zip(streams, summaries) {
             var offsets: [Int64] = []
             var span: (first: Int64, last: Int64)?
@@ -61,9 +62,12 @@ public struct NodeClocks {
             if spread > Self.steadyWithin {
                 doubts.append("\(stream.label)'s wall clock moved \(Self.milliseconds(spread)) against its monotonic clock during the recording (stepped or slewed): its events may be placed that far off")
             }
-            if let sync, !sync.synchronized {
-                doubts.append("\(stream.label)'s kernel said its clock was not synchronized (NTP) when recording started")
-            }
+            if let sync, !sync.synchronized { unsynchronized.append(stream.label) }
+        }
+        if unsynchronized.count == 1 {
+            doubts.append("\(unsynchronized[0])'s kernel said its clock was not synchronized (NTP) when recording started")
+        } else if unsynchronized.count > 1 {
+            doubts.append("the kernels of \(unsynchronized.joined(separator: ", ")) said their clocks were not synchronized (NTP) when recording started")
         }
         // Spans that do not overlap are fine if the recordings were meant to
         // be apart; say so, since their events will not interleave.
