@@ -70,8 +70,12 @@ extension NodeSnapshot {
     /// mounts when `rescanMounts` is false (block devices alone are a few
     /// sysfs reads each), and the devices that left /sys/block while still
     /// mounted: kept, marked `gone`.
+    /// With `kubeletRoot`, the table also holds kubelet's vol_data.json
+    /// records, read again whenever the mounts are (a CSI volume is staged
+    /// with a mount), else kept from `previous`.
     public static func takeDevices(previous: NodeSnapshot?, rescanMounts: Bool,
-                                   limits: NodeSnapshotLimits = NodeSnapshotLimits()) -> NodeSnapshot {
+                                   limits: NodeSnapshotLimits = NodeSnapshotLimits(),
+                                   kubeletRoot: String? = nil) -> NodeSnapshot {
         var reader = SnapshotFileReader(maxSmallFileBytes: limits.maxSmallFileBytes)
         var snapshot = NodeSnapshot(
             takenAt: TakenAt(monotonicNanoseconds: KernelClock.now(CLOCK_MONOTONIC),
@@ -115,6 +119,16 @@ extension NodeSnapshot {
             var kept = old
             kept.gone = true
             snapshot.blockDevices.append(kept)
+        }
+        if let kubeletRoot {
+            if rescanMounts || previous == nil {
+                if let found = scanKubeletVolumes(root: kubeletRoot, reader: &reader, limit: limits.maxKubeletVolumes) {
+                    snapshot.kubeletVolumes = found.volumes
+                    snapshot.omitted.kubeletVolumesOverLimit = found.omitted
+                }
+            } else {
+                snapshot.kubeletVolumes = previous?.kubeletVolumes
+            }
         }
         return snapshot
     }

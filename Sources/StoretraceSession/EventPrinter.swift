@@ -112,6 +112,8 @@ public final class EventPrinter: EventConsumer {
         let annotations = DeviceAnnotations(table)
         text.devices = annotations
         self.json.devices = annotations
+        // Kubelet volumes staged since the last table.
+        if let volumes = table.kubeletVolumes { enrichment?.kubeletVolumes = KubeletVolumeTable(volumes) }
     }
 
     /// A queue setting changed: copies after it are shown with the new value.

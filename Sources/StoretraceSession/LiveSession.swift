@@ -208,7 +208,7 @@ public final class LiveSession {
         if printer != nil && filter.wants(.mountOperation) { pipeline.add(MountOperationAnalyzer(pipeline: pipeline)) }
         // The device table events are resolved against: the first before
         // any event (and into the capture), then kept fresh by the timer.
-        let devices = DeviceWatch(pipeline: pipeline)
+        let devices = DeviceWatch(pipeline: pipeline, kubeletRoot: kubeletRoot)
         pipeline.add(devices)
         // mount_health events where they are shown; the summary's unhealthy mounts in any case.
         let showsHealth = printer != nil && filter.wants(.mountHealth)

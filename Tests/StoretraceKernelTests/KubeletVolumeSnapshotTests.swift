@@ -51,6 +51,50 @@ extension KernelTests {
 
         // No kubelet there: none looked for.
         #expect(NodeSnapshot.take(kubeletRoot: scratch.path + "/none").kubeletVolumes == nil)
+
+        // The device table holds them too: read with the mounts, else kept.
+        let table = NodeSnapshot.takeDevices(previous: nil, rescanMounts: true, kubeletRoot: root)
+        #expect(table.kubeletVolumes == snapshot.kubeletVolumes)
+        try FileManager.default.removeItem(atPath: block + "/vol_data.json")
+        #expect(NodeSnapshot.takeDevices(previous: table, rescanMounts: false, kubeletRoot: root).kubeletVolumes == table.kubeletVolumes)
+        #expect(NodeSnapshot.takeDevices(previous: table, rescanMounts: true, kubeletRoot: root).kubeletVolumes?.count == 2)
+        #expect(NodeSnapshot.takeDevices(previous: nil, rescanMounts: true).kubeletVolumes == nil)
+    }
+
+    /// A volume staged while recording: its vol_data.json is read with the
+    /// mount tables after the staging mount, so the calls after it (the
+    /// unstage) name its PV and handle, in the capture as live.
+    @Test func aVolumeStagedWhileRecordingIsCompletedFromThenOn() throws {
+        let scratch = Scratch()
+        let root = scratch.path + "/kubelet"
+        let staging = root + "/plugins/kubernetes.io/csi/disk.csi.example.com/9e8d7c6b5a"
+        try FileManager.default.createDirectory(atPath: staging + "/globalmount", withIntermediateDirectories: true)
+        let capture = scratch.path + "/late.stcap"
+        let recorder = try RunningCLI(["record", "-o", capture, "--kubelet-root", root, "--type", "mount", "--type", "umount",
+                                       "--pid", "\(getpid())", "--no-ftrace", "--no-uevents", "--no-kmsg", "--no-holders"])
+        #expect(recorder.waitUntilReady(), "\(recorder.stderrText)")
+        // As kubelet stages a CSI volume: vol_data.json, then the mount.
+        try Self.write(#"{"driverName":"disk.csi.example.com","specVolumeID":"pvc-late","volumeHandle":"vol-late"}"#, to: staging)
+        try check(mount("vol-late", staging + "/globalmount", "tmpfs", 0, nil), "mount")
+        // The rescan after a mount: at most 100 ms after its batch, or on the
+        // one-second timer when a scan ran less than 100 ms before.
+        usleep(1_500_000)
+        try check(umount2(staging + "/globalmount", 0), "umount2")
+        usleep(300_000)
+        let stopped = recorder.stop()
+        #expect(stopped.status == 0, "\(stopped.stderr)")
+
+        let replay = try CLI.run(["replay", capture, "--json", "--type", "mount", "--type", "umount"])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        let calls = jsonLines(replay.stdout)
+        #expect(calls.map { $0["type"] as? String } == ["mount", "umount"])
+        let k8s = calls.map { $0["k8s"] as? [String: Any] }
+        // The mount: before the table that holds the volume, the path alone.
+        #expect(k8s.first??["volume"] is NSNull && k8s.first??["volume_handle"] == nil, "\(replay.stdout)")
+        #expect(k8s.first??["csi_driver"] as? String == "disk.csi.example.com")
+        // The unmount: completed from vol_data.json.
+        #expect(k8s.last??["volume"] as? String == "pvc-late", "\(replay.stdout)")
+        #expect(k8s.last??["volume_handle"] as? String == "vol-late")
     }
 }
 }
