@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
+#include <sys/timex.h>
 #include <unistd.h>
 
 #ifndef SYS_fsopen
@@ -256,5 +257,16 @@ int st_statmount(uint64_t unique_id, uint64_t ns_id, struct st_mount_brief *out,
     out->point_offset = info->mnt_point;
     out->fstype_offset = (info->mask & ST_STATMOUNT_FS_TYPE) ? info->fs_type : UINT32_MAX;
     out->strings_length = (uint32_t)length;
+    return 0;
+}
+
+int st_clock_sync(int *synchronized, long *max_error_us, long *est_error_us) {
+    struct timex state;
+    memset(&state, 0, sizeof(state)); /* modes 0: read only */
+    int result = adjtimex(&state);
+    if (result < 0) return -1;
+    *synchronized = !(state.status & STA_UNSYNC) && result != TIME_ERROR;
+    *max_error_us = state.maxerror;
+    *est_error_us = state.esterror;
     return 0;
 }

@@ -144,6 +144,8 @@ public final class CaptureReader {
     private var trailerEnd: UInt64?
     private var following = false
     private var stopRequested = false
+    /// `readChunk`: return after one valid chunk.
+    private var oneChunk = false
     private var checksumRetryAt: UInt64?
     private var lookedAhead = false
     private var retainedSnapshotBytes = 0
@@ -281,6 +283,20 @@ public final class CaptureReader {
         try run(follow: true, until: shouldStop, accept: accept, body: body)
     }
 
+    /// Reads up to and including the next valid chunk (damaged regions before
+    /// it are skipped and reported as `read` does), calling `body` for its
+    /// data records of accepted types. Returns false, with `tail` set, once
+    /// the end is reached. The payloads of that chunk's records stay valid
+    /// until the next call on this reader: a merge of several captures holds
+    /// one chunk of each and takes records from whichever is earliest.
+    public func readChunk(accept: (CaptureSchema) -> Bool = { _ in true },
+                          _ body: (CaptureRecord) throws -> Void) throws -> Bool {
+        oneChunk = true
+        defer { oneChunk = false }
+        try run(follow: false, until: { true }, accept: accept, body: body)
+        return tail == .notReached
+    }
+
     /// Stops the current `read`/`follow` after the current record (call from the callback).
     /// Remaining records of the current chunk are not delivered; `tail` stays `.notReached`.
     public func requestStop() {
@@ -396,6 +412,7 @@ public final class CaptureReader {
             acceptChunk(h, at: chunkStart)
             pos += total
             try processRecords(chunkStart: chunkStart, header: h, accept: accept, body: body)
+            if oneChunk { return }
         }
     }
 

@@ -16,6 +16,11 @@ public struct CaptureWriterOptions: Sendable {
     /// before the trailer), so that damage to one chunk cannot make the types of the
     /// whole file unreadable. 0 disables periodic repetition.
     public var schemaRepeatInterval: UInt64
+    /// Taken from every CLOCK_MONOTONIC and CLOCK_BOOTTIME reading the
+    /// writer records (its clock samples, record stamps it makes, the
+    /// trailer's end): the capture reads as written by a node booted this
+    /// much later. For tests of several nodes on one machine; 0 otherwise.
+    public var monotonicShift: UInt64 = 0
 
     public init(chunkSize: Int = CaptureFormat.defaultChunkSize, overwrite: Bool = false,
                 maxFileSize: UInt64? = nil, syncOnFlush: Bool = true, schemaRepeatInterval: UInt64 = 4 << 20) {
@@ -136,7 +141,7 @@ public final class CaptureWriter {
             _ = fchmod(fd, 0o600)
         }
 
-        let clock = Clock.sample()
+        let clock = Self.sample(shift: options.monotonicShift)
         let header = CaptureFileHeader(creationRealtimeNs: clock.realtimeNs, creationMonotonicNs: clock.monotonicNs,
                                        writerChunkSize: UInt32(options.chunkSize))
         let hbytes = header.encoded()
@@ -166,6 +171,14 @@ public final class CaptureWriter {
             try appendRecord(type: CaptureFormat.clockRecordType, flags: 0, timestamp: clock.monotonicNs,
                              payload: b, chunkFlag: CaptureFormat.chunkFlagMetadata)
         }
+    }
+
+    /// The clocks now, monotonic and boot time less `shift`.
+    private static func sample(shift: UInt64) -> CaptureClockSample {
+        var clock = Clock.sample()
+        clock.monotonicNs &-= shift
+        clock.boottimeNs &-= shift
+        return clock
     }
 
     deinit {
@@ -198,7 +211,7 @@ public final class CaptureWriter {
         }
         let rec = CaptureSchema(typeId: id, name: name, version: version, fieldText: schema).encoded()
         try withBytes(rec) { (b) throws(CaptureError) in
-            try appendRecord(type: CaptureFormat.schemaRecordType, flags: 0, timestamp: Clock.monotonic(),
+            try appendRecord(type: CaptureFormat.schemaRecordType, flags: 0, timestamp: Clock.monotonic() &- options.monotonicShift,
                              payload: b, chunkFlag: CaptureFormat.chunkFlagMetadata)
         }
         types.append(RegisteredType(id: id, name: name, version: version, schema: schema, encoded: rec))
@@ -247,7 +260,7 @@ public final class CaptureWriter {
             throw .recordTooLarge(size: bytes.count, max: CaptureFormat.maxRecordPayload)
         }
         try appendRecord(type: CaptureFormat.hostSnapshotRecordType, flags: 0,
-                         timestamp: timestamp ?? Clock.monotonic(), payload: bytes,
+                         timestamp: timestamp ?? (Clock.monotonic() &- options.monotonicShift), payload: bytes,
                          chunkFlag: CaptureFormat.chunkFlagMetadata)
     }
 
@@ -275,7 +288,7 @@ public final class CaptureWriter {
     @discardableResult
     public func appendClockSample() throws(CaptureError) -> CaptureClockSample {
         try checkUsable()
-        let s = Clock.sample()
+        let s = Self.sample(shift: options.monotonicShift)
         try withBytes(s.encoded()) { (b) throws(CaptureError) in
             try appendRecord(type: CaptureFormat.clockRecordType, flags: 0, timestamp: s.monotonicNs,
                              payload: b, chunkFlag: CaptureFormat.chunkFlagMetadata)
@@ -300,7 +313,7 @@ public final class CaptureWriter {
             var byType: [UInt16: UInt64] = [:]
             for (i, t) in types.enumerated() { byType[t.id] = typeCounts[i] }
             var trailer = CaptureTrailer(totalRecords: recordsAppended, totalChunks: 0,
-                                         endMonotonicNs: Clock.monotonic(), endRealtimeNs: Clock.realtime(),
+                                         endMonotonicNs: Clock.monotonic() &- options.monotonicShift, endRealtimeNs: Clock.realtime(),
                                          recordsByType: byType, drops: info.drops, note: info.note)
             let size = CaptureFormat.recordSize(payloadLength: trailer.encoded().count)
             guard size - CaptureFormat.recordHeaderSize <= CaptureFormat.maxRecordPayload else {
@@ -337,11 +350,11 @@ public final class CaptureWriter {
         if options.schemaRepeatInterval > 0 { nextSchemaRepeat = bytesWritten &+ options.schemaRepeatInterval }
         for t in types {
             try withBytes(t.encoded) { (b) throws(CaptureError) in
-                try appendRecord(type: CaptureFormat.schemaRecordType, flags: 0, timestamp: Clock.monotonic(),
+                try appendRecord(type: CaptureFormat.schemaRecordType, flags: 0, timestamp: Clock.monotonic() &- options.monotonicShift,
                                  payload: b, chunkFlag: CaptureFormat.chunkFlagMetadata)
             }
         }
-        let s = Clock.sample()
+        let s = Self.sample(shift: options.monotonicShift)
         try withBytes(s.encoded()) { (b) throws(CaptureError) in
             try appendRecord(type: CaptureFormat.clockRecordType, flags: 0, timestamp: s.monotonicNs,
                              payload: b, chunkFlag: CaptureFormat.chunkFlagMetadata)

@@ -54,6 +54,9 @@ public struct DeviceTable: Sendable {
     private let byNumber: [UInt64: Int]
     /// When the table was taken (CLOCK_MONOTONIC ns).
     public let monotonicNanoseconds: Int64
+    /// Kubelet's vol_data.json records as of this table (`--kubelet-root`);
+    /// nil when the table did not look (older captures, no kubelet).
+    public let kubeletVolumes: [NodeSnapshot.KubeletVolume]?
 
     public static let empty = DeviceTable(NodeSnapshot(
         takenAt: .init(monotonicNanoseconds: 0, realtimeNanoseconds: 0), clockOffsets: .init(realtimeMinusMonotonic: 0)))
@@ -90,6 +93,7 @@ public struct DeviceTable: Sendable {
         self.devices = devices
         self.byNumber = byNumber
         self.monotonicNanoseconds = snapshot.takenAt.monotonicNanoseconds
+        kubeletVolumes = snapshot.kubeletVolumes
     }
 
     @inline(__always)

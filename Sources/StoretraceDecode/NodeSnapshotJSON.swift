@@ -82,6 +82,23 @@ extension NodeSnapshot {
         top.add("hostname", hostname)
         top.add("boot_id", bootID)
         top.add("online_cpus", onlineCPUs)
+        if let clockSync {
+            var sync = MemberList()
+            sync.add("synchronized", .bool(clockSync.synchronized))
+            sync.add("max_error_us", clockSync.maxErrorMicroseconds)
+            sync.add("est_error_us", clockSync.estimatedErrorMicroseconds)
+            top.add("clock_sync", .object(sync.members))
+        }
+        if let kubeletVolumes {
+            top.add("kubelet_volumes", .array(kubeletVolumes.map { volume -> JSONValue in
+                var members = MemberList()
+                members.add("dir", .string(volume.directory))
+                members.add("driver", volume.driver)
+                members.add("volume_handle", volume.volumeHandle)
+                members.add("spec_name", volume.specName)
+                return .object(members.members)
+            }))
+        }
         top.add("processes", .array(processes.map(\.jsonValue)))
         // Version 2: each distinct mount line once, and each namespace's
         // table as [mount_id, parent_id, line] (docs/snapshot.md). Pod
@@ -94,12 +111,15 @@ extension NodeSnapshot {
         top.add("block_devices", .array(blockDevices.map(\.jsonValue)))
         top.add("pci_functions", .array(pciFunctions.map(\.jsonValue)))
         top.add("virtio_devices", .array(virtioDevices.map(\.jsonValue)))
-        top.add("omitted", .object([
-            .init("processes_exited", .integer(omitted.processesExited)),
-            .init("processes_over_limit", .integer(omitted.processesOverLimit)),
-            .init("namespaces_over_limit", .integer(omitted.namespacesOverLimit)),
-            .init("namespaces_without_mounts", .integer(omitted.namespacesWithoutMounts)),
-        ]))
+        var omissions = MemberList()
+        omissions.add("processes_exited", .integer(omitted.processesExited))
+        omissions.add("processes_over_limit", .integer(omitted.processesOverLimit))
+        omissions.add("namespaces_over_limit", .integer(omitted.namespacesOverLimit))
+        omissions.add("namespaces_without_mounts", .integer(omitted.namespacesWithoutMounts))
+        if omitted.kubeletVolumesOverLimit > 0 {
+            omissions.add("kubelet_volumes_over_limit", .integer(omitted.kubeletVolumesOverLimit))
+        }
+        top.add("omitted", .object(omissions.members))
         return .object(top.members)
     }
 }
@@ -310,6 +330,21 @@ extension NodeSnapshot {
         hostname = try top.optional("hostname", \.stringValue, "a string")
         bootID = try top.optional("boot_id", \.stringValue, "a string")
         onlineCPUs = try top.optional("online_cpus", { $0.integer() }, "an integer")
+        if top.has("clock_sync") {
+            let sync = try top.object("clock_sync")
+            clockSync = ClockSync(
+                synchronized: try sync.required("synchronized", \.boolValue, "a boolean"),
+                maxErrorMicroseconds: try sync.optional("max_error_us", { $0.integer() }, "an integer"),
+                estimatedErrorMicroseconds: try sync.optional("est_error_us", { $0.integer() }, "an integer"))
+        }
+        if top.has("kubelet_volumes") {
+            kubeletVolumes = try top.array("kubelet_volumes") { (entry) throws(NodeSnapshotDecodingError) in
+                KubeletVolume(directory: try entry.required("dir", \.stringValue, "a string"),
+                              driver: try entry.optional("driver", \.stringValue, "a string"),
+                              volumeHandle: try entry.optional("volume_handle", \.stringValue, "a string"),
+                              specName: try entry.optional("spec_name", \.stringValue, "a string"))
+            }
+        }
 
         processes = try top.array("processes") { (entry) throws(JSONDocumentError) in
             ProcessEntry(
@@ -388,6 +423,7 @@ extension NodeSnapshot {
                 processesOverLimit: try counts.optional("processes_over_limit", { $0.integer() }, "a count") ?? 0,
                 namespacesOverLimit: try counts.optional("namespaces_over_limit", { $0.integer() }, "a count") ?? 0,
                 namespacesWithoutMounts: try counts.optional("namespaces_without_mounts", { $0.integer() }, "a count") ?? 0)
+            omitted.kubeletVolumesOverLimit = try counts.optional("kubelet_volumes_over_limit", { $0.integer() }, "a count") ?? 0
         } else {
             omitted = Omissions()
         }

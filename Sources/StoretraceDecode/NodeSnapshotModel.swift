@@ -27,6 +27,12 @@ public struct NodeSnapshot: Equatable, Sendable {
     public var bootID: String?
     /// CPUs online (/sys/devices/system/cpu/online).
     public var onlineCPUs: Int?
+    /// What the kernel says of the wall clock's synchronization (adjtimex);
+    /// nil in snapshots from before it was recorded.
+    public var clockSync: ClockSync?
+    /// Kubelet's CSI volume records (`vol_data.json`) under the kubelet root;
+    /// nil when none was looked for.
+    public var kubeletVolumes: [KubeletVolume]?
     /// Every process (thread group), sorted by pid.
     public var processes: [ProcessEntry]
     /// Every distinct mount namespace a process was in, init's first.
@@ -68,6 +74,44 @@ public struct NodeSnapshot: Equatable, Sendable {
         public init(monotonicNanoseconds: Int64, realtimeNanoseconds: Int64) {
             self.monotonicNanoseconds = monotonicNanoseconds
             self.realtimeNanoseconds = realtimeNanoseconds
+        }
+    }
+
+    /// adjtimex(2) with no change asked: whether NTP (or PTP, chrony) keeps
+    /// the wall clock synchronized, and the kernel's error bounds.
+    public struct ClockSync: Equatable, Sendable {
+        /// False when the kernel's STA_UNSYNC is set (or its state is TIME_ERROR).
+        public var synchronized: Bool
+        /// The maximum error the kernel keeps for the clock, microseconds.
+        public var maxErrorMicroseconds: Int64?
+        /// The estimated error, microseconds.
+        public var estimatedErrorMicroseconds: Int64?
+
+        public init(synchronized: Bool, maxErrorMicroseconds: Int64? = nil, estimatedErrorMicroseconds: Int64? = nil) {
+            self.synchronized = synchronized
+            self.maxErrorMicroseconds = maxErrorMicroseconds
+            self.estimatedErrorMicroseconds = estimatedErrorMicroseconds
+        }
+    }
+
+    /// One CSI volume's `vol_data.json`, written by kubelet next to the
+    /// volume's `mount` (pod publish) or `globalmount` (staging) directory:
+    /// what a hashed staging path cannot say.
+    public struct KubeletVolume: Equatable, Sendable {
+        /// The directory holding vol_data.json (the parent of `mount` or `globalmount`).
+        public var directory: String
+        /// `driverName`.
+        public var driver: String?
+        /// `volumeHandle`: the storage system's id of the volume.
+        public var volumeHandle: String?
+        /// `specVolumeID`: the PV name (or the inline volume's name).
+        public var specName: String?
+
+        public init(directory: String, driver: String? = nil, volumeHandle: String? = nil, specName: String? = nil) {
+            self.directory = directory
+            self.driver = driver
+            self.volumeHandle = volumeHandle
+            self.specName = specName
         }
     }
 
@@ -384,6 +428,8 @@ public struct NodeSnapshot: Equatable, Sendable {
         public var namespacesOverLimit: Int
         /// Namespaces whose mountinfo no process would give.
         public var namespacesWithoutMounts: Int
+        /// Kubelet `vol_data.json` files past the limit.
+        public var kubeletVolumesOverLimit: Int = 0
 
         public init(processesExited: Int = 0, processesOverLimit: Int = 0, namespacesOverLimit: Int = 0,
                     namespacesWithoutMounts: Int = 0) {

@@ -15,6 +15,8 @@ public struct NodeSnapshotLimits: Sendable {
     public var maxSmallFileBytes = 64 << 10
     /// How many pids of one namespace to try before giving up on its mounts.
     public var mountinfoAttempts = 16
+    /// Most kubelet `vol_data.json` files read.
+    public var maxKubeletVolumes = 10_000
 
     public init() {}
 }
@@ -24,7 +26,10 @@ extension NodeSnapshot {
     /// cannot be read is left absent, a process that exits mid-scan is
     /// skipped and counted. Needs root (or CAP_SYS_PTRACE and
     /// CAP_DAC_READ_SEARCH) to see other users' namespaces and mounts.
-    public static func take(limits: NodeSnapshotLimits = NodeSnapshotLimits()) -> NodeSnapshot {
+    /// `kubeletRoot`: where kubelet keeps its volumes (`--kubelet-root`);
+    /// their `vol_data.json` files are read from there.
+    public static func take(limits: NodeSnapshotLimits = NodeSnapshotLimits(),
+                            kubeletRoot: String = KubeletPath.defaultRoot) -> NodeSnapshot {
         var reader = SnapshotFileReader(maxSmallFileBytes: limits.maxSmallFileBytes)
         let takenAt = TakenAt(monotonicNanoseconds: KernelClock.now(CLOCK_MONOTONIC),
                               realtimeNanoseconds: KernelClock.now(CLOCK_REALTIME))
@@ -50,6 +55,11 @@ extension NodeSnapshot {
         snapshot.blockDevices = scanBlockDevices(reader: &reader)
         snapshot.pciFunctions = scanPCIStorage(reader: &reader)
         snapshot.virtioDevices = scanVirtio(reader: &reader)
+        snapshot.clockSync = readClockSync()
+        if let found = scanKubeletVolumes(root: kubeletRoot, reader: &reader, limit: limits.maxKubeletVolumes) {
+            snapshot.kubeletVolumes = found.volumes
+            snapshot.omitted.kubeletVolumesOverLimit = found.omitted
+        }
         return snapshot
     }
 
@@ -60,8 +70,12 @@ extension NodeSnapshot {
     /// mounts when `rescanMounts` is false (block devices alone are a few
     /// sysfs reads each), and the devices that left /sys/block while still
     /// mounted: kept, marked `gone`.
+    /// With `kubeletRoot`, the table also holds kubelet's vol_data.json
+    /// records, read again whenever the mounts are (a CSI volume is staged
+    /// with a mount), else kept from `previous`.
     public static func takeDevices(previous: NodeSnapshot?, rescanMounts: Bool,
-                                   limits: NodeSnapshotLimits = NodeSnapshotLimits()) -> NodeSnapshot {
+                                   limits: NodeSnapshotLimits = NodeSnapshotLimits(),
+                                   kubeletRoot: String? = nil) -> NodeSnapshot {
         var reader = SnapshotFileReader(maxSmallFileBytes: limits.maxSmallFileBytes)
         var snapshot = NodeSnapshot(
             takenAt: TakenAt(monotonicNanoseconds: KernelClock.now(CLOCK_MONOTONIC),
@@ -105,6 +119,16 @@ extension NodeSnapshot {
             var kept = old
             kept.gone = true
             snapshot.blockDevices.append(kept)
+        }
+        if let kubeletRoot {
+            if rescanMounts || previous == nil {
+                if let found = scanKubeletVolumes(root: kubeletRoot, reader: &reader, limit: limits.maxKubeletVolumes) {
+                    snapshot.kubeletVolumes = found.volumes
+                    snapshot.omitted.kubeletVolumesOverLimit = found.omitted
+                }
+            } else {
+                snapshot.kubeletVolumes = previous?.kubeletVolumes
+            }
         }
         return snapshot
     }

@@ -197,8 +197,10 @@ public enum HolderRenderer {
     /// A `holders` event, one line: `time` (the scan's), `type`, then the
     /// failed call's `pid`, `tid`, `comm` (null without `explains`), the
     /// `explains` object, then the report's members (HolderReport.bodyMembers).
+    /// `kubelet`: the renderer whose kubelet root and vol_data.json records
+    /// add the `k8s` object of a target in kubelet's volume layout.
     public static func renderJSON(_ report: HolderReport, clock: ClockOffset, explains: Explains? = nil,
-                                  into out: inout OutputBuffer) {
+                                  kubelet: JSONRenderer? = nil, into out: inout OutputBuffer) {
         let times = JSONRenderer(clock: clock)
         out.append("{\"time\":")
         times.appendTime(monotonic: UInt64(clamping: report.scannedAtMonotonicNanoseconds), into: &out)
@@ -223,6 +225,14 @@ public enum HolderRenderer {
             out.append(UInt8(ascii: "}"))
         } else {
             out.append("null")
+        }
+        if let kubelet, report.target.kind == .path {
+            var given = report.target.given
+            given.withUTF8 { bytes in
+                if let path = KubeletPath.read(UnsafeRawBufferPointer(bytes), under: kubelet.kubeletRoot) {
+                    kubelet.appendKubelet(path, into: &out)
+                }
+            }
         }
         let body = JSONValue.object(report.bodyMembers).serialized(.compact)
         out.append(UInt8(ascii: ","))

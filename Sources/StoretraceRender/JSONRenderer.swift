@@ -13,6 +13,8 @@ public final class JSONRenderer {
     public var enrichment: SnapshotEnrichment?
     /// Names and mounts of the block devices events name (kmsg lines, dev_t fields).
     public var devices = DeviceAnnotations.empty
+    /// `--kubelet-root` (`TextRenderer.kubeletRoot`).
+    public var kubeletRoot: [UInt8]?
 
     public init(clock: ClockOffset, enrichment: SnapshotEnrichment? = nil) {
         self.clock = clock
@@ -26,7 +28,7 @@ public final class JSONRenderer {
         out.appendDecimal(record.cgroupID)
         appendResult(record, into: &out)
         appendCallFields(record, into: &out)
-        if let kubelet = record.kubeletPath { appendKubelet(kubelet, into: &out) }
+        if let kubelet = record.kubeletPath(under: kubeletRoot) { appendKubelet(kubelet, into: &out) }
         if record.anyTruncated { out.append(",\"truncated\":true") }
         out.append("}\n")
     }
@@ -63,18 +65,37 @@ public final class JSONRenderer {
     }
 
     /// `,"k8s":{"role":"pod-publish","pod_uid":...,"volume":...,"csi_driver":...,"plugin":...}`
-    /// for a path in kubelet's volume layout (`KubeletPath`); nulls for what the path does not say.
+    /// for a path in kubelet's volume layout (`KubeletPath`), completed from
+    /// the volume's vol_data.json in the snapshot (then with `volume_handle`);
+    /// nulls for what neither says.
     func appendKubelet(_ path: KubeletPath, into out: inout OutputBuffer) {
         out.append(",\"k8s\":{\"role\":\"")
         out.append(path.role.name)
         out.append("\",\"pod_uid\":")
         if let pod = path.podUID { out.appendJSONString(pod) } else { out.append("null") }
+        let recorded = enrichment?.kubeletVolume(path)
         out.append(",\"volume\":")
-        if let volume = path.volume { out.appendJSONString(volume) } else { out.append("null") }
+        if let volume = path.volume {
+            out.appendJSONString(volume)
+        } else if let name = recorded?.specName {
+            out.appendJSONString(string: name)
+        } else {
+            out.append("null")
+        }
         out.append(",\"csi_driver\":")
-        if let driver = path.csiDriver { out.appendJSONString(driver) } else { out.append("null") }
+        if let driver = path.csiDriver {
+            out.appendJSONString(driver)
+        } else if let driver = recorded?.driver {
+            out.appendJSONString(string: driver)
+        } else {
+            out.append("null")
+        }
         out.append(",\"plugin\":")
         if let plugin = path.plugin { out.appendJSONString(plugin) } else { out.append("null") }
+        if let handle = recorded?.volumeHandle {
+            out.append(",\"volume_handle\":")
+            out.appendJSONString(string: handle)
+        }
         out.append(UInt8(ascii: "}"))
     }
 

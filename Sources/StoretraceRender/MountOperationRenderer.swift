@@ -66,6 +66,11 @@ extension TextRenderer {
             }
             out.append(UInt8(ascii: ")"))
         }
+        if let target = operation.target {
+            target.path.withUnsafeBytes { path in
+                if let kubelet = KubeletPath.read(path, under: kubeletRoot) { appendKubelet(kubelet, into: &out) }
+            }
+        }
         out.append(UInt8(ascii: "\n"))
     }
 }
@@ -178,6 +183,11 @@ extension JSONRenderer {
             out.append(UInt8(ascii: "}"))
         } else {
             out.append("null")
+        }
+        if let target = operation.target {
+            target.path.withUnsafeBytes { path in
+                if let kubelet = KubeletPath.read(path, under: kubeletRoot) { appendKubelet(kubelet, into: &out) }
+            }
         }
         out.append("}\n")
     }

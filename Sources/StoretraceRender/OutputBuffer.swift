@@ -226,6 +226,18 @@ public struct OutputBuffer: ~Copyable {
         commit(count)
     }
 
+    /// Inserts `bytes` at `index`; what follows moves up.
+    public mutating func insert(bytes: UnsafeRawBufferPointer, at index: Int) {
+        guard let source = bytes.baseAddress, bytes.count > 0 else { return }
+        precondition(index >= 0 && index <= self.count, "OutputBuffer index out of range")
+        let tail = self.count - index
+        _ = reserve(bytes.count)
+        let at = base + index
+        memmove(at + bytes.count, at, tail)
+        memcpy(at, source, bytes.count)
+        commit(bytes.count)
+    }
+
     /// Pads with spaces so that the text since `start` is `width` columns wide.
     public mutating func pad(since start: Int, to width: Int) {
         append(repeating: UInt8(ascii: " "), count: width - displayWidth(since: start))

@@ -29,6 +29,9 @@ public final class SnapshotEnrichment: @unchecked Sendable {
     /// Likewise the last namespace owner (a storm comes from one namespace).
     private var lastOwnerInode: UInt32?
     private var lastOwner: [UInt8]?
+    /// Kubelet's vol_data.json records: the PV and driver a kubelet path
+    /// does not name.
+    public var kubeletVolumes: KubeletVolumeTable
 
     public init(_ index: NodeSnapshotIndex) {
         var owners: [UInt64: [UInt8]] = [:]
@@ -49,12 +52,20 @@ public final class SnapshotEnrichment: @unchecked Sendable {
         }
         self.owners = owners
         devices = BlockDevicesInForce(index.snapshot.blockDevices)
+        kubeletVolumes = KubeletVolumeTable(index.snapshot.kubeletVolumes ?? [])
     }
 
     /// Block devices only (`live` takes no process table).
     public init(devices: BlockDevicesInForce) {
         owners = nil
         self.devices = devices
+        kubeletVolumes = .empty
+    }
+
+    /// The vol_data.json record of the volume a kubelet path is in.
+    public func kubeletVolume(_ path: KubeletPath) -> NodeSnapshot.KubeletVolume? {
+        guard let directory = path.volumeDirectory, !kubeletVolumes.isEmpty else { return nil }
+        return kubeletVolumes.volume(directory: directory)
     }
 
     /// `,"mntns_owner":{...}` (`{"label":"host"}` for the initial

@@ -21,6 +21,9 @@ public final class TextRenderer {
     public var devices = DeviceAnnotations.empty
     /// The block devices and read-ahead in force, shown after the files of copies.
     public var enrichment: SnapshotEnrichment?
+    /// `--kubelet-root`: kubelet paths are read under it only; nil finds the
+    /// root from the path's shape.
+    public var kubeletRoot: [UInt8]?
 
     public init(color: Bool, utcOffsetSeconds: Int, clock: ClockOffset) {
         self.color = color
@@ -45,13 +48,15 @@ public final class TextRenderer {
         appendColumns(monotonic: record.timestamp, comm: record.comm, pid: record.pid,
                       mountNamespace: record.mountNamespace, latency: record.latency, into: &out)
         appendCall(record, into: &out)
-        if let kubelet = record.kubeletPath { appendKubelet(kubelet, into: &out) }
+        if let kubelet = record.kubeletPath(under: kubeletRoot) { appendKubelet(kubelet, into: &out) }
         if record.anyTruncated { out.append(" (truncated)") }
         out.append(UInt8(ascii: "\n"))
     }
 
     /// ` [pod-publish pod 7f3e1c2a… vol pvc-12ab… csi:disk.csi.example.com]`: what a
-    /// kubelet path says, pod UIDs cut to 8 characters (JSON has them whole).
+    /// kubelet path says, pod UIDs cut to 8 characters (JSON has them whole);
+    /// the volume and driver it does not name come from the volume's
+    /// vol_data.json in the snapshot, if recorded.
     func appendKubelet(_ path: KubeletPath, into out: inout OutputBuffer) {
         paint(.dim, into: &out)
         out.append(" [")
@@ -61,13 +66,20 @@ public final class TextRenderer {
             out.appendPrintable(UnsafeRawBufferPointer(rebasing: pod.prefix(8)))
             if pod.count > 8 { out.append("…") }
         }
+        let recorded = enrichment?.kubeletVolume(path)
         if let volume = path.volume {
             out.append(" vol ")
             out.appendPrintable(volume)
+        } else if let name = recorded?.specName {
+            out.append(" vol ")
+            out.appendPrintable(string: name)
         }
         if let driver = path.csiDriver {
             out.append(" csi:")
             out.appendPrintable(driver)
+        } else if let driver = recorded?.driver {
+            out.append(" csi:")
+            out.appendPrintable(string: driver)
         }
         out.append(UInt8(ascii: "]"))
         paint(.reset, into: &out)

@@ -15,15 +15,7 @@ public enum CaptureHealth {
         let analyzer = MountHealthAnalyzer(pipeline: pipeline, deliver: false)
         pipeline.add(analyzer)
         for path in paths {
-            let reader: CaptureReader
-            do {
-                reader = try CaptureReader(path: path)
-            } catch {
-                throw .openCapture(error, path: path)
-            }
-            if let problem = CaptureRecordTypes.byteOrderProblem(reader.header) {
-                throw .readCapture(path: path, reason: problem)
-            }
+            let reader = try ReplaySession.open(path)
             let feed = CaptureFeed(reader: reader, pipeline: pipeline, printer: nil, since: nil, until: nil)
             do {
                 try reader.read(accept: CaptureRecordTypes.isReadable) { record in feed.take(record) }

@@ -1,6 +1,8 @@
 import Glibc
 import StoretraceCapture
+import StoretraceDecode
 import StoretraceKernel
+import StoretraceRecords
 import StoretraceRender
 
 /// `record --rotate SIZE --keep N`: the flight recorder's ring of capture
@@ -80,5 +82,96 @@ public enum CaptureSet {
         }
         // Stable: files started in the same nanosecond keep their order.
         return started.enumerated().sorted { ($0.element.start, $0.offset) < ($1.element.start, $1.offset) }.map(\.element.path)
+    }
+}
+
+/// The node and boot a capture was recorded on, from its start snapshot:
+/// the host name (`uname -n` where storetrace ran) and the boot id
+/// (/proc/sys/kernel/random/boot_id).
+public struct CaptureNode: Equatable, Sendable {
+    public var hostname: String?
+    public var bootID: String?
+
+    public init(hostname: String?, bootID: String?) {
+        self.hostname = hostname
+        self.bootID = bootID
+    }
+
+    /// The start snapshot of the capture at `path`: read from its first
+    /// chunks (the writer puts it before any event), at most 16 of them.
+    public static func of(path: String) throws(SessionError) -> CaptureNode {
+        let reader: CaptureReader
+        do {
+            reader = try CaptureReader(path: path)
+        } catch {
+            throw .openCapture(error, path: path)
+        }
+        var sawData = false
+        var chunks = 0
+        do {
+            while reader.hostSnapshots.isEmpty, !sawData, chunks < 16,
+                  try reader.readChunk(accept: CaptureRecordTypes.isReadable, { _ in sawData = true }) {
+                chunks += 1
+            }
+        } catch {
+            throw .readCapture(path: path, reason: "\(error)")
+        }
+        guard let bytes = reader.hostSnapshots.first, let snapshot = try? NodeSnapshot(json: bytes) else {
+            return CaptureNode(hostname: nil, bootID: nil)
+        }
+        return CaptureNode(hostname: snapshot.hostname, bootID: snapshot.bootID)
+    }
+}
+
+/// The files of one node and boot, read in sequence as one stream (a ring,
+/// or captures recorded one after the other), and the name its events are
+/// shown with when a replay merges several.
+public struct CaptureStream: Sendable {
+    public var node: CaptureNode
+    /// The host name; with the boot id's first 8 characters after a `/`
+    /// when the replay holds two boots of that host; `unknown-host` for
+    /// captures without a snapshot.
+    public var label: String
+    /// In the order of each file's start.
+    public var paths: [String]
+
+    public init(node: CaptureNode, label: String, paths: [String]) {
+        self.node = node
+        self.label = label
+        self.paths = paths
+    }
+}
+
+extension CaptureSet {
+    /// `files` (as `paths` returns them: in the order of their starts)
+    /// grouped by node: files whose start snapshots name the same host and
+    /// the same boot are one stream, read in sequence; any other difference
+    /// (another host name, another boot of the same host, whose monotonic
+    /// clock started again) makes another stream, merged by wall-clock
+    /// time. Captures without a start snapshot are one stream together
+    /// (nothing tells them apart). Streams come in the order of their first
+    /// file.
+    public static func streams(files: [String]) throws(SessionError) -> [CaptureStream] {
+        var streams: [CaptureStream] = []
+        for path in files {
+            let node = try files.count == 1 ? CaptureNode(hostname: nil, bootID: nil) : CaptureNode.of(path: path)
+            if let index = streams.firstIndex(where: { $0.node == node }) {
+                streams[index].paths.append(path)
+            } else {
+                streams.append(CaptureStream(node: node, label: node.hostname ?? "unknown-host", paths: [path]))
+            }
+        }
+        // Two boots of one host: the boot tells them apart.
+        let shared = streams.map { stream in streams.filter { $0.label == stream.label }.count > 1 }
+        for index in streams.indices where shared[index] {
+            if let boot = streams[index].node.bootID { streams[index].label += "/" + String(boot.prefix(8)) }
+        }
+        var seen: [String: Int] = [:]
+        for index in streams.indices {
+            let label = streams[index].label
+            seen[label, default: 0] += 1
+            if seen[label]! > 1 { streams[index].label += "#\(seen[label]!)" }
+        }
+        return streams
     }
 }

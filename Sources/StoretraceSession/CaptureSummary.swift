@@ -19,7 +19,9 @@ public struct CaptureSummary {
     public let tail: CaptureTail
     public let corruptions: [CaptureCorruption]
     /// The node snapshots, in order (the first at start, the last at the end).
-    public let snapshots: [NodeSnapshot]
+    public internal(set) var snapshots: [NodeSnapshot]
+    /// The clock samples, in order (the first, at creation, is the capture's clock).
+    public let clockSamples: [CaptureClockSample]
 
     public init(path: String) throws(SessionError) {
         let reader: CaptureReader
@@ -50,5 +52,6 @@ public struct CaptureSummary {
         tail = reader.tail
         corruptions = reader.corruptions
         snapshots = reader.hostSnapshots.compactMap { try? NodeSnapshot(json: $0) }
+        clockSamples = reader.clockSamples
     }
 }

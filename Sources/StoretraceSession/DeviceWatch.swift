@@ -21,15 +21,21 @@ public final class DeviceWatch: EventAnalyzer {
     public private(set) var changes: UInt64 = 0
     public private(set) var scanNanoseconds: UInt64 = 0
 
-    public init(pipeline: Pipeline) {
+    /// Where kubelet keeps its volumes: their vol_data.json records go
+    /// into the table (`NodeSnapshot.takeDevices`), so a volume staged
+    /// while recording is completed from then on, live and in replay.
+    private let kubeletRoot: String?
+
+    public init(pipeline: Pipeline, kubeletRoot: String? = nil) {
         self.pipeline = pipeline
+        self.kubeletRoot = kubeletRoot
     }
 
     /// Takes a table now and hands it on if it changed.
     public func refresh() {
         let started = KernelClock.now(CLOCK_MONOTONIC)
         let rescan = mountsDirty || started - lastMountScan >= mountRescanSeconds * 1_000_000_000
-        let snapshot = NodeSnapshot.takeDevices(previous: current, rescanMounts: rescan)
+        let snapshot = NodeSnapshot.takeDevices(previous: current, rescanMounts: rescan, kubeletRoot: kubeletRoot)
         if rescan {
             mountsDirty = false
             lastMountScan = started

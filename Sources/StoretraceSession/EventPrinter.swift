@@ -25,6 +25,25 @@ public final class EventPrinter: EventConsumer {
         }
     }
 
+    /// The node of every event, when a replay merges several (`HostColumn`);
+    /// nil for one node, whose output stays as it was.
+    public var host: HostColumn?
+
+    /// One event's lines, as one unit of the sink, with the host if set.
+    @inline(__always)
+    private func unit(derived: Bool = false, _ body: (inout OutputBuffer) -> Void) {
+        guard let host else {
+            sink.withBuffer(derived: derived, body)
+            return
+        }
+        let format = self.format
+        sink.withBuffer(derived: derived) { out in
+            let start = out.count
+            body(&out)
+            if format == .json { host.insertJSON(since: start, into: &out) } else { host.insertText(since: start, into: &out) }
+        }
+    }
+
     /// `decoder` names kernel addresses of function events as it knows them.
     public init(format: OutputFormat, text: TextRenderer, json: JSONRenderer, sink: OutputSink, decoder: EventDecoder) {
         self.format = format
@@ -32,6 +51,15 @@ public final class EventPrinter: EventConsumer {
         self.json = json
         self.sink = sink
         self.decoder = decoder
+    }
+
+    /// `--kubelet-root`, for both renderers.
+    public var kubeletRoot: String? {
+        get { text.kubeletRoot.map { String(decoding: $0, as: UTF8.self) } }
+        set {
+            text.kubeletRoot = newValue.map { Array($0.utf8) }
+            json.kubeletRoot = text.kubeletRoot
+        }
     }
 
     /// Both renderers turn monotonic stamps into wall time with this offset.
@@ -45,37 +73,37 @@ public final class EventPrinter: EventConsumer {
 
     public func consume(_ event: Event, raw: RawRecord) {
         switch (event, format) {
-        case (.syscall(let record), .text): sink.withBuffer { text.render(record, into: &$0) }
-        case (.syscall(let record), .json): sink.withBuffer { json.render(record, into: &$0) }
-        case (.uevent(let message), .text): sink.withBuffer { text.renderUevent(message, monotonic: raw.timestamp, into: &$0) }
-        case (.uevent(let message), .json): sink.withBuffer { json.renderUevent(message, monotonic: raw.timestamp, into: &$0) }
-        case (.kmsg(let record), .text): sink.withBuffer { text.renderKmsg(record, monotonic: raw.timestamp, into: &$0) }
-        case (.kmsg(let record), .json): sink.withBuffer { json.renderKmsg(record, monotonic: raw.timestamp, into: &$0) }
+        case (.syscall(let record), .text): unit { text.render(record, into: &$0) }
+        case (.syscall(let record), .json): unit { json.render(record, into: &$0) }
+        case (.uevent(let message), .text): unit { text.renderUevent(message, monotonic: raw.timestamp, into: &$0) }
+        case (.uevent(let message), .json): unit { json.renderUevent(message, monotonic: raw.timestamp, into: &$0) }
+        case (.kmsg(let record), .text): unit { text.renderKmsg(record, monotonic: raw.timestamp, into: &$0) }
+        case (.kmsg(let record), .json): unit { json.renderKmsg(record, monotonic: raw.timestamp, into: &$0) }
         case (.ftrace(let view, let task), .text):
-            sink.withBuffer { text.renderFtrace(view, monotonic: raw.timestamp, cpu: raw.cpu, task: task, describe: decoder.describeAddress, into: &$0) }
+            unit { text.renderFtrace(view, monotonic: raw.timestamp, cpu: raw.cpu, task: task, describe: decoder.describeAddress, into: &$0) }
         case (.ftrace(let view, let task), .json):
-            sink.withBuffer { json.renderFtrace(view, monotonic: raw.timestamp, cpu: raw.cpu, task: task, describe: decoder.describeAddress, into: &$0) }
-        case (.claim(let record), .text): sink.withBuffer { text.renderClaim(record, into: &$0) }
-        case (.claim(let record), .json): sink.withBuffer { json.renderClaim(record, into: &$0) }
+            unit { json.renderFtrace(view, monotonic: raw.timestamp, cpu: raw.cpu, task: task, describe: decoder.describeAddress, into: &$0) }
+        case (.claim(let record), .text): unit { text.renderClaim(record, into: &$0) }
+        case (.claim(let record), .json): unit { json.renderClaim(record, into: &$0) }
         case (.mountOperation, _), (.mountHealth, _):
             consumeDerived(event, timestamp: raw.timestamp)
         case (.holders(let report, let explains), .text):
-            sink.withBuffer { HolderRenderer.renderText(report, clock: text.clock, explains: explains, into: &$0) }
+            unit { HolderRenderer.renderText(report, clock: text.clock, explains: explains, into: &$0) }
         case (.holders(let report, let explains), .json):
-            sink.withBuffer { HolderRenderer.renderJSON(report, clock: json.clock, explains: explains, into: &$0) }
+            unit { HolderRenderer.renderJSON(report, clock: json.clock, explains: explains, kubelet: json, into: &$0) }
         case (.queueSetting(let change), .text):
-            sink.withBuffer { text.renderQueueSetting(change, monotonic: raw.timestamp, into: &$0) }
+            unit { text.renderQueueSetting(change, monotonic: raw.timestamp, into: &$0) }
         case (.queueSetting(let change), .json):
-            sink.withBuffer { json.renderQueueSetting(change, monotonic: raw.timestamp, into: &$0) }
+            unit { json.renderQueueSetting(change, monotonic: raw.timestamp, into: &$0) }
         }
     }
 
     public func consumeDerived(_ event: Event, timestamp: UInt64) {
         switch (event, format) {
-        case (.mountOperation(let operation), .text): sink.withBuffer(derived: true) { text.renderMountOperation(operation, into: &$0) }
-        case (.mountOperation(let operation), .json): sink.withBuffer(derived: true) { json.renderMountOperation(operation, into: &$0) }
-        case (.mountHealth(let health), .text): sink.withBuffer(derived: true) { text.renderMountHealth(health, into: &$0) }
-        case (.mountHealth(let health), .json): sink.withBuffer(derived: true) { json.renderMountHealth(health, into: &$0) }
+        case (.mountOperation(let operation), .text): unit(derived: true) { text.renderMountOperation(operation, into: &$0) }
+        case (.mountOperation(let operation), .json): unit(derived: true) { json.renderMountOperation(operation, into: &$0) }
+        case (.mountHealth(let health), .text): unit(derived: true) { text.renderMountHealth(health, into: &$0) }
+        case (.mountHealth(let health), .json): unit(derived: true) { json.renderMountHealth(health, into: &$0) }
         default: return
         }
     }
@@ -84,6 +112,8 @@ public final class EventPrinter: EventConsumer {
         let annotations = DeviceAnnotations(table)
         text.devices = annotations
         self.json.devices = annotations
+        // Kubelet volumes staged since the last table.
+        if let volumes = table.kubeletVolumes { enrichment?.kubeletVolumes = KubeletVolumeTable(volumes) }
     }
 
     /// A queue setting changed: copies after it are shown with the new value.

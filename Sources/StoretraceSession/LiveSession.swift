@@ -40,6 +40,9 @@ public struct LiveConfiguration: Sendable {
     public var summary = false
     /// `--metrics-file`: Prometheus text format, rewritten every 5 s and at exit.
     public var metricsPath: String?
+    /// `--kubelet-root`: where kubelet keeps volumes; nil finds kubelet
+    /// paths by their shape and reads vol_data.json under /var/lib/kubelet.
+    public var kubeletRoot: String?
     public init() {}
 }
 
@@ -150,12 +153,14 @@ public final class LiveSession {
             printer = EventPrinter(format: config.format,
                                    text: TextRenderer(color: config.color, utcOffsetSeconds: TextRenderer.localUTCOffset(), clock: clock),
                                    json: JSONRenderer(clock: clock), sink: OutputSink(fd: fd), decoder: decoder)
+            printer?.kubeletRoot = config.kubeletRoot
         }
+        let kubeletRoot = config.kubeletRoot ?? KubeletPath.defaultRoot
         // The block devices copies are enriched with; the queue setting
         // sampler reports what changes after them.
         var blockDevices: [NodeSnapshot.BlockDevice] = []
         if let recorder {
-            let snapshot = Array(NodeSnapshot.take().jsonText(.compact).utf8)
+            let snapshot = Array(NodeSnapshot.take(kubeletRoot: kubeletRoot).jsonText(.compact).utf8)
             recorder.appendSnapshot(snapshot)
             // Enrich from the snapshot as stored, exactly as replay will.
             if let stored = try? NodeSnapshot(json: snapshot) {
@@ -171,6 +176,7 @@ public final class LiveSession {
         if recorder == nil {
             blockDevices = NodeSnapshot.takeBlockDevices()
             printer?.enrichment = SnapshotEnrichment(devices: BlockDevicesInForce(blockDevices))
+            printer?.enrichment?.kubeletVolumes = KubeletVolumeTable(NodeSnapshot.takeKubeletVolumes(root: kubeletRoot))
         }
 
         // The sources.
@@ -202,7 +208,7 @@ public final class LiveSession {
         if printer != nil && filter.wants(.mountOperation) { pipeline.add(MountOperationAnalyzer(pipeline: pipeline)) }
         // The device table events are resolved against: the first before
         // any event (and into the capture), then kept fresh by the timer.
-        let devices = DeviceWatch(pipeline: pipeline)
+        let devices = DeviceWatch(pipeline: pipeline, kubeletRoot: kubeletRoot)
         pipeline.add(devices)
         // mount_health events where they are shown; the summary's unhealthy mounts in any case.
         let showsHealth = printer != nil && filter.wants(.mountHealth)
@@ -313,7 +319,7 @@ public final class LiveSession {
         let losses = driver.losses
         closeAll()
         if let recorder {
-            recorder.appendSnapshot(Array(NodeSnapshot.take().jsonText(.compact).utf8))
+            recorder.appendSnapshot(Array(NodeSnapshot.take(kubeletRoot: kubeletRoot).jsonText(.compact).utf8))
             recorder.close(drops: losses, note: "stopped by \(stopReason)")
         }
         var summary = LiveSummary(counts: pipeline.counts, losses: losses, stopReason: stopReason)

@@ -24,6 +24,18 @@ public struct PipelineCounts: Equatable, Sendable {
     public var bySource: [UInt64] = Array(repeating: 0, count: SourceKind.indexCount)
     public init() {}
 
+    /// The counts of several pipelines together (a replay of several nodes).
+    public static func += (total: inout PipelineCounts, other: PipelineCounts) {
+        total.received &+= other.received
+        total.shown &+= other.shown
+        total.malformed &+= other.malformed
+        total.schemaMissing &+= other.schemaMissing
+        total.ueventsOtherSubsystems &+= other.ueventsOtherSubsystems
+        total.derivedShown &+= other.derivedShown
+        total.mountHealthShown &+= other.mountHealthShown
+        for index in total.bySource.indices where index < other.bySource.count { total.bySource[index] &+= other.bySource[index] }
+    }
+
     /// Records received that a filter left out (counted, never silent).
     public var filteredOut: UInt64 { received - shown - malformed - schemaMissing }
 }

@@ -23,6 +23,8 @@ public struct ReplayConfiguration: Sendable {
     public var follow = false
     /// Decode and filter but print nothing (for measuring, and `summary`).
     public var nullSink = false
+    /// `--kubelet-root`: kubelet paths are read under it only.
+    public var kubeletRoot: String?
     /// Build a `StorageSummary` (`storetrace summary`), returned in `ReplaySummary.storage`.
     public var summary = false
     public var outputFD: Int32 = STDOUT_FILENO
@@ -57,8 +59,10 @@ public struct ReplaySummary: Sendable {
     /// ftrace events whose thread the capture does not name (`TaskTable`).
     public var eventsWithoutTask: UInt64 = 0
     public var storage: StorageSummary?
-    /// The capture's clock (`CaptureClock`).
+    /// The capture's clock (`CaptureClock`); the first node's when several were merged.
     public var clock = ClockOffset(realtimeMinusMonotonic: 0)
+    /// The nodes merged (`CaptureStream.label`, their files); empty for one node.
+    public var nodes: [(label: String, paths: [String])] = []
 }
 
 /// `storetrace replay`: the capture is one more source feeding the same
@@ -75,19 +79,13 @@ public final class ReplaySession {
         if config.follow && config.paths.count > 1 {
             throw .readCapture(path: config.paths[1], reason: "--follow reads one capture; \(config.paths.count) were given")
         }
-        var readers: [CaptureReader] = []
-        func open(_ path: String) throws(SessionError) -> CaptureReader {
-            let reader: CaptureReader
-            do {
-                reader = try CaptureReader(path: path)
-            } catch {
-                throw .openCapture(error, path: path)
-            }
-            if let problem = CaptureRecordTypes.byteOrderProblem(reader.header) {
-                throw .readCapture(path: path, reason: problem)
-            }
-            return reader
+        // Captures of several nodes (or boots): one timeline by wall clock.
+        if config.paths.count > 1 {
+            let streams = try CaptureSet.streams(files: config.paths)
+            if streams.count > 1 { return try MergedReplay(configuration: config, streams: streams).run() }
         }
+        var readers: [CaptureReader] = []
+        let open = Self.open
         let first = try open(config.paths[0])
         if config.follow {
             // Ctrl-C ends a follow: check for it between reads.
@@ -108,6 +106,7 @@ public final class ReplaySession {
         let printer = EventPrinter(format: config.format,
                                    text: TextRenderer(color: config.color, utcOffsetSeconds: TextRenderer.localUTCOffset(), clock: clock),
                                    json: JSONRenderer(clock: clock), sink: OutputSink(fd: config.outputFD), decoder: decoder)
+        printer.kubeletRoot = config.kubeletRoot
         let pipeline = Pipeline(filter: config.filter, decoder: decoder, consumers: config.nullSink ? [] : [printer],
                                 merging: false)
         if !config.nullSink && config.filter.wants(.mountOperation) { pipeline.add(MountOperationAnalyzer(pipeline: pipeline)) }
@@ -160,6 +159,22 @@ public final class ReplaySession {
                                     storage: summarizer?.summary, clock: clock)
         summary.files = files
         return summary
+    }
+}
+
+extension ReplaySession {
+    /// Opens a capture this host can decode.
+    static func open(_ path: String) throws(SessionError) -> CaptureReader {
+        let reader: CaptureReader
+        do {
+            reader = try CaptureReader(path: path)
+        } catch {
+            throw .openCapture(error, path: path)
+        }
+        if let problem = CaptureRecordTypes.byteOrderProblem(reader.header) {
+            throw .readCapture(path: path, reason: problem)
+        }
+        return reader
     }
 }
 

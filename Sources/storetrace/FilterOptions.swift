@@ -69,6 +69,10 @@ struct OutputOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Color: auto (a terminal without NO_COLOR), always or never.", valueName: "when"))
     var color: ColorChoice = .auto
 
+    @Option(name: .long, help: ArgumentHelp("Kubelet's root directory (its --root-dir), if not /var/lib/kubelet: kubelet paths are read under it only, and the volumes' vol_data.json (driver, PV, volume handle) from it. Without it, kubelet paths are found by their shape (a `kubelet` directory holding `pods` or `plugins`).", valueName: "path"),
+            transform: KubeletRootValue.parse)
+    var kubeletRoot: KubeletRootValue?
+
     enum ColorChoice: String, ExpressibleByArgument, CaseIterable {
         case auto, always, never
     }

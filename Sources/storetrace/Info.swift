@@ -8,10 +8,10 @@ import StoretraceSession
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Describe a capture: host, time span, counts by type, drops, node snapshot.",
-        discussion: "Reads the whole capture once (flat memory). Several files, or a directory of them (a `record --rotate` ring), are described as one capture, each file on a line of its own, in the order of their starts; drops are summed over the files' trailers. --snapshot prints the node snapshot in full: mounts per namespace (the initial one marked host, the others with the processes in them), block devices, PCI bindings; --snapshot --json the same as JSON."
+        discussion: "Reads the whole capture once (flat memory). Several files, or a directory of them (a `record --rotate` ring), are described as one capture, each file on a line of its own, in the order of their starts; drops are summed over the files' trailers. Captures of several nodes (or boots) first get a line per node: host, boot id, clock offset (wall minus monotonic, from the capture's clock sample), whether the kernel called its clock synchronized, and the span of its events; then one line on whether the nodes' clocks can be compared, or why not (no clock sample, an offset that moved during the recording, an unsynchronized clock, spans that do not overlap). --snapshot prints the node snapshot in full: mounts per namespace (the initial one marked host, the others with the processes in them), block devices, PCI bindings; --snapshot --json the same as JSON."
     )
 
-    @Argument(help: ArgumentHelp("Capture files, or directories of them, of one node.", valueName: "file"))
+    @Argument(help: ArgumentHelp("Capture files, or directories of them, of one node or several.", valueName: "file"))
     var files: [String]
 
     @Flag(name: .long, help: "Print the whole node snapshot (the one taken at the start; --end for the last one).")
@@ -43,35 +43,90 @@ struct Info: ParsableCommand {
             print(json ? chosen.jsonText(.lines) : SnapshotRenderer.render(chosen), terminator: json ? "\n" : "")
             return
         }
+        let streams: [CaptureStream]
+        do {
+            streams = paths.count > 1 ? try CaptureSet.streams(files: paths) : [CaptureStream(node: CaptureNode(hostname: nil, bootID: nil), label: "", paths: paths)]
+        } catch {
+            fail(error.description)
+        }
+        let byPath = Dictionary(zip(paths, summaries), uniquingKeysWith: { first, _ in first })
+        if streams.count > 1 {
+            describe(NodeClocks(streams: streams, summaries: streams.map { $0.paths.compactMap { byPath[$0] } }))
+        }
         if summaries.count == 1 {
             describe(paths[0], summaries[0])
         } else {
             describe(paths, summaries)
         }
-        // Every mount that was unhealthy: the analyzer replay runs, over the whole capture.
-        let unhealthy: [MountHealth]
-        do {
-            unhealthy = try CaptureHealth.unhealthyMounts(paths: paths)
-        } catch {
-            fail(error.description)
-        }
-        let clock = summaries[0].clock
-        print("")
-        if unhealthy.isEmpty {
-            print("unhealthy mounts  none")
-        } else {
-            print("unhealthy mounts  \(unhealthy.count)")
-            for health in unhealthy {
-                print(escapedForTerminal("  " + health.summaryText + " (from "
-                                         + Self.wall(clock.wallNanoseconds(monotonic: health.firstProblem)) + ")"))
+        for stream in streams {
+            let files = stream.paths.compactMap { byPath[$0] }
+            let named = streams.count > 1 ? " (\(stream.label))" : ""
+            // Every mount that was unhealthy: the analyzer replay runs, over the node's whole capture.
+            let unhealthy: [MountHealth]
+            do {
+                unhealthy = try CaptureHealth.unhealthyMounts(paths: stream.paths)
+            } catch {
+                fail(error.description)
+            }
+            let clock = files[0].clock
+            print("")
+            if unhealthy.isEmpty {
+                print(escapedForTerminal("unhealthy mounts\(named)  none"))
+            } else {
+                print(escapedForTerminal("unhealthy mounts\(named)  \(unhealthy.count)"))
+                for health in unhealthy {
+                    print(escapedForTerminal("  " + health.summaryText + " (from "
+                                             + Self.wall(clock.wallNanoseconds(monotonic: health.firstProblem)) + ")"))
+                }
+            }
+            if let snapshot = files[0].snapshots.first {
+                print("")
+                print(SnapshotRenderer.summary(snapshot), terminator: "")
+            } else {
+                print(escapedForTerminal("snapshot\(named)  none"))
             }
         }
-        if let snapshot = summaries[0].snapshots.first {
-            print("")
-            print(SnapshotRenderer.summary(snapshot), terminator: "")
-        } else {
-            print("snapshot  none")
+    }
+
+    /// Captures of several nodes: one line per node (host, boot, clock,
+    /// span), then whether their clocks can be compared.
+    private func describe(_ clocks: NodeClocks) {
+        var lines: [(String, String)] = [("nodes", "\(clocks.nodes.count), merged by wall-clock time in replay")]
+        for node in clocks.nodes {
+            var parts: [String] = []
+            parts.append("boot " + (node.node.bootID ?? "unknown"))
+            if let offset = node.offset {
+                parts.append("clock offset \(Self.signedSeconds(offset)) (monotonic zero at \(Self.wall(offset)))")
+            } else {
+                parts.append("no clock sample")
+            }
+            if let sync = node.clockSync {
+                parts.append(sync.synchronized
+                    ? "clock synchronized" + (sync.maxErrorMicroseconds.map { ", max error \(Self.seconds(UInt64(max(0, $0)) * 1000, digits: 3))" } ?? "")
+                    : "clock not synchronized")
+            } else {
+                parts.append("clock synchronization not recorded")
+            }
+            if let (first, last) = node.span {
+                parts.append(Self.wall(first) + " to " + Self.wall(last) + " (\(Self.seconds(UInt64(last - first))))")
+            } else {
+                parts.append("no events")
+            }
+            parts.append(node.files == 1 ? "1 file" : "\(node.files) files")
+            lines.append(("  " + node.label, parts.joined(separator: ", ")))
         }
+        lines.append(("clocks", clocks.doubts.isEmpty
+            ? "comparable as far as the captures say (synchronized, offsets steady within \(NodeClocks.steadyWithin / 1_000_000) ms, spans overlap)"
+            : "warning: " + clocks.doubts.joined(separator: "; ")))
+        Self.printAligned(lines)
+        print("")
+    }
+
+    /// `+1765069200.123456789s`: wall minus monotonic.
+    static func signedSeconds(_ nanoseconds: Int64) -> String {
+        let magnitude = nanoseconds.magnitude
+        let fraction = String(magnitude % 1_000_000_000)
+        return (nanoseconds < 0 ? "-" : "+") + "\(magnitude / 1_000_000_000)." + String(repeating: "0", count: 9 - fraction.count) + fraction + "s"
     }
 
     /// Several files of one node: one line each, then what they hold together.
@@ -160,5 +215,16 @@ struct Info: ParsableCommand {
     static func seconds(_ nanoseconds: UInt64) -> String {
         let tenths = nanoseconds / 100_000_000
         return "\(tenths / 10).\(tenths % 10)s"
+    }
+
+    /// With `digits` decimals: 0.016s.
+    static func seconds(_ nanoseconds: UInt64, digits: Int) -> String {
+        var scale: UInt64 = 1_000_000_000
+        for _ in 0..<digits { scale /= 10 }
+        let units = nanoseconds / scale
+        var divisor: UInt64 = 1
+        for _ in 0..<digits { divisor *= 10 }
+        let fraction = String(units % divisor)
+        return "\(units / divisor)." + String(repeating: "0", count: digits - fraction.count) + fraction + "s"
     }
 }

@@ -45,6 +45,7 @@ struct Live: ParsableCommand {
         if ops { config.filter.kernelTypes.insert(.mountOperation) }
         config.format = output.json ? .json : .text
         config.color = output.useColor(fd: STDOUT_FILENO)
+        config.kubeletRoot = output.kubeletRoot?.path
         trace.apply(to: &config)
         notePerfBufferSize(config.tracer)
         do {

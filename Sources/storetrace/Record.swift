@@ -75,6 +75,7 @@ struct Record: ParsableCommand {
         config.filter = filters.filter
         config.format = display.json ? .json : .text
         config.color = display.useColor(fd: STDOUT_FILENO)
+        config.kubeletRoot = display.kubeletRoot?.path
         config.outputFD = live ? STDOUT_FILENO : nil
         trace.apply(to: &config)
         notePerfBufferSize(config.tracer)

@@ -14,17 +14,23 @@ struct Replay: ParsableCommand {
             truncated in transit) replays every complete chunk and says where it was cut. \
             Memory stays flat for any capture size. Several files, or a directory of .stcap \
             files (a `record --rotate` ring), of one node are read as one capture, in the order \
-            of each file's start.
+            of each file's start. Captures of several nodes are merged into one timeline by \
+            wall-clock time, each line with its host after the time (JSON: a `host` field): files \
+            whose start snapshots name the same host and boot id are one node's, read in \
+            sequence; another host name or another boot is another node. Each node keeps its \
+            own threads, devices and analyzers. `storetrace info` on the same files says \
+            whether the nodes' clocks can be compared.
 
             Examples:
               storetrace replay node7.stcap --type umount --failed
               storetrace replay node7.stcap --since +30s --until 2026-11-23T14:10:00Z --json
               storetrace replay growing.stcap --follow
               storetrace replay /var/lib/storetrace          # a record --rotate ring, as one capture
+              storetrace replay node-a/*.stcap node-b/*.stcap  # two nodes, one timeline
             """
     )
 
-    @Argument(help: ArgumentHelp("Capture files, or directories of them, of one node.", valueName: "file"))
+    @Argument(help: ArgumentHelp("Capture files, or directories of them, of one node or several.", valueName: "file"))
     var files: [String]
 
     @OptionGroup var span: TimeSpanOptions
@@ -56,6 +62,7 @@ struct Replay: ParsableCommand {
         if ops { config.filter.kernelTypes.insert(.mountOperation) }
         config.format = output.json ? .json : .text
         config.color = output.useColor(fd: STDOUT_FILENO)
+        config.kubeletRoot = output.kubeletRoot?.path
         span.apply(to: &config)
         config.follow = follow
         config.nullSink = noOutput

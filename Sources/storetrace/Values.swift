@@ -93,3 +93,20 @@ struct TimeBoundValue: CheckedArgument, Sendable {
         self.bound = bound
     }
 }
+
+/// `--kubelet-root /home/t4/kubernetes/lib/kubelet`: kubelet's `--root-dir`.
+/// An absolute path; trailing slashes are dropped.
+struct KubeletRootValue: CheckedArgument, Sendable {
+    let text: String
+    let path: String
+
+    static func parse(_ text: String) throws -> KubeletRootValue {
+        var path = text
+        while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
+        guard path.hasPrefix("/"), path != "/" else {
+            throw ValidationError("--kubelet-root takes kubelet's root directory, an absolute path such as /var/lib/kubelet")
+        }
+        guard !path.utf8.contains(0) else { throw ValidationError("--kubelet-root: a path without NUL bytes") }
+        return KubeletRootValue(text: text, path: path)
+    }
+}

@@ -45,6 +45,12 @@ int st_tgkill(int tgid, int tid, int sig);
 /* The calling thread's effective capability set (64 bits), or -1 on error. */
 int st_effective_caps(uint64_t *caps);
 
+/* adjtimex(2) reading only (no change asked): whether the kernel keeps the
+ * wall clock synchronized (STA_UNSYNC clear and not TIME_ERROR), its maximum
+ * and estimated error in microseconds. 0, or -1 (errno set). Glibc's Swift
+ * module does not export sys/timex.h. */
+int st_clock_sync(int *synchronized, long *max_error_us, long *est_error_us);
+
 /* statfs(2)'s f_type of the file system holding `path` (tracefs: 0x74726163);
  * 0 or -1 (errno set). Glibc's Swift module does not export statfs. */
 int st_fs_magic(const char *path, unsigned long *magic);
