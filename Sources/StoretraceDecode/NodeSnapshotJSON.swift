@@ -338,7 +338,7 @@ extension NodeSnapshot {
                 estimatedErrorMicroseconds: try sync.optional("est_error_us", { $0.integer() }, "an integer"))
         }
         if top.has("kubelet_volumes") {
-            kubeletVolumes = try top.array("kubelet_volumes") { (entry) throws(NodeSnapshotDecodingError) in
+            kubeletVolumes = try top.array("kubelet_volumes") { (entry) throws(JSONDocumentError) in
                 KubeletVolume(directory: try entry.required("dir", \.stringValue, "a string"),
                               driver: try entry.optional("driver", \.stringValue, "a string"),
                               volumeHandle: try entry.optional("volume_handle", \.stringValue, "a string"),
