@@ -45,8 +45,12 @@ public final class EventPrinter: EventConsumer {
 
     public func consume(_ event: Event, raw: RawRecord) {
         switch (event, format) {
-        case (.syscall(let record), .text): sink.withBuffer { text.render(record, into: &$0) }
-        case (.syscall(let record), .json): sink.withBuffer { json.render(record, into: &$0) }
+        case (.syscall(let record), .text):
+            let pod = decoder.pods.isActive ? decoder.pods.pod(of: record) : nil
+            sink.withBuffer { text.render(record, pod: pod, into: &$0) }
+        case (.syscall(let record), .json):
+            let pod = decoder.pods.isActive ? decoder.pods.pod(of: record) : nil
+            sink.withBuffer { json.render(record, pod: pod, into: &$0) }
         case (.uevent(let message), .text): sink.withBuffer { text.renderUevent(message, monotonic: raw.timestamp, into: &$0) }
         case (.uevent(let message), .json): sink.withBuffer { json.renderUevent(message, monotonic: raw.timestamp, into: &$0) }
         case (.kmsg(let record), .text): sink.withBuffer { text.renderKmsg(record, monotonic: raw.timestamp, into: &$0) }

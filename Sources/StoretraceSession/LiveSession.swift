@@ -61,6 +61,8 @@ public struct LiveSummary: Sendable {
     public var outputCutBytes = 0
     /// ftrace events whose thread could not be named (`TaskTable`).
     public var eventsWithoutTask: UInt64 = 0
+    /// Syscall events whose process's cgroup could not be found (`PodTable`).
+    public var eventsWithoutCgroup: UInt64 = 0
     /// With `summary`: what the events say, and the clock to show it with.
     public var storage: StorageSummary?
     public var clock = ClockOffset(realtimeMinusMonotonic: 0)
@@ -102,6 +104,7 @@ public struct LiveSummary: Sendable {
         text += ", \(counts.malformed) malformed"
         if counts.schemaMissing > 0 { text += ", \(counts.schemaMissing) ftrace events without a format (schema missing)" }
         if eventsWithoutTask > 0 { text += ", \(eventsWithoutTask) ftrace events without a known task" }
+        if eventsWithoutCgroup > 0 { text += ", \(eventsWithoutCgroup) syscall events without a known cgroup (pod unknown)" }
         if counts.ueventsOtherSubsystems > 0 {
             text += ", \(counts.ueventsOtherSubsystems) uevents of other subsystems left out (--subsystem all shows them)"
         }
@@ -144,6 +147,12 @@ public final class LiveSession {
                 throw .createCapture(error, path: record.path)
             }
         }
+        // The pods of syscall events' processes: the cgroup2 tree indexed
+        // once now, then once more per unknown cgroup id (at most each second).
+        let cgroups = CgroupResolver()
+        cgroups.refresh()
+        decoder.pods.resolve(with: cgroups)
+        if let recorder { decoder.pods.onResolved = { recorder.appendCgroupPath($0, timestamp: $1) } }
         let clock = recorder?.clock ?? KernelClock.measureOffset()
         var printer: EventPrinter?
         if let fd = config.outputFD {
@@ -313,6 +322,7 @@ public final class LiveSession {
         summary.unwritten = recorder?.unwritten
         summary.rendered = printer != nil
         summary.eventsWithoutTask = decoder.tasks.eventsWithoutTask
+        summary.eventsWithoutCgroup = decoder.pods.unresolvedEvents
         summary.storage = summarizer?.summary
         summary.clock = clock
         if let sink = printer?.sink, sink.failure != nil {

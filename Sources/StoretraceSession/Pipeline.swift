@@ -87,7 +87,7 @@ public final class Pipeline {
     /// An event an analyzer derived: filtered like the others, then handed
     /// to the consumers that show events (not to the recorder).
     public func deliverDerived(_ event: Event, timestamp: UInt64) {
-        guard filter.accepts(event) else { return }
+        guard filter.accepts(event), acceptsContext(event) else { return }
         counts.derivedShown &+= 1
         if case .mountHealth = event { counts.mountHealthShown &+= 1 }
         for consumer in consumers { consumer.consumeDerived(event, timestamp: timestamp) }
@@ -121,6 +121,15 @@ public final class Pipeline {
         decoder.devices = table
         for consumer in consumers { consumer.devicesChanged(table, json: json, timestamp: timestamp) }
         for analyzer in analyzers { analyzer.devicesChanged(from: old, timestamp: timestamp) }
+    }
+
+    /// --pod, --container, --path, --device (`ContextFilter.swift`).
+    @inline(__always)
+    private func acceptsContext(_ event: Event) -> Bool {
+        guard filter.hasContextFilters else { return true }
+        var pod: PodCgroup?
+        if filter.hasPodFilters, case .syscall(let record) = event { pod = decoder.pods.pod(of: record) }
+        return filter.acceptsContext(event, pod: pod, devices: decoder.devices)
     }
 
     public func batchEnded() {
@@ -157,7 +166,10 @@ public final class Pipeline {
             return
         }
         lastTimestamp = raw.timestamp
-        if filter.accepts(event) {
+        // The pod of a syscall's process, resolved (and recorded) before
+        // the filters and consumers need it: a table lookup per event.
+        if decoder.pods.isActive, case .syscall(let record) = event { decoder.pods.prepare(record) }
+        if filter.accepts(event) && acceptsContext(event) {
             counts.shown &+= 1
             counts.bySource[raw.source.index] &+= 1
             for consumer in consumers { consumer.consume(event, raw: raw) }

@@ -254,6 +254,8 @@ final class CaptureFeed {
             }
         case .task:
             if let (tid, identity) = TaskCodec.decode(record.payload) { pipeline.decoder.tasks.insert(tid: tid, identity) }
+        case .cgroupPath:
+            if let entry = CgroupPathCodec.decode(record.payload) { pipeline.decoder.pods.insert(entry) }
         case .kernelSymbol:
             if let (address, name) = KernelSymbolCodec.decode(record.payload) { symbols[address] = name }
         case .devices:
