@@ -74,7 +74,7 @@ extension EventFilter {
         !podUIDs.isEmpty || !containerPrefixes.isEmpty || !pathPrefixes.isEmpty || !devices.isEmpty
     }
 
-    var hasPodFilters: Bool { !podUIDs.isEmpty || !containerPrefixes.isEmpty }
+    public var hasPodFilters: Bool { !podUIDs.isEmpty || !containerPrefixes.isEmpty }
 
     /// `pod`: the pod of a syscall event's process (`PodTable`), nil for a
     /// host process or any other event.

@@ -205,7 +205,10 @@ public final class LiveSession {
         let sources = opened.sources + (explainer.map { [$0] } ?? [])
         let pipeline = Pipeline(filter: filter, decoder: decoder, consumers: consumers,
                                 merging: sources.count > 1)
-        if let explainer { pipeline.add(explainer) }
+        if let explainer {
+            if filter.hasContextFilters { explainer.pipeline = pipeline }
+            pipeline.add(explainer)
+        }
         // Operations are derived wherever events are shown; a capture holds
         // the calls, and replay derives them again.
         if printer != nil && filter.wants(.mountOperation) { pipeline.add(MountOperationAnalyzer(pipeline: pipeline)) }
@@ -224,7 +227,10 @@ public final class LiveSession {
         }
         let summarizer = config.summary ? SummaryAnalyzer(devices: BlockDevicesInForce(blockDevices), filter: filter) : nil
         summarizer?.mountHealth = health
-        if let summarizer { pipeline.add(summarizer) }
+        if let summarizer {
+            if filter.hasContextFilters { summarizer.pipeline = pipeline }
+            pipeline.add(summarizer)
+        }
         let driver = SourceDriver(sources: sources, pipeline: pipeline)
         recorder?.lossesNow = { driver.losses }
         metrics?.losses = { driver.losses }

@@ -42,6 +42,10 @@ public final class Pipeline {
     /// The stamp of the last record processed: when analyzers finish.
     public private(set) var lastTimestamp: UInt64 = 0
     public private(set) var counts = PipelineCounts()
+    /// Whether the last record processed passed every filter (the context
+    /// ones too): what analyzers that follow the filters ask, as they see
+    /// each event right after the consumers did.
+    public private(set) var lastEventShown = false
     /// Why the last malformed record was rejected.
     public private(set) var lastMalformed: String?
     /// Set when records come from more than one source: they arrive
@@ -166,10 +170,12 @@ public final class Pipeline {
             return
         }
         lastTimestamp = raw.timestamp
-        // The pod of a syscall's process, resolved (and recorded) before
-        // the filters and consumers need it: a table lookup per event.
-        if decoder.pods.isActive, case .syscall(let record) = event { decoder.pods.prepare(record) }
-        if filter.accepts(event) && acceptsContext(event) {
+        lastEventShown = filter.accepts(event)
+        // The pod of a shown call's process, resolved (and recorded) before
+        // the context filters and the consumers need it: a table lookup per event.
+        if lastEventShown, decoder.pods.isActive, case .syscall(let record) = event { decoder.pods.prepare(record) }
+        lastEventShown = lastEventShown && acceptsContext(event)
+        if lastEventShown {
             counts.shown &+= 1
             counts.bySource[raw.source.index] &+= 1
             for consumer in consumers { consumer.consume(event, raw: raw) }

@@ -118,6 +118,7 @@ public final class ReplaySession {
         pipeline.add(QueueSettingFollower(printer: printer, sampler: nil))
         let summarizer = config.summary ? SummaryAnalyzer(devices: BlockDevicesInForce(), filter: config.filter) : nil
         summarizer?.mountHealth = health
+        if config.filter.hasContextFilters { summarizer?.pipeline = pipeline }
         if let summarizer { pipeline.add(summarizer) }
         var files: [(path: String, tail: String, corruptions: [String])] = []
         var skipped: UInt64 = 0
