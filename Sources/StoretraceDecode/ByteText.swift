@@ -92,6 +92,37 @@ extension UnsafeRawBufferPointer {
         }
     }
 
+    /// True when the bytes end with the UTF-8 of `literal`. No allocation.
+    func ends(with literal: StaticString) -> Bool {
+        literal.withUTF8Buffer { utf8 in
+            guard utf8.count <= count else { return false }
+            let start = count - utf8.count
+            for index in 0..<utf8.count where utf8[index] != self[start + index] {
+                return false
+            }
+            return true
+        }
+    }
+
+    /// Calls `body` with the ranges of the path's non-empty `/`-separated
+    /// components (at most `limit`; the rest are not looked at) and their
+    /// count, in memory of the stack: nothing is allocated.
+    func withPathComponents<R>(limit: Int = 64, _ body: (UnsafeMutableBufferPointer<Range<Int>>, Int) -> R) -> R {
+        withUnsafeTemporaryAllocation(of: Range<Int>.self, capacity: limit) { parts in
+            var count = 0
+            var start = 0
+            while start < self.count, count < parts.count {
+                let end = firstIndex(of: UInt8(ascii: "/"), in: start..<self.count) ?? self.count
+                if end > start {
+                    parts[count] = start..<end
+                    count += 1
+                }
+                start = end + 1
+            }
+            return body(parts, count)
+        }
+    }
+
     /// `range` with leading and trailing spaces, tabs and line ends removed.
     func trimmed(_ range: Range<Int>) -> Range<Int> {
         var lower = range.lowerBound

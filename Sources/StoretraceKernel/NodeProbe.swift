@@ -92,6 +92,7 @@ public enum NodeProbe {
         }
 
         results.append(ueventSocket())
+        results.append(podCgroups())
         if let fd = Optional(open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC)), fd >= 0 {
             Glibc.close(fd)
             results.append(.init(name: "/dev/kmsg", state: .ok, detail: "readable"))
@@ -99,6 +100,25 @@ public enum NodeProbe {
             results.append(.init(name: "/dev/kmsg", state: .refused, detail: "open: \(Errno(rawValue: errno))"))
         }
         return results
+    }
+
+    /// How the pods and containers of syscall events' processes are found
+    /// (`CgroupResolver`): cgroup ids alone, ids then /proc/PID/cgroup, or
+    /// /proc/PID/cgroup alone; with the size of the unified hierarchy indexed.
+    static func podCgroups() -> ProbeResult {
+        let resolver = CgroupResolver()
+        resolver.refresh()
+        let name = "pods (cgroups)"
+        switch resolver.method {
+        case .none:
+            return .init(name: name, state: .missing, detail: resolver.method.description)
+        case .v1:
+            return .init(name: name, state: .ok, detail: resolver.method.description)
+        case .unified, .hybrid:
+            var detail = resolver.method.description + "; \(resolver.indexedCount) cgroups indexed"
+            if resolver.indexOverflow > 0 { detail += ", \(resolver.indexOverflow) over the limit of \(CgroupResolver.indexLimit)" }
+            return .init(name: name, state: .ok, detail: detail)
+        }
     }
 
     /// Tries the function tracer the way storetrace would use it: in a

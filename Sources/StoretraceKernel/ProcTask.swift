@@ -8,7 +8,10 @@ public enum ProcTask {
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Tgid:") }),
               let tgid = Int32(line.dropFirst(5).filter { $0 != " " && $0 != "\t" }),
               let comm = try? readFile("/proc/\(tid)/comm") else { return nil }
-        return TaskIdentity(tgid: tgid, comm: Array(comm.utf8.prefix { $0 != UInt8(ascii: "\n") }))
+        // At most 15 bytes, as the kernel's comm (TASK_COMM_LEN) and the
+        // capture's task record hold it: /proc shows a kworker's workqueue
+        // after its name ("kworker/u8:4-loop0"), which replay could not show.
+        return TaskIdentity(tgid: tgid, comm: Array(comm.utf8.prefix { $0 != UInt8(ascii: "\n") }.prefix(15)))
     }
 }
 

@@ -61,8 +61,15 @@ public enum CaptureRecordTypes {
     public static let devices = CaptureRecordType(
         id: 7, name: "storetrace.devices", version: 1, fields: "snapshot_json 0 * bytes")
 
+    /// The cgroup path of the processes of syscall events (`CgroupPathCodec`):
+    /// once per cgroup id or process resolved, before the first event that
+    /// needs it, so replay shows the same pod and container.
+    public static let cgroupPath = CaptureRecordType(
+        id: 19, name: "storetrace.cgroup", version: 1,
+        fields: "cgroup_id 0 8 u64\npid 8 4 u32\nsource 12 1 u8\nreserved 13 3 bytes\npath 16 * bytes")
+
     /// What `record` registers in every capture it writes.
-    public static let written: [CaptureRecordType] = [syscall, ftrace, uevent, kmsg, holders, claim, queueSetting, ftraceFormat, kernelSymbol, task, devices]
+    public static let written: [CaptureRecordType] = [syscall, ftrace, uevent, kmsg, holders, claim, queueSetting, ftraceFormat, kernelSymbol, task, devices, cgroupPath]
     /// What `replay` reads: everything written now and every older version.
     public static let readable: [CaptureRecordType] = written + [ftraceV1]
 
@@ -95,6 +102,7 @@ public enum CaptureRecordRole: Equatable, Sendable {
     case kernelSymbol
     case task
     case devices
+    case cgroupPath
 
     public init(_ schema: CaptureSchema?) {
         guard let schema else { self = .skip; return }
@@ -103,6 +111,7 @@ public enum CaptureRecordRole: Equatable, Sendable {
         else if types.kernelSymbol.matches(schema) { self = .kernelSymbol }
         else if types.task.matches(schema) { self = .task }
         else if types.devices.matches(schema) { self = .devices }
+        else if types.cgroupPath.matches(schema) { self = .cgroupPath }
         else if types.ftrace.matches(schema) { self = .data(.ftrace, cpuInPayload: true) }
         else if types.ftraceV1.matches(schema) { self = .data(.ftrace, cpuInPayload: false) }
         else if let kind = SourceKind.allCases.first(where: { CaptureRecordTypes.written(for: $0).matches(schema) }) {
@@ -265,6 +274,57 @@ public enum TaskCodec {
         var reader = ByteReader(payload, order: .little)
         guard let tid = reader.read(Int32.self), let tgid = reader.read(Int32.self) else { return nil }
         return (tid, TaskIdentity(tgid: tgid, comm: Array(reader.remaining)))
+    }
+}
+
+/// storetrace.cgroup: u64 cgroup id, u32 pid, u8 source, three zero bytes,
+/// then the cgroup path. Source 1: the path of the cgroup v2 directory whose
+/// inode is the cgroup id (pid 0); source 2: the path /proc/PID/cgroup gave
+/// for process `pid` on a cgroup v1 or hybrid host (`ProcCgroupFile`), with
+/// the cgroup id its events carried. The path, not what it decodes to, is
+/// stored: a later decoder reads old captures its own way.
+public enum CgroupPathCodec {
+    public enum Source: UInt8, Sendable {
+        case cgroupID = 1
+        case process = 2
+    }
+
+    public struct Entry: Equatable, Sendable {
+        public var cgroupID: UInt64
+        public var pid: UInt32
+        public var source: Source
+        public var path: [UInt8]
+
+        public init(cgroupID: UInt64, pid: UInt32, source: Source, path: [UInt8]) {
+            self.cgroupID = cgroupID
+            self.pid = pid
+            self.source = source
+            self.path = path
+        }
+    }
+
+    static let headerSize = 16
+    /// Longer paths are cut (cgroup paths are far shorter; PATH_MAX).
+    public static let pathLimit = 4096
+
+    public static func encode(_ entry: Entry) -> [UInt8] {
+        var bytes: [UInt8] = []
+        let path = entry.path.prefix(pathLimit)
+        bytes.reserveCapacity(headerSize + path.count)
+        withUnsafeBytes(of: entry.cgroupID.littleEndian) { bytes += $0 }
+        withUnsafeBytes(of: entry.pid.littleEndian) { bytes += $0 }
+        bytes += [entry.source.rawValue, 0, 0, 0]
+        return bytes + path
+    }
+
+    /// nil if shorter than the header, of an unknown source, or with a path
+    /// that is empty or longer than `pathLimit`.
+    public static func decode(_ payload: UnsafeRawBufferPointer) -> Entry? {
+        var reader = ByteReader(payload, order: .little)
+        guard let cgroupID = reader.read(UInt64.self), let pid = reader.read(UInt32.self),
+              let rawSource = reader.read(UInt8.self), let source = Source(rawValue: rawSource), reader.skip(3),
+              !reader.remaining.isEmpty, reader.remaining.count <= pathLimit else { return nil }
+        return Entry(cgroupID: cgroupID, pid: pid, source: source, path: Array(reader.remaining))
     }
 }
 

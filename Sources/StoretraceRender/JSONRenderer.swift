@@ -21,7 +21,8 @@ public final class JSONRenderer {
         self.enrichment = enrichment
     }
 
-    public func render(_ record: SyscallRecord, into out: inout OutputBuffer) {
+    /// `pod`: the pod of the call's process (`PodTable`), nil for a host process.
+    public func render(_ record: SyscallRecord, pod: PodCgroup? = nil, into out: inout OutputBuffer) {
         appendTaskHead(type: record.kind.name, timestamp: record.timestamp, pid: record.pid, tid: record.tid,
                        comm: record.comm, uid: record.uid, mountNamespace: record.mountNamespace, into: &out)
         out.append(",\"cgroup_id\":")
@@ -29,6 +30,7 @@ public final class JSONRenderer {
         appendResult(record, into: &out)
         appendCallFields(record, into: &out)
         if let kubelet = record.kubeletPath(under: kubeletRoot) { appendKubelet(kubelet, into: &out) }
+        if let pod { appendPod(pod, into: &out) }
         if record.anyTruncated { out.append(",\"truncated\":true") }
         out.append("}\n")
     }

@@ -44,11 +44,13 @@ public final class TextRenderer {
     static let namespaceColumn = 15
     static let latencyColumn = 9
 
-    public func render(_ record: SyscallRecord, into out: inout OutputBuffer) {
+    /// `pod`: the pod of the call's process (`PodTable`), nil for a host process.
+    public func render(_ record: SyscallRecord, pod: PodCgroup? = nil, into out: inout OutputBuffer) {
         appendColumns(monotonic: record.timestamp, comm: record.comm, pid: record.pid,
                       mountNamespace: record.mountNamespace, latency: record.latency, into: &out)
         appendCall(record, into: &out)
         if let kubelet = record.kubeletPath(under: kubeletRoot) { appendKubelet(kubelet, into: &out) }
+        if let pod { appendPod(pod, into: &out) }
         if record.anyTruncated { out.append(" (truncated)") }
         out.append(UInt8(ascii: "\n"))
     }

@@ -35,6 +35,7 @@ public final class CaptureRecorder: EventConsumer {
     private var formats: [[UInt8]] = []
     private var devicesJSON: [UInt8]?
     private var tasks: [Int32: TaskIdentity] = [:]
+    private var cgroupPaths: [[UInt8]] = []
     public private(set) var failure: CaptureError?
     /// --max-size was reached: a normal stop, not a failure.
     public private(set) var limitReached = false
@@ -128,6 +129,7 @@ public final class CaptureRecorder: EventConsumer {
         for (tid, identity) in tasks.sorted(by: { $0.key < $1.key }) {
             metadata(type: CaptureRecordTypes.task, timestamp: timestamp, TaskCodec.encode(tid: tid, identity))
         }
+        for bytes in cgroupPaths { metadata(type: CaptureRecordTypes.cgroupPath, timestamp: timestamp, bytes) }
         symbolsWritten.removeAll(keepingCapacity: true)
         let failed = ring.prune()
         if !failed.isEmpty { pruneFailures = failed.reversed() + pruneFailures.prefix(8) }
@@ -195,6 +197,16 @@ public final class CaptureRecorder: EventConsumer {
             tasks[tid] = identity
         }
         metadata(type: CaptureRecordTypes.task, timestamp: timestamp, TaskCodec.encode(tid: tid, identity))
+    }
+
+    /// Writes the cgroup path of an event's process (`PodTable`), before the event.
+    public func appendCgroupPath(_ entry: CgroupPathCodec.Entry, timestamp: UInt64) {
+        let bytes = CgroupPathCodec.encode(entry)
+        if ring != nil {
+            if cgroupPaths.count >= TaskTable.capacity { cgroupPaths.removeAll(keepingCapacity: true) } // as the table does
+            cgroupPaths.append(bytes)
+        }
+        metadata(type: CaptureRecordTypes.cgroupPath, timestamp: timestamp, bytes)
     }
 
     private func metadata(type: CaptureRecordType, timestamp: UInt64, _ bytes: [UInt8]) {

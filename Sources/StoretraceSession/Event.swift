@@ -75,6 +75,8 @@ public final class EventDecoder {
     public var ftraceCatalog: FtraceEventCatalog?
     /// Process and name of the thread of an ftrace event.
     public var tasks = TaskTable()
+    /// The pod and container of syscall events' processes (cgroup paths).
+    public let pods = PodTable()
     /// The block devices and their mounts in force (`Pipeline.updateDevices`).
     public internal(set) var devices = DeviceTable.empty
     /// Kernel address to `symbol+0xoff`.

@@ -27,6 +27,14 @@ public struct EventFilter: Sendable {
     }
     public var failedOnly = false
     public var minLatencyNanoseconds: UInt64 = 0
+    /// `--pod`: pod UIDs (with dashes) whose processes' syscall events pass.
+    public var podUIDs: [[UInt8]] = []
+    /// `--container`: container ids, or prefixes of them.
+    public var containerPrefixes: [[UInt8]] = []
+    /// `--path`: events with a path at or under one of these.
+    public var pathPrefixes: [[UInt8]] = []
+    /// `--device`: events resolved to one of these block devices.
+    public var devices: [DeviceSelector] = []
     /// Uevents of these SUBSYSTEM values only (as bytes, for a comparison
     /// that allocates nothing); nil keeps every one.
     public var ueventSubsystems: [[UInt8]]?

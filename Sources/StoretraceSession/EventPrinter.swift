@@ -73,8 +73,12 @@ public final class EventPrinter: EventConsumer {
 
     public func consume(_ event: Event, raw: RawRecord) {
         switch (event, format) {
-        case (.syscall(let record), .text): unit { text.render(record, into: &$0) }
-        case (.syscall(let record), .json): unit { json.render(record, into: &$0) }
+        case (.syscall(let record), .text):
+            let pod = decoder.pods.isActive ? decoder.pods.pod(of: record) : nil
+            unit { text.render(record, pod: pod, into: &$0) }
+        case (.syscall(let record), .json):
+            let pod = decoder.pods.isActive ? decoder.pods.pod(of: record) : nil
+            unit { json.render(record, pod: pod, into: &$0) }
         case (.uevent(let message), .text): unit { text.renderUevent(message, monotonic: raw.timestamp, into: &$0) }
         case (.uevent(let message), .json): unit { json.renderUevent(message, monotonic: raw.timestamp, into: &$0) }
         case (.kmsg(let record), .text): unit { text.renderKmsg(record, monotonic: raw.timestamp, into: &$0) }

@@ -36,6 +36,10 @@ public final class HolderExplainer: RecordSource, EventAnalyzer {
     private var failedScans: UInt64 = 0
     private var scratch: [UInt8] = []
 
+    /// Set where the pipeline has filters that need context (--pod,
+    /// --path...): only failures it showed are explained.
+    public weak var pipeline: Pipeline?
+
     public init(filter: EventFilter, scansPerSecond: Int = 4) {
         self.filter = filter
         self.scansPerSecond = scansPerSecond
@@ -48,7 +52,8 @@ public final class HolderExplainer: RecordSource, EventAnalyzer {
             remember(claim)
             return
         }
-        guard case .syscall(let record) = event, record.errno == 16 /* EBUSY */, filter.accepts(event) else { return }
+        guard case .syscall(let record) = event, record.errno == 16 /* EBUSY */,
+              pipeline?.lastEventShown ?? filter.accepts(event) else { return }
         let namespace = UInt64(record.mountNamespace)
         let target: HolderTarget
         switch record.kind {

@@ -64,6 +64,8 @@ public struct LiveSummary: Sendable {
     public var outputCutBytes = 0
     /// ftrace events whose thread could not be named (`TaskTable`).
     public var eventsWithoutTask: UInt64 = 0
+    /// Syscall events whose process's cgroup could not be found (`PodTable`).
+    public var eventsWithoutCgroup: UInt64 = 0
     /// With `summary`: what the events say, and the clock to show it with.
     public var storage: StorageSummary?
     public var clock = ClockOffset(realtimeMinusMonotonic: 0)
@@ -105,6 +107,7 @@ public struct LiveSummary: Sendable {
         text += ", \(counts.malformed) malformed"
         if counts.schemaMissing > 0 { text += ", \(counts.schemaMissing) ftrace events without a format (schema missing)" }
         if eventsWithoutTask > 0 { text += ", \(eventsWithoutTask) ftrace events without a known task" }
+        if eventsWithoutCgroup > 0 { text += ", \(eventsWithoutCgroup) syscall events without a known cgroup (pod unknown)" }
         if counts.ueventsOtherSubsystems > 0 {
             text += ", \(counts.ueventsOtherSubsystems) uevents of other subsystems left out (--subsystem all shows them)"
         }
@@ -147,6 +150,12 @@ public final class LiveSession {
                 throw .createCapture(error, path: record.path)
             }
         }
+        // The pods of syscall events' processes: the cgroup2 tree indexed
+        // once now, then once more per unknown cgroup id (at most each second).
+        let cgroups = CgroupResolver()
+        cgroups.refresh()
+        decoder.pods.resolve(with: cgroups)
+        if let recorder { decoder.pods.onResolved = { recorder.appendCgroupPath($0, timestamp: $1) } }
         let clock = recorder?.clock ?? KernelClock.measureOffset()
         var printer: EventPrinter?
         if let fd = config.outputFD {
@@ -202,7 +211,10 @@ public final class LiveSession {
         let sources = opened.sources + (explainer.map { [$0] } ?? [])
         let pipeline = Pipeline(filter: filter, decoder: decoder, consumers: consumers,
                                 merging: sources.count > 1)
-        if let explainer { pipeline.add(explainer) }
+        if let explainer {
+            if filter.hasContextFilters { explainer.pipeline = pipeline }
+            pipeline.add(explainer)
+        }
         // Operations are derived wherever events are shown; a capture holds
         // the calls, and replay derives them again.
         if printer != nil && filter.wants(.mountOperation) { pipeline.add(MountOperationAnalyzer(pipeline: pipeline)) }
@@ -221,7 +233,10 @@ public final class LiveSession {
         }
         let summarizer = config.summary ? SummaryAnalyzer(devices: BlockDevicesInForce(blockDevices), filter: filter) : nil
         summarizer?.mountHealth = health
-        if let summarizer { pipeline.add(summarizer) }
+        if let summarizer {
+            if filter.hasContextFilters { summarizer.pipeline = pipeline }
+            pipeline.add(summarizer)
+        }
         let driver = SourceDriver(sources: sources, pipeline: pipeline)
         recorder?.lossesNow = { driver.losses }
         metrics?.losses = { driver.losses }
@@ -326,6 +341,7 @@ public final class LiveSession {
         summary.unwritten = recorder?.unwritten
         summary.rendered = printer != nil
         summary.eventsWithoutTask = decoder.tasks.eventsWithoutTask
+        summary.eventsWithoutCgroup = decoder.pods.unresolvedEvents
         summary.storage = summarizer?.summary
         summary.clock = clock
         if let sink = printer?.sink, sink.failure != nil {

@@ -54,6 +54,10 @@ public final class Pipeline {
     /// The stamp of the last record processed: when analyzers finish.
     public private(set) var lastTimestamp: UInt64 = 0
     public private(set) var counts = PipelineCounts()
+    /// Whether the last record processed passed every filter (the context
+    /// ones too): what analyzers that follow the filters ask, as they see
+    /// each event right after the consumers did.
+    public private(set) var lastEventShown = false
     /// Why the last malformed record was rejected.
     public private(set) var lastMalformed: String?
     /// Set when records come from more than one source: they arrive
@@ -99,7 +103,7 @@ public final class Pipeline {
     /// An event an analyzer derived: filtered like the others, then handed
     /// to the consumers that show events (not to the recorder).
     public func deliverDerived(_ event: Event, timestamp: UInt64) {
-        guard filter.accepts(event) else { return }
+        guard filter.accepts(event), acceptsContext(event) else { return }
         counts.derivedShown &+= 1
         if case .mountHealth = event { counts.mountHealthShown &+= 1 }
         for consumer in consumers { consumer.consumeDerived(event, timestamp: timestamp) }
@@ -133,6 +137,15 @@ public final class Pipeline {
         decoder.devices = table
         for consumer in consumers { consumer.devicesChanged(table, json: json, timestamp: timestamp) }
         for analyzer in analyzers { analyzer.devicesChanged(from: old, timestamp: timestamp) }
+    }
+
+    /// --pod, --container, --path, --device (`ContextFilter.swift`).
+    @inline(__always)
+    private func acceptsContext(_ event: Event) -> Bool {
+        guard filter.hasContextFilters else { return true }
+        var pod: PodCgroup?
+        if filter.hasPodFilters, case .syscall(let record) = event { pod = decoder.pods.pod(of: record) }
+        return filter.acceptsContext(event, pod: pod, devices: decoder.devices)
     }
 
     public func batchEnded() {
@@ -169,7 +182,12 @@ public final class Pipeline {
             return
         }
         lastTimestamp = raw.timestamp
-        if filter.accepts(event) {
+        lastEventShown = filter.accepts(event)
+        // The pod of a shown call's process, resolved (and recorded) before
+        // the context filters and the consumers need it: a table lookup per event.
+        if lastEventShown, decoder.pods.isActive, case .syscall(let record) = event { decoder.pods.prepare(record) }
+        lastEventShown = lastEventShown && acceptsContext(event)
+        if lastEventShown {
             counts.shown &+= 1
             counts.bySource[raw.source.index] &+= 1
             for consumer in consumers { consumer.consume(event, raw: raw) }

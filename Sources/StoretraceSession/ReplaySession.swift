@@ -117,6 +117,7 @@ public final class ReplaySession {
         pipeline.add(QueueSettingFollower(printer: printer, sampler: nil))
         let summarizer = config.summary ? SummaryAnalyzer(devices: BlockDevicesInForce(), filter: config.filter) : nil
         summarizer?.mountHealth = health
+        if config.filter.hasContextFilters { summarizer?.pipeline = pipeline }
         if let summarizer { pipeline.add(summarizer) }
         var files: [(path: String, tail: String, corruptions: [String])] = []
         var skipped: UInt64 = 0
@@ -269,6 +270,8 @@ final class CaptureFeed {
             }
         case .task:
             if let (tid, identity) = TaskCodec.decode(record.payload) { pipeline.decoder.tasks.insert(tid: tid, identity) }
+        case .cgroupPath:
+            if let entry = CgroupPathCodec.decode(record.payload) { pipeline.decoder.pods.insert(entry) }
         case .kernelSymbol:
             if let (address, name) = KernelSymbolCodec.decode(record.payload) { symbols[address] = name }
         case .devices:

@@ -17,14 +17,18 @@ public final class SummaryAnalyzer: EventAnalyzer {
     /// The start snapshot of a capture, read with its first record.
     public func start(devices: BlockDevicesInForce) { summary.start(devices: devices) }
 
+    /// Set where the pipeline has filters that need context (--pod,
+    /// --path...): whether it showed the event being observed.
+    public weak var pipeline: Pipeline?
+
     public func observe(_ event: Event, raw: RawRecord) {
         switch event {
         case .syscall(let record):
-            if filter.accepts(record) { summary.add(record) }
+            if pipeline?.lastEventShown ?? filter.accepts(record) { summary.add(record) }
         case .queueSetting(let change):
             summary.add(change, at: raw.timestamp)
         default:
-            if filter.accepts(event) { summary.see(raw.timestamp) }
+            if pipeline?.lastEventShown ?? filter.accepts(event) { summary.see(raw.timestamp) }
         }
     }
 

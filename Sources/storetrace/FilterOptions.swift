@@ -24,6 +24,22 @@ struct FilterOptions: ParsableArguments {
             transform: DurationValue.parse)
     var minLatency: DurationValue?
 
+    @Option(name: .long, help: ArgumentHelp("Only syscall events of processes in this Kubernetes pod, by UID as `kubectl get pod -o jsonpath='{.metadata.uid}'` prints it (repeatable). Found from the process's cgroup; host processes are left out.", valueName: "uid"),
+            transform: PodUIDValue.parse)
+    var pod: [PodUIDValue] = []
+
+    @Option(name: .long, help: ArgumentHelp("Only syscall events of processes in this container, by id or a prefix of it as `crictl ps` shows it (repeatable).", valueName: "id"),
+            transform: ContainerIDValue.parse)
+    var container: [ContainerIDValue] = []
+
+    @Option(name: .long, help: ArgumentHelp("Only events with a path at or under this one: any path of a call (source, target, file names), a mount operation's, an unhealthy mount's mount point (repeatable; whole components: /var/lib/kubelet keeps /var/lib/kubelet/pods/..., not /var/lib/kubelet2).", valueName: "prefix"),
+            transform: PathPrefixValue.parse)
+    var path: [PathPrefixValue] = []
+
+    @Option(name: .long, help: ArgumentHelp("Only events about this block device or its partitions, by name (vdb, /dev/loop0) or MAJ:MIN (254:16): copies by their files' device, mount calls by their /dev source or the device's mount points, kernel log lines, uevents, tracepoints and claims by the device they name (repeatable).", valueName: "device"),
+            transform: DeviceValue.parse)
+    var device: [DeviceValue] = []
+
     func validate() throws {
         for name in types where SyscallKind(name: name) == nil && KernelEventType(rawValue: name) == nil {
             throw ValidationError("unknown --type '\(name)'; choose from: \((SyscallKind.allCases.map { $0.name.description } + KernelEventType.allCases.map(\.rawValue)).joined(separator: ", "))")
@@ -41,6 +57,10 @@ struct FilterOptions: ParsableArguments {
         filter.kernelTypes = Set(types.compactMap(KernelEventType.init(rawValue:)))
         filter.failedOnly = failed
         filter.minLatencyNanoseconds = minLatency?.nanoseconds ?? 0 // no --min-latency: every call
+        filter.podUIDs = pod.map(\.uid)
+        filter.containerPrefixes = container.map(\.prefix)
+        filter.pathPrefixes = path.map(\.prefix)
+        filter.devices = device.map(\.selector)
         return filter
     }
 }

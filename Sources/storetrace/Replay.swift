@@ -82,6 +82,9 @@ struct Replay: ParsableCommand {
         }
         if noOutput {
             note("\(summary.counts.shown) events decoded (\(summary.counts.received) read), \(summary.counts.malformed) malformed")
+        } else if summary.counts.filteredOut > 0 {
+            // Counted like live's summary: what the filters left out is said.
+            note("\(summary.counts.shown) events shown (\(summary.counts.received) read), \(summary.counts.filteredOut) left out by the filters")
         }
         if summary.counts.malformed > 0 {
             note("\(summary.counts.malformed) malformed records skipped")

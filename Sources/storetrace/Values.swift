@@ -110,3 +110,82 @@ struct KubeletRootValue: CheckedArgument, Sendable {
         return KubeletRootValue(text: text, path: path)
     }
 }
+
+/// `--pod`: a pod UID, a UUID (dashes or the systemd driver's underscores)
+/// or a static pod's 32 hex digits; kept with dashes, as events show it.
+struct PodUIDValue: CheckedArgument, Sendable {
+    let text: String
+    let uid: [UInt8]
+
+    static func parse(_ text: String) throws -> PodUIDValue {
+        let lowered = Array(text.lowercased().utf8)
+        let separator = lowered.contains(UInt8(ascii: "_")) ? UInt8(ascii: "_") : UInt8(ascii: "-")
+        guard let uid = lowered.withUnsafeBytes({ PodCgroup.podUID($0, separator: separator) }) else {
+            throw ValidationError("a pod UID is a UUID (8-4-4-4-12 hex digits, e.g. 7f3e1c2a-5b6d-4e8f-9a0b-1c2d3e4f5a6b) or 32 hex digits")
+        }
+        return PodUIDValue(text: text, uid: uid)
+    }
+
+    init(text: String, uid: [UInt8]) {
+        self.text = text
+        self.uid = uid
+    }
+}
+
+/// `--container`: a container id or a prefix of it (hex digits).
+struct ContainerIDValue: CheckedArgument, Sendable {
+    let text: String
+    let prefix: [UInt8]
+
+    static func parse(_ text: String) throws -> ContainerIDValue {
+        var id = Substring(text.lowercased())
+        for runtime in ["cri-containerd-", "containerd://", "cri-o://", "crio-", "docker://", "docker-"] where id.hasPrefix(runtime) {
+            id = id.dropFirst(runtime.count)
+        }
+        guard !id.isEmpty, id.utf8.count <= 64, id.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else {
+            throw ValidationError("a container id is up to 64 hex digits (a prefix is enough, e.g. 0123456789ab)")
+        }
+        return ContainerIDValue(text: text, prefix: Array(id.utf8))
+    }
+
+    init(text: String, prefix: [UInt8]) {
+        self.text = text
+        self.prefix = prefix
+    }
+}
+
+/// `--path`: an absolute path; a trailing slash is dropped.
+struct PathPrefixValue: CheckedArgument, Sendable {
+    let text: String
+    let prefix: [UInt8]
+
+    static func parse(_ text: String) throws -> PathPrefixValue {
+        guard text.hasPrefix("/") else { throw ValidationError("a path prefix is absolute (starts with /), e.g. /var/lib/kubelet") }
+        var bytes = Array(text.utf8)
+        while bytes.count > 1 && bytes.last == UInt8(ascii: "/") { bytes.removeLast() }
+        return PathPrefixValue(text: text, prefix: bytes)
+    }
+
+    init(text: String, prefix: [UInt8]) {
+        self.text = text
+        self.prefix = prefix
+    }
+}
+
+/// `--device`: a block device's name or MAJ:MIN (`DeviceSelector`).
+struct DeviceValue: CheckedArgument, Sendable {
+    let text: String
+    let selector: DeviceSelector
+
+    static func parse(_ text: String) throws -> DeviceValue {
+        switch DeviceSelector.parse(text) {
+        case .success(let selector): return DeviceValue(text: text, selector: selector)
+        case .failure(let error): throw ValidationError(error.why)
+        }
+    }
+
+    init(text: String, selector: DeviceSelector) {
+        self.text = text
+        self.selector = selector
+    }
+}

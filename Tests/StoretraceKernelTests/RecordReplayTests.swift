@@ -129,11 +129,22 @@ extension KernelTests {
         reference.waitUntilExit()
         #expect(reference.terminationStatus == 0, "\(referenceText)")
         let syscalls = jsonLines(live.stdout).count
-        // Beside the calls: the device tables (type 7), at the start and when a mount changed them.
-        let recordsLine = referenceText.split(separator: "\n").first { $0.hasPrefix("records ") }
-        let devices = try #require(recordsLine?.components(separatedBy: ", 7: ").last.flatMap { Int($0.dropLast()) })
-        #expect(devices >= 1)
-        #expect(referenceText.contains("records \(syscalls + devices) {1: \(syscalls), 7: \(devices)}"), "\(referenceText)")
+        // Beside the calls: the device tables (type 7), at the start and when
+        // a mount changed them, and the cgroup paths of the callers (type 19:
+        // the unified root's, and those of processes still there to be asked).
+        let recordsLine = try #require(referenceText.split(separator: "\n").first { $0.hasPrefix("records ") })
+        // "records 9 {1: 6, 7: 2, 19: 1}"
+        let total = Int(recordsLine.dropFirst(8).prefix { $0 != " " })
+        var counts: [Int: Int] = [:]
+        for pair in recordsLine.drop { $0 != "{" }.dropFirst().dropLast().components(separatedBy: ", ") {
+            let parts = pair.components(separatedBy: ": ")
+            if parts.count == 2, let id = Int(parts[0]), let count = Int(parts[1]) { counts[id] = count }
+        }
+        #expect(Set(counts.keys).isSubset(of: [1, 7, 19]), "\(recordsLine)")
+        #expect(counts[1] == syscalls, "\(recordsLine)")
+        #expect((counts[7] ?? 0) >= 1, "\(recordsLine)")
+        #expect((counts[19] ?? 0) >= 1, "the unified hierarchy's root at least: \(recordsLine)")
+        #expect(total == counts.values.reduce(0, +), "\(recordsLine)")
         #expect(referenceText.contains("schema 2: storetrace.ftrace v2 (3 fields)"), "\(referenceText)")
         #expect(referenceText.contains("tail ('complete',"), "\(referenceText)")
 

@@ -363,12 +363,29 @@ extension KernelTests {
         let null = open("/dev/null", O_WRONLY)
         defer { close(null) }
         let clock = KernelClock.measureOffset()
+        // This process in a cgroup shaped like a pod's, so every event also
+        // looks up and renders its pod; moved back to the root after.
+        let cgroups = CgroupResolver()
+        let unified = try #require(cgroups.unifiedMount)
+        let fake = FakePodCgroups()
+        let uid = UUID().uuidString.lowercased()
+        let scope = try fake.make(unified, "kubepods.slice/kubepods-pod\(uid.replacingOccurrences(of: "-", with: "_")).slice/cri-containerd-\(String(repeating: "ab", count: 32)).scope")
+        try "\(getpid())".write(toFile: scope + "/cgroup.procs", atomically: false, encoding: .utf8)
+        defer {
+            try? "\(getpid())".write(toFile: unified + "/cgroup.procs", atomically: false, encoding: .utf8)
+            fake.remove()
+        }
+        // Only the pod's events pass: every event shown was looked up and found.
+        var filter = EventFilter()
+        filter.podUIDs = [Array(uid.utf8)]
+        cgroups.refresh()
         for format in OutputFormat.allCases {
-            // The pipeline as `live` builds it: decode, filter, print.
+            // The pipeline as `live` builds it: decode, find the pod, filter, print.
             let decoder = EventDecoder()
+            decoder.pods.resolve(with: cgroups)
             let printer = EventPrinter(format: format, text: TextRenderer(color: true, utcOffsetSeconds: 0, clock: clock),
                                        json: JSONRenderer(clock: clock), sink: OutputSink(fd: null), decoder: decoder)
-            let pipeline = Pipeline(filter: EventFilter(), decoder: decoder, consumers: [printer], merging: false)
+            let pipeline = Pipeline(filter: filter, decoder: decoder, consumers: [printer], merging: false)
             let tracer = try SyscallTracer(options: options, tracefs: tracefs)
             defer { tracer.close() }
             let submit = { (raw: RawRecord) in pipeline.submit(raw) } // made once, as SourceDriver does
@@ -380,6 +397,8 @@ extension KernelTests {
             }
             let (events, allocations) = countAllocations(tracer: tracer, pipeline: pipeline, submit: submit, burst: burst)
             #expect(events >= 10_000, "\(format): \(events) events")
+            #expect(printer.sink.failure == nil)
+            #expect(decoder.pods.unresolvedEvents == 0)
             #expect(allocations == 0, "\(format): \(allocations) allocations for \(events) events, the first of \(st_alloc_first_size()) bytes")
         }
     }

@@ -64,6 +64,8 @@ import Testing
         #expect(role(CaptureRecordTypes.task) == .task)
         #expect(role(CaptureRecordTypes.kernelSymbol) == .kernelSymbol)
         #expect(role(CaptureRecordTypes.ftraceFormat) == .ftraceFormat)
+        #expect(role(CaptureRecordTypes.cgroupPath) == .cgroupPath)
+        #expect(CaptureRecordRole(CaptureSchema(typeId: 19, name: "storetrace.cgroup", version: 2, fieldText: "")) == .skip)
         #expect(CaptureRecordRole(CaptureSchema(typeId: 9, name: "storetrace.syscall", version: 7, fieldText: "")) == .skip)
         #expect(CaptureRecordRole(nil) == .skip)
     }
@@ -104,6 +106,33 @@ import Testing
         #expect(decoded?.identity == TaskIdentity(tgid: 4629, comm: Array("kworker/u8:1-ev".utf8)))
         #expect([UInt8](repeating: 1, count: 7).withUnsafeBytes { TaskCodec.decode($0) } == nil)
         #expect([UInt8](repeating: 1, count: 24).withUnsafeBytes { TaskCodec.decode($0) } == nil)
+    }
+
+    @Test func cgroupPathRecordsRoundTrip() {
+        let path = Array("/kubepods.slice/kubepods-pod7f3e1c2a_5b6d_4e8f_9a0b_1c2d3e4f5a6b.slice".utf8)
+        // From the cgroup id: the v2 directory whose inode is 0x1f2e (pid 0).
+        let byID = CgroupPathCodec.Entry(cgroupID: 0x1f2e, pid: 0, source: .cgroupID, path: path)
+        let bytes = CgroupPathCodec.encode(byID)
+        #expect(bytes == [0x2e, 0x1f, 0, 0, 0, 0, 0, 0,   // u64 cgroup_id 0x1f2e
+                          0, 0, 0, 0,                     // u32 pid 0
+                          1,                              // u8 source 1: the cgroup id's directory
+                          0, 0, 0]                        // reserved
+                          + path)
+        #expect(bytes.withUnsafeBytes { CgroupPathCodec.decode($0) } == byID)
+        // From /proc/4629/cgroup, on a hybrid host (the unified root's id 1).
+        let byProcess = CgroupPathCodec.Entry(cgroupID: 1, pid: 4629, source: .process, path: Array("/kubepods/pod1".utf8))
+        let processBytes = CgroupPathCodec.encode(byProcess)
+        #expect(Array(processBytes[8..<13]) == [0x15, 0x12, 0, 0, 2]) // pid 4629 = 0x1215, source 2
+        #expect(processBytes.withUnsafeBytes { CgroupPathCodec.decode($0) } == byProcess)
+        // Short, an unknown source, no path, a path too long for the record.
+        #expect(Array(bytes.prefix(15)).withUnsafeBytes { CgroupPathCodec.decode($0) } == nil)
+        #expect(Array(bytes.prefix(16)).withUnsafeBytes { CgroupPathCodec.decode($0) } == nil)
+        var unknown = bytes
+        unknown[12] = 3
+        #expect(unknown.withUnsafeBytes { CgroupPathCodec.decode($0) } == nil)
+        let long = CgroupPathCodec.Entry(cgroupID: 2, pid: 0, source: .cgroupID, path: [UInt8](repeating: 0x61, count: 5000))
+        #expect(CgroupPathCodec.encode(long).count == 16 + CgroupPathCodec.pathLimit) // cut when written
+        #expect(([UInt8](bytes.prefix(16)) + [UInt8](repeating: 0x61, count: 4097)).withUnsafeBytes { CgroupPathCodec.decode($0) } == nil)
     }
 
     @Test func kernelSymbolRecordsRoundTrip() {
