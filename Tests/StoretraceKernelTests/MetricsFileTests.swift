@@ -87,10 +87,13 @@ extension KernelTests {
         let held = open(target + "/held", O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
         #expect(held >= 0)
         for _ in 0..<2 { #expect(umount2(target, 0) == -1 && errno == EBUSY) }
+        // The holder scan runs on the loop's timer: the mount must still be
+        // there, held, when it does (a scan of a mount gone finds nothing).
+        usleep(600_000)
         close(held)
         try check(umount2(target, 0), "umount2")
         #expect(mount("metrics-missing", scratch.path + "/no-such-dir", "tmpfs", 0, nil) == -1 && errno == ENOENT)
-        usleep(600_000) // the holder scan runs on the loop's timer
+        usleep(200_000)
         let stopped = live.stop()
         #expect(stopped.status == 0, "\(stopped.stderr)")
 
@@ -130,6 +133,10 @@ extension KernelTests {
         #expect(parsed.value("storetrace_holder_scans_total") == Double(holders.count))
         let found = holders.reduce(0) { $0 + (($1["holders"] as? [Any])?.count ?? 0) }
         #expect(found >= 1)
+        // The held file of this process, not every process on / (a scan
+        // that ran after the unmount once named those).
+        let holderPIDs = holders.flatMap { ($0["holders"] as? [[String: Any]]) ?? [] }.compactMap { $0["pid"] as? Int }
+        #expect(Set(holderPIDs) == [Int(getpid())], "\(holderPIDs.count) holders")
         #expect(parsed.value("storetrace_holders_found_total") == Double(found))
         #expect(parsed.value("storetrace_unhealthy_mounts") == 0)
         #expect(parsed.value("storetrace_losses_total", ["counter": "ring buffer full", "kind": "events"]) == 0)
