@@ -11,9 +11,13 @@ import StoretraceRecords
 /// Processes outside pods are kept (and shown): they map to no pod.
 public final class PodTable {
     /// Live: the cgroup v2 path of a cgroup id (`CgroupResolver.path(ofCgroup:)`).
-    public var resolveCgroup: ((UInt64) -> CgroupResolver.Lookup)?
+    public var resolveCgroup: ((UInt64) -> CgroupResolver.Lookup)? {
+        didSet { if resolveCgroup != nil { isActive = true } }
+    }
     /// Live on cgroup v1 and hybrid hosts: the path /proc/PID/cgroup gives.
-    public var resolveProcess: ((UInt32) -> [UInt8]?)?
+    public var resolveProcess: ((UInt32) -> [UInt8]?)? {
+        didSet { if resolveProcess != nil { isActive = true } }
+    }
     /// Called once for each path resolved (the recorder writes it).
     public var onResolved: ((CgroupPathCodec.Entry, _ timestamp: UInt64) -> Void)?
     /// Syscall events whose process's cgroup could not be found (the process
@@ -54,7 +58,8 @@ public final class PodTable {
 
     /// Whether the table can name any pod: it has a resolver (live) or
     /// paths from a capture. Captures without cgroup records skip it.
-    public var isActive: Bool { resolveCgroup != nil || resolveProcess != nil || !byCgroup.isEmpty || !byProcess.isEmpty }
+    /// Stored, not computed: it is read for every event.
+    public private(set) var isActive = false
 
     /// Resolves the event's process if it is not known yet (once), so that
     /// its path is recorded before the event.
@@ -118,6 +123,7 @@ public final class PodTable {
         startOverIfFull()
         let index = intern(path)
         byCgroup[cgroupID] = index
+        isActive = true
         lastValid = false
         return index
     }
@@ -126,6 +132,7 @@ public final class PodTable {
         startOverIfFull()
         let index = intern(path)
         byProcess[pid] = index
+        isActive = true
         lastValid = false
         return index
     }
