@@ -23,10 +23,14 @@ public struct HolderReport: Equatable, Sendable {
     /// The time budget ran out before every process was looked at: a
     /// holder may be missing.
     public var budgetExhausted: Bool
+    /// The mount point was no longer a mount when the scan ran: unmounted
+    /// between the failed call and the scan (whatever held it let go, and a
+    /// retry or another process unmounted it). Nothing was scanned.
+    public var targetGone: Bool
 
     public init(target: Target, scannedAtMonotonicNanoseconds: Int64, durationNanoseconds: Int64 = 0,
                 holders: [Holder] = [], namespaces: [Namespace] = [], counts: Counts = Counts(),
-                budgetExhausted: Bool = false) {
+                budgetExhausted: Bool = false, targetGone: Bool = false) {
         self.target = target
         self.scannedAtMonotonicNanoseconds = scannedAtMonotonicNanoseconds
         self.durationNanoseconds = durationNanoseconds
@@ -34,6 +38,13 @@ public struct HolderReport: Equatable, Sendable {
         self.namespaces = namespaces
         self.counts = counts
         self.budgetExhausted = budgetExhausted
+        self.targetGone = targetGone
+    }
+
+    /// The report for a mount point gone by the time of its scan.
+    public static func gone(mountPoint: String, mountNamespace: UInt64, scannedAtMonotonicNanoseconds: Int64) -> HolderReport {
+        HolderReport(target: Target(given: mountPoint, kind: .path, mountNamespace: mountNamespace, major: 0, minor: 0),
+                     scannedAtMonotonicNanoseconds: scannedAtMonotonicNanoseconds, targetGone: true)
     }
 
     public var isHeld: Bool { !holders.isEmpty }

@@ -24,6 +24,8 @@ extension HolderReport {
         top.add("scanned_at_ns", .integer(scannedAtMonotonicNanoseconds))
         top.add("duration_ns", .integer(durationNanoseconds))
         top.add("held", .bool(isHeld))
+        // Only when true: reports of mounts still there read as before.
+        if targetGone { top.add("target_gone", .bool(true)) }
         top.add("holders", .array(holders.map(\.jsonValue)))
         top.add("namespaces", .array(namespaces.map(\.jsonValue)))
         top.add("scan", .object([
@@ -184,6 +186,7 @@ extension HolderReport {
         }
         counts = Counts()
         budgetExhausted = false
+        targetGone = try top.optional("target_gone", \.boolValue, "a boolean") ?? false
         if top.has("scan") {
             let scan = try top.object("scan")
             func count(_ key: String) throws(JSONDocumentError) -> Int {

@@ -35,6 +35,9 @@ public enum HolderRenderer {
         let target = report.target
         var line = SnapshotRenderer.cell(target.given) + ": "
         switch target.kind {
+        case .path where report.targetGone:
+            line += "no longer mounted"
+            if let inode = target.mountNamespace { line += " in " + namespaceName(inode, report, holderPID: nil) }
         case .path:
             line += "mount \(target.mountID.map(String.init) ?? "?") ("
             line += [target.fstype, target.source].compactMap { $0.map(SnapshotRenderer.cell) }.joined(separator: " ")
@@ -60,6 +63,17 @@ public enum HolderRenderer {
                                   into out: inout OutputBuffer) {
         for holder in report.holders {
             out.append(string: indent + "busy: " + describe(holder, in: report) + "\n")
+        }
+        if report.targetGone {
+            // The answer for a busy that did not last: by the scan, the
+            // mount point was no longer a mount.
+            var line = indent + "unmounted since: no longer a mount point at the scan"
+            if let explains {
+                let delay = report.scannedAtMonotonicNanoseconds - Int64(clamping: explains.monotonicNanoseconds)
+                line += " (" + milliseconds(delay) + " after the " + SnapshotRenderer.printable(explains.type) + ")"
+            }
+            out.append(string: line + "; whatever held it let go\n")
+            return
         }
         if report.holders.isEmpty {
             var line = indent + "nothing holds it: scan at " + SnapshotRenderer.rfc3339(

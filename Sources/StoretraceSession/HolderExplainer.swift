@@ -164,6 +164,11 @@ public final class HolderExplainer: RecordSource, EventAnalyzer {
             var report: HolderReport
             do {
                 report = try HolderScan.run(request.target, options: .automatic)
+            } catch .notAMountPoint(let path, let namespace) {
+                // Unmounted between the EBUSY and the scan: that is the
+                // answer (a holder that let go), not a failed scan.
+                report = .gone(mountPoint: path, mountNamespace: namespace,
+                               scannedAtMonotonicNanoseconds: Int64(clamping: KernelClock.monotonicNow()))
             } catch {
                 failedScans &+= 1
                 continue

@@ -50,5 +50,51 @@ extension KernelTests {
             #expect(holder["mntns"] as? Int == Int(theirs))
             #expect(holder["via"] as? String == "peer")
         }
+
+        /// A busy that did not last: umount2 fails with EBUSY, then the file
+        /// is closed and the mount goes before the scan runs. The answer is
+        /// that it was unmounted since, not the holders of the mount below
+        /// (a scan of "/" once named every process on the node). The
+        /// recorder is stopped (SIGSTOP) around both calls, so the scan
+        /// certainly comes after the unmount.
+        @Test func aMountGoneBeforeItsScanIsSaidToBeGone() throws {
+            let scratch = Scratch()
+            let target = scratch.dir("transient")
+            try check(mount("storetrace-transient", target, "tmpfs", 0, nil), "mount")
+            let capture = scratch.path + "/gone.stcap"
+            let recorder = try RunningCLI(["record", "-o", capture, "--live", "--type", "umount",
+                                           "--pid", "\(getpid())", "--no-ftrace", "--no-uevents", "--no-kmsg"])
+            #expect(recorder.waitUntilReady())
+            let held = open(target + "/held", O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+            #expect(held >= 0)
+            kill(recorder.process.processIdentifier, SIGSTOP)
+            #expect(umount2(target, 0) == -1 && errno == EBUSY)
+            close(held)
+            let unmounted = umount2(target, 0)
+            kill(recorder.process.processIdentifier, SIGCONT)
+            try check(unmounted, "umount2")
+            usleep(600_000)
+            let live = recorder.stop()
+            #expect(live.status == 0, "\(live.stderr)")
+
+            let lines = live.stdout.split(separator: "\n").map(String.init)
+            let failed = try #require(lines.firstIndex { $0.contains("umount2(\"\(target)\", 0) = -1 EBUSY") }, "\(live.stdout)")
+            let answer = lines[failed + 1]
+            #expect(answer.hasPrefix("  ↳ unmounted since: no longer a mount point at the scan ("), "\(live.stdout)")
+            #expect(answer.hasSuffix(" after the umount); whatever held it let go"), "\(live.stdout)")
+            #expect(!live.stdout.contains("busy: "), "no holder of the mount below: \(live.stdout)")
+
+            let replay = try CLI.run(["replay", capture, "--type", "umount"])
+            #expect(replay.status == 0, "\(replay.stderr)")
+            #expect(replay.stdout == live.stdout)
+            let json = try CLI.run(["replay", capture, "--json", "--type", "umount"])
+            let holders = jsonLines(json.stdout).filter { $0["type"] as? String == "holders" }
+            #expect(holders.count == 1, "\(json.stdout)")
+            let gone = try #require(holders.first)
+            #expect(gone["target_gone"] as? Bool == true)
+            #expect(gone["held"] as? Bool == false)
+            #expect((gone["holders"] as? [Any])?.isEmpty == true)
+            #expect((gone["target"] as? [String: Any])?["given"] as? String == target)
+        }
     }
 }

@@ -82,4 +82,20 @@ import StoretraceFixtures
         #expect(!output.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 })
         #expect(output.contains(#"pid 9 (\033[31mevil) in host, cwd /tmp/\033]0;title\007, on it"#))
     }
+
+    @Test func aMountGoneBeforeTheScanIsSaidToBeGone() throws {
+        let report = HolderReport.gone(mountPoint: "/var/lib/kubelet/pods/p/volumes/kubernetes.io~csi/pv/mount",
+                                       mountNamespace: 4_026_531_832, scannedAtMonotonicNanoseconds: 1_607_983_065_673)
+        let explains = HolderRenderer.Explains(type: "umount", pid: 700, tid: 701, comm: "umount",
+                                               monotonicNanoseconds: 1_607_983_065_673 - 61_250_000)
+        #expect(text(report, explains: explains) == """
+            /var/lib/kubelet/pods/p/volumes/kubernetes.io~csi/pv/mount: no longer mounted in mnt:4026531832
+              ↳ unmounted since: no longer a mount point at the scan (61.25 ms after the umount); whatever held it let go
+
+            """)
+        // Stored and read back as it was; `target_gone` only when true.
+        #expect(try HolderReport(json: report.jsonText()) == report)
+        #expect(report.jsonText().contains(#""held":false,"target_gone":true,"#))
+        #expect(!everyHolderReport().jsonText().contains("target_gone"))
+    }
 }
