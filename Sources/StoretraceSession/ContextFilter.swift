@@ -42,7 +42,7 @@ public enum DeviceSelector: Equatable, Sendable {
     private func matches(_ device: DeviceTable.Device, in table: DeviceTable) -> Bool {
         switch self {
         case .name(let wanted):
-            return device.nameBytes == wanted || device.info.parent.map { Array($0.utf8) == wanted } == true
+            return device.nameBytes == wanted || device.info.parent?.utf8.elementsEqual(wanted) == true
         case .number(let major, let minor):
             if device.major == major && device.minor == minor { return true }
             guard let parent = device.info.parent, let index = table.index(major: major, minor: minor) else { return false }
@@ -112,10 +112,7 @@ extension EventFilter {
             }
             return false
         case .mountOperation(let operation):
-            for location in [operation.source, operation.target] {
-                if let location, location.path.withUnsafeBytes({ isUnderPrefix($0) }) { return true }
-            }
-            return false
+            return Self.anyPath(of: operation) { isUnderPrefix($0) }
         case .mountHealth(let health):
             return health.mount.mountPoint.utf8.withContiguousStorageIfAvailable { isUnderPrefix(UnsafeRawBufferPointer($0)) }
                 ?? Array(health.mount.mountPoint.utf8).withUnsafeBytes { isUnderPrefix($0) }
@@ -124,6 +121,14 @@ extension EventFilter {
         case .uevent, .kmsg, .ftrace, .claim:
             return false
         }
+    }
+
+    /// Whether `test` holds for a mount operation's source or target path
+    /// (without building an array of the two per event).
+    static func anyPath(of operation: MountOperation, _ test: (UnsafeRawBufferPointer) -> Bool) -> Bool {
+        if let source = operation.source, source.path.withUnsafeBytes(test) { return true }
+        if let target = operation.target, target.path.withUnsafeBytes(test) { return true }
+        return false
     }
 
     /// `NAME` of a `/dev/NAME` path.
@@ -180,15 +185,10 @@ extension EventFilter {
         case .mountHealth(let health):
             return any { $0.matches(major: health.major, minor: health.minor, in: table) }
         case .mountOperation(let operation):
-            for location in [operation.source, operation.target] {
-                guard let location else { continue }
-                let matched = location.path.withUnsafeBytes { path in
-                    (Self.deviceName(path).map { name in any { $0.matches(name: name, in: table) } } ?? false)
-                        || any { $0.isMountPoint(path, in: table) }
-                }
-                if matched { return true }
+            return Self.anyPath(of: operation) { path in
+                (Self.deviceName(path).map { name in any { $0.matches(name: name, in: table) } } ?? false)
+                    || any { $0.isMountPoint(path, in: table) }
             }
-            return false
         case .holders:
             return true
         }

@@ -125,11 +125,6 @@ struct PodUIDValue: CheckedArgument, Sendable {
         }
         return PodUIDValue(text: text, uid: uid)
     }
-
-    init(text: String, uid: [UInt8]) {
-        self.text = text
-        self.uid = uid
-    }
 }
 
 /// `--container`: a container id or a prefix of it (hex digits).
@@ -147,11 +142,6 @@ struct ContainerIDValue: CheckedArgument, Sendable {
         }
         return ContainerIDValue(text: text, prefix: Array(id.utf8))
     }
-
-    init(text: String, prefix: [UInt8]) {
-        self.text = text
-        self.prefix = prefix
-    }
 }
 
 /// `--path`: an absolute path; a trailing slash is dropped.
@@ -165,11 +155,6 @@ struct PathPrefixValue: CheckedArgument, Sendable {
         while bytes.count > 1 && bytes.last == UInt8(ascii: "/") { bytes.removeLast() }
         return PathPrefixValue(text: text, prefix: bytes)
     }
-
-    init(text: String, prefix: [UInt8]) {
-        self.text = text
-        self.prefix = prefix
-    }
 }
 
 /// `--device`: a block device's name or MAJ:MIN (`DeviceSelector`).
@@ -182,10 +167,5 @@ struct DeviceValue: CheckedArgument, Sendable {
         case .success(let selector): return DeviceValue(text: text, selector: selector)
         case .failure(let error): throw ValidationError(error.why)
         }
-    }
-
-    init(text: String, selector: DeviceSelector) {
-        self.text = text
-        self.selector = selector
     }
 }
