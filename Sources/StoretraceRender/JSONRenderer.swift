@@ -10,11 +10,27 @@ public final class JSONRenderer {
     public var clock: ClockOffset
     /// From the capture's node snapshot (record, replay): adds `mntns_owner`
     /// and, in file objects, `block_device` and `read_ahead_kb`.
-    public var enrichment: SnapshotEnrichment?
+    public var enrichment: SnapshotEnrichment? {
+        // The old table's count is folded in, so that the sum in
+        // `memoGeneration` only grows, whatever the new table's count is.
+        didSet { generation &+= 1 &+ (oldValue?.generation ?? 0) }
+    }
     /// Names and mounts of the block devices events name (kmsg lines, dev_t fields).
     public var devices = DeviceAnnotations.empty
     /// `--kubelet-root` (`TextRenderer.kubeletRoot`).
     public var kubeletRoot: [UInt8]?
+
+    /// Pieces of the last events' text, reused while their inputs repeat
+    /// (`RenderMemo`): the minute of the time stamp, the task's fields, and
+    /// a copy's two file objects.
+    private var timeStamps = TimeStampMemo()
+    private var taskFields = RenderMemo()
+    private var inputFile = RenderMemo()
+    private var outputFile = RenderMemo()
+    /// Changes with `enrichment` (the table, or what it holds): the task
+    /// fields and file objects include what it adds.
+    private var generation: UInt64 = 0
+    private var memoGeneration: UInt64 { generation &+ (enrichment?.generation ?? 0) }
 
     public init(clock: ClockOffset, enrichment: SnapshotEnrichment? = nil) {
         self.clock = clock
@@ -23,10 +39,20 @@ public final class JSONRenderer {
 
     /// `pod`: the pod of the call's process (`PodTable`), nil for a host process.
     public func render(_ record: SyscallRecord, pod: PodCgroup? = nil, into out: inout OutputBuffer) {
-        appendTaskHead(type: record.kind.name, timestamp: record.timestamp, pid: record.pid, tid: record.tid,
-                       comm: record.comm, uid: record.uid, mountNamespace: record.mountNamespace, into: &out)
-        out.append(",\"cgroup_id\":")
-        out.appendDecimal(record.cgroupID)
+        out.append("{\"time\":")
+        appendTime(monotonic: record.timestamp, into: &out)
+        let comm = record.comm
+        let key = MemoKey(a: UInt64(record.pid) << 32 | UInt64(record.tid),
+                          b: UInt64(record.uid) << 32 | UInt64(record.mountNamespace),
+                          c: record.cgroupID, d: UInt64(record.kind.rawValue), generation: memoGeneration)
+        if !taskFields.append(key, comm, into: &out) {
+            let start = out.count
+            appendTaskFields(type: record.kind.name, pid: record.pid, tid: record.tid, comm: comm, uid: record.uid,
+                             mountNamespace: record.mountNamespace, into: &out)
+            out.append(",\"cgroup_id\":")
+            out.appendDecimal(record.cgroupID)
+            taskFields.remember(key, comm, rendered: out, since: start)
+        }
         appendResult(record, into: &out)
         appendCallFields(record, into: &out)
         if let kubelet = record.kubeletPath(under: kubeletRoot) { appendKubelet(kubelet, into: &out) }
@@ -51,6 +77,12 @@ public final class JSONRenderer {
                         uid: UInt32, mountNamespace: UInt32, into out: inout OutputBuffer) {
         out.append("{\"time\":")
         appendTime(monotonic: timestamp, into: &out)
+        appendTaskFields(type: type, pid: pid, tid: tid, comm: comm, uid: uid, mountNamespace: mountNamespace, into: &out)
+    }
+
+    /// `,"type":"TYPE","pid":...,"tid":...,"comm":...,"uid":...,"mntns":...` and `mntns_owner`.
+    private func appendTaskFields(type: StaticString, pid: UInt32, tid: UInt32, comm: UnsafeRawBufferPointer,
+                                  uid: UInt32, mountNamespace: UInt32, into out: inout OutputBuffer) {
         out.append(",\"type\":\"")
         out.append(type)
         out.append("\",\"pid\":")
@@ -126,7 +158,7 @@ public final class JSONRenderer {
     /// RFC 3339, UTC, nanoseconds: "2026-11-23T14:07:31.123456789Z".
     public func appendTime(monotonic: UInt64, into out: inout OutputBuffer) {
         out.append(UInt8(ascii: "\""))
-        out.appendRFC3339(epochNanoseconds: clock.wallNanoseconds(monotonic: monotonic))
+        timeStamps.appendRFC3339(epochNanoseconds: clock.wallNanoseconds(monotonic: monotonic), into: &out)
         out.append(UInt8(ascii: "\""))
     }
 
@@ -154,14 +186,12 @@ public final class JSONRenderer {
             flags("attr_clr", r.attrClear, FlagTables.mountAttrClear, &out)
             flags("propagation", r.attrPropagation, FlagTables.propagation, &out)
         case .file(let which, let slot):
-            file(argument.name, r.file(which), r, slot, &out)
+            file(argument.name, which, r, slot, &out)
         }
     }
 
     func key(_ name: StaticString, _ out: inout OutputBuffer) {
-        out.append(",\"")
-        out.append(name)
-        out.append("\":")
+        out.appendJSONKey(name)
     }
 
     private func int(_ name: StaticString, _ value: Int64, _ out: inout OutputBuffer) {
@@ -202,9 +232,21 @@ public final class JSONRenderer {
         if record.arg(arg) == 0 { out.append("null") } else { out.appendDecimal(value) }
     }
 
-    private func file(_ name: StaticString, _ ref: FileRef, _ record: SyscallRecord, _ index: Int,
-                      _ out: inout OutputBuffer) {
+    /// `{"dev":"8:1","ino":...,"name":...,"block_device":...,"read_ahead_kb":...}`:
+    /// one of a copy's files, remembered per side (a storm copies between
+    /// the same two files).
+    private func file(_ name: StaticString, _ which: SyscallDescription.CopyFile, _ record: SyscallRecord,
+                      _ index: Int, _ out: inout OutputBuffer) {
         key(name, &out)
+        let ref = record.file(which)
+        let text = record.string(index)
+        let key = MemoKey(a: UInt64(ref.device), b: ref.inode, c: text == nil ? 1 : 0, d: 0, generation: memoGeneration)
+        let bytes = text ?? UnsafeRawBufferPointer(start: nil, count: 0)
+        switch which {
+        case .input: if inputFile.append(key, bytes, into: &out) { return }
+        case .output: if outputFile.append(key, bytes, into: &out) { return }
+        }
+        let start = out.count
         out.append("{\"dev\":\"")
         out.appendDecimal(ref.major)
         out.append(UInt8(ascii: ":"))
@@ -212,8 +254,12 @@ public final class JSONRenderer {
         out.append("\",\"ino\":")
         out.appendDecimal(ref.inode)
         out.append(",\"name\":")
-        if let text = record.string(index) { out.appendJSONString(text) } else { out.append("null") }
+        if let text { out.appendJSONString(text) } else { out.append("null") }
         enrichment?.appendBlockDevice(major: ref.major, minor: ref.minor, into: &out)
         out.append(UInt8(ascii: "}"))
+        switch which {
+        case .input: inputFile.remember(key, bytes, rendered: out, since: start)
+        case .output: outputFile.remember(key, bytes, rendered: out, since: start)
+        }
     }
 }

@@ -20,8 +20,14 @@ public final class SnapshotEnrichment: @unchecked Sendable {
     private let owners: [UInt64: [UInt8]]?
     /// Block devices and the read-ahead in force on each.
     public var devices: BlockDevicesInForce {
-        didSet { lastDeviceKey = nil }
+        didSet {
+            lastDeviceKey = nil
+            generation &+= 1
+        }
     }
+    /// Changes whenever what this adds to events may have: renderers that
+    /// remember rendered pieces (`RenderMemo`) key them with it.
+    public private(set) var generation: UInt64 = 0
     /// The last device looked up: a copy's two files, and a storm's calls,
     /// are mostly on one device, so most lookups hash nothing.
     private var lastDeviceKey: UInt64?
@@ -31,7 +37,9 @@ public final class SnapshotEnrichment: @unchecked Sendable {
     private var lastOwner: [UInt8]?
     /// Kubelet's vol_data.json records: the PV and driver a kubelet path
     /// does not name.
-    public var kubeletVolumes: KubeletVolumeTable
+    public var kubeletVolumes: KubeletVolumeTable {
+        didSet { generation &+= 1 }
+    }
 
     public init(_ index: NodeSnapshotIndex) {
         var owners: [UInt64: [UInt8]] = [:]

@@ -25,6 +25,11 @@ public final class TextRenderer {
     /// root from the path's shape.
     public var kubeletRoot: [UInt8]?
 
+    /// Pieces of the last lines, reused while their inputs repeat
+    /// (`RenderMemo`): the minute of the time column, the task's columns.
+    private var timeStamps = TimeStampMemo()
+    private var taskColumns = RenderMemo()
+
     public init(color: Bool, utcOffsetSeconds: Int, clock: ClockOffset) {
         self.color = color
         self.utcOffsetSeconds = utcOffsetSeconds
@@ -128,23 +133,27 @@ public final class TextRenderer {
                        latency: UInt64?, into out: inout OutputBuffer) {
         appendPrefix(monotonic: monotonic, into: &out)
 
-        var start = out.count
-        paint(.cyan, into: &out)
-        out.appendPrintable(comm)
-        out.append(UInt8(ascii: "["))
-        out.appendDecimal(pid)
-        out.append(UInt8(ascii: "]"))
-        paint(.reset, into: &out)
-        out.pad(since: start, to: Self.commColumn)
-        out.append(UInt8(ascii: " "))
+        let key = MemoKey(a: UInt64(pid), b: UInt64(mountNamespace), c: color ? 1 : 0, d: 0, generation: 0)
+        if !taskColumns.append(key, comm, into: &out) {
+            let columns = out.count
+            paint(.cyan, into: &out)
+            out.appendPrintable(comm)
+            out.append(UInt8(ascii: "["))
+            out.appendDecimal(pid)
+            out.append(UInt8(ascii: "]"))
+            paint(.reset, into: &out)
+            out.pad(since: columns, to: Self.commColumn)
+            out.append(UInt8(ascii: " "))
 
-        start = out.count
-        out.append("mnt:")
-        out.appendDecimal(mountNamespace)
-        out.pad(since: start, to: Self.namespaceColumn)
-        out.append(UInt8(ascii: " "))
+            let namespace = out.count
+            out.append("mnt:")
+            out.appendDecimal(mountNamespace)
+            out.pad(since: namespace, to: Self.namespaceColumn)
+            out.append(UInt8(ascii: " "))
+            taskColumns.remember(key, comm, rendered: out, since: columns)
+        }
 
-        start = out.count
+        let start = out.count
         if let latency {
             let slow = latency >= 1_000_000
             if slow { paint(.yellow, into: &out) }
@@ -158,7 +167,8 @@ public final class TextRenderer {
     /// Local time with microseconds and two spaces.
     public func appendPrefix(monotonic: UInt64, into out: inout OutputBuffer) {
         paint(.dim, into: &out)
-        out.appendTimeOfDay(epochNanoseconds: clock.wallNanoseconds(monotonic: monotonic), utcOffsetSeconds: utcOffsetSeconds)
+        timeStamps.appendTimeOfDay(epochNanoseconds: clock.wallNanoseconds(monotonic: monotonic),
+                                   utcOffsetSeconds: utcOffsetSeconds, into: &out)
         paint(.reset, into: &out)
         out.append("  ")
     }

@@ -59,3 +59,89 @@ public enum TimeText {
         return String(decoding: out.bytes, as: UTF8.self)
     }
 }
+
+/// The time stamps of a stream of events, formatted as `appendRFC3339` and
+/// `appendTimeOfDay` do, but the date, hour and minute only once a minute
+/// (a `RenderMemo`): per event only the seconds and the fraction. The
+/// civil-date arithmetic was a tenth of rendering a line.
+struct TimeStampMemo: ~Copyable {
+    private var minute = RenderMemo()
+    private static let none = UnsafeRawBufferPointer(start: nil, count: 0)
+
+    /// "2026-11-23T14:07:31.123456789Z", without quotes.
+    mutating func appendRFC3339(epochNanoseconds: Int64, into out: inout OutputBuffer) {
+        guard let split = Self.split(epochNanoseconds, utcOffsetSeconds: 0) else {
+            out.appendRFC3339(epochNanoseconds: epochNanoseconds)
+            return
+        }
+        appendMinute(split, utcOffsetSeconds: 0, withDate: true, into: &out)
+        out.appendDecimal(split.second, width: 2)
+        out.append(UInt8(ascii: "."))
+        out.appendDecimal(split.nanosecond, width: 9)
+        out.append(UInt8(ascii: "Z"))
+    }
+
+    /// "14:07:31.123456": local time of day with microseconds.
+    mutating func appendTimeOfDay(epochNanoseconds: Int64, utcOffsetSeconds: Int, into out: inout OutputBuffer) {
+        guard let split = Self.split(epochNanoseconds, utcOffsetSeconds: utcOffsetSeconds) else {
+            out.appendTimeOfDay(epochNanoseconds: epochNanoseconds, utcOffsetSeconds: utcOffsetSeconds)
+            return
+        }
+        appendMinute(split, utcOffsetSeconds: utcOffsetSeconds, withDate: false, into: &out)
+        out.appendDecimal(split.second, width: 2)
+        out.append(UInt8(ascii: "."))
+        out.appendDecimal(split.nanosecond / 1000, width: 6)
+    }
+
+    /// "2026-11-23T14:07:" or "14:07:", remembered for the minute.
+    private mutating func appendMinute(_ split: Split, utcOffsetSeconds: Int, withDate: Bool, into out: inout OutputBuffer) {
+        let key = MemoKey(a: UInt64(bitPattern: split.minute), b: 0, c: UInt64(bitPattern: Int64(utcOffsetSeconds)),
+                          d: withDate ? 1 : 2, generation: 0)
+        if minute.append(key, Self.none, into: &out) { return }
+        let start = out.count
+        let time = CivilTime(epochNanoseconds: split.minuteStart, utcOffsetSeconds: utcOffsetSeconds)
+        if withDate {
+            out.appendDecimal(time.year, width: 4)
+            out.append(UInt8(ascii: "-"))
+            out.appendDecimal(time.month, width: 2)
+            out.append(UInt8(ascii: "-"))
+            out.appendDecimal(time.day, width: 2)
+            out.append(UInt8(ascii: "T"))
+        }
+        out.appendDecimal(time.hour, width: 2)
+        out.append(UInt8(ascii: ":"))
+        out.appendDecimal(time.minute, width: 2)
+        out.append(UInt8(ascii: ":"))
+        minute.remember(key, Self.none, rendered: out, since: start)
+    }
+
+    /// The (local) minute of a time, its second and nanosecond within it, and
+    /// the instant the minute began.
+    private struct Split {
+        var minute: Int64
+        var second: Int
+        var nanosecond: Int
+        var minuteStart: Int64
+    }
+
+    /// nil where the minute's start is out of Int64's range (a fuzzed time
+    /// stamp: the caller formats it whole).
+    private static func split(_ epochNanoseconds: Int64, utcOffsetSeconds: Int) -> Split? {
+        var seconds = epochNanoseconds / 1_000_000_000
+        var nanos = epochNanoseconds % 1_000_000_000
+        if nanos < 0 {
+            nanos += 1_000_000_000
+            seconds -= 1
+        }
+        let local = seconds + Int64(utcOffsetSeconds)
+        var minute = local / 60
+        var second = local % 60
+        if second < 0 {
+            second += 60
+            minute -= 1
+        }
+        let (minuteStart, overflow) = epochNanoseconds.subtractingReportingOverflow(second * 1_000_000_000 + nanos)
+        guard !overflow else { return nil }
+        return Split(minute: minute, second: Int(second), nanosecond: Int(nanos), minuteStart: minuteStart)
+    }
+}

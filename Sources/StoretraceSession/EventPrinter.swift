@@ -72,33 +72,47 @@ public final class EventPrinter: EventConsumer {
     }
 
     public func consume(_ event: Event, raw: RawRecord) {
-        switch (event, format) {
-        case (.syscall(let record), .text):
+        // The event first, then the format: a switch over the pair copied
+        // the event (an outlined copy and retains) for every call.
+        let json = format == .json
+        switch event {
+        case .syscall(let record):
             let pod = decoder.pods.isActive ? decoder.pods.pod(of: record) : nil
-            unit { text.render(record, pod: pod, into: &$0) }
-        case (.syscall(let record), .json):
-            let pod = decoder.pods.isActive ? decoder.pods.pod(of: record) : nil
-            unit { json.render(record, pod: pod, into: &$0) }
-        case (.uevent(let message), .text): unit { text.renderUevent(message, monotonic: raw.timestamp, into: &$0) }
-        case (.uevent(let message), .json): unit { json.renderUevent(message, monotonic: raw.timestamp, into: &$0) }
-        case (.kmsg(let record), .text): unit { text.renderKmsg(record, monotonic: raw.timestamp, into: &$0) }
-        case (.kmsg(let record), .json): unit { json.renderKmsg(record, monotonic: raw.timestamp, into: &$0) }
-        case (.ftrace(let view, let task), .text):
-            unit { text.renderFtrace(view, monotonic: raw.timestamp, cpu: raw.cpu, task: task, describe: decoder.describeAddress, into: &$0) }
-        case (.ftrace(let view, let task), .json):
-            unit { json.renderFtrace(view, monotonic: raw.timestamp, cpu: raw.cpu, task: task, describe: decoder.describeAddress, into: &$0) }
-        case (.claim(let record), .text): unit { text.renderClaim(record, into: &$0) }
-        case (.claim(let record), .json): unit { json.renderClaim(record, into: &$0) }
-        case (.mountOperation, _), (.mountHealth, _):
+            if json { unit { self.json.render(record, pod: pod, into: &$0) } } else { unit { text.render(record, pod: pod, into: &$0) } }
+        case .uevent(let message):
+            if json {
+                unit { self.json.renderUevent(message, monotonic: raw.timestamp, into: &$0) }
+            } else {
+                unit { text.renderUevent(message, monotonic: raw.timestamp, into: &$0) }
+            }
+        case .kmsg(let record):
+            if json {
+                unit { self.json.renderKmsg(record, monotonic: raw.timestamp, into: &$0) }
+            } else {
+                unit { text.renderKmsg(record, monotonic: raw.timestamp, into: &$0) }
+            }
+        case .ftrace(let view, let task):
+            if json {
+                unit { self.json.renderFtrace(view, monotonic: raw.timestamp, cpu: raw.cpu, task: task, describe: decoder.describeAddress, into: &$0) }
+            } else {
+                unit { text.renderFtrace(view, monotonic: raw.timestamp, cpu: raw.cpu, task: task, describe: decoder.describeAddress, into: &$0) }
+            }
+        case .claim(let record):
+            if json { unit { self.json.renderClaim(record, into: &$0) } } else { unit { text.renderClaim(record, into: &$0) } }
+        case .mountOperation, .mountHealth:
             consumeDerived(event, timestamp: raw.timestamp)
-        case (.holders(let report, let explains), .text):
-            unit { HolderRenderer.renderText(report, clock: text.clock, explains: explains, into: &$0) }
-        case (.holders(let report, let explains), .json):
-            unit { HolderRenderer.renderJSON(report, clock: json.clock, explains: explains, kubelet: json, into: &$0) }
-        case (.queueSetting(let change), .text):
-            unit { text.renderQueueSetting(change, monotonic: raw.timestamp, into: &$0) }
-        case (.queueSetting(let change), .json):
-            unit { json.renderQueueSetting(change, monotonic: raw.timestamp, into: &$0) }
+        case .holders(let report, let explains):
+            if json {
+                unit { HolderRenderer.renderJSON(report, clock: self.json.clock, explains: explains, kubelet: self.json, into: &$0) }
+            } else {
+                unit { HolderRenderer.renderText(report, clock: text.clock, explains: explains, into: &$0) }
+            }
+        case .queueSetting(let change):
+            if json {
+                unit { self.json.renderQueueSetting(change, monotonic: raw.timestamp, into: &$0) }
+            } else {
+                unit { text.renderQueueSetting(change, monotonic: raw.timestamp, into: &$0) }
+            }
         }
     }
 
