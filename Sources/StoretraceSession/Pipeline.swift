@@ -167,7 +167,8 @@ public final class Pipeline {
 
     /// Decodes, filters and delivers one record (already in time order).
     public func process(_ raw: RawRecord) {
-        if let pending = pendingDevices, pending.timestamp < raw.timestamp { applyPendingDevices() }
+        // The stamp alone: binding the whole pending tuple copied (retained) its tables per record.
+        if let due = pendingDevices?.timestamp, due < raw.timestamp { applyPendingDevices() }
         counts.received &+= 1
         let event: Event
         do {
