@@ -3,16 +3,13 @@ import Glibc
 import StoretraceDecode
 import StoretraceRender
 import StoretraceSession
+import StoretraceFixtures
 import Testing
 @testable import StoretraceExport
 
 /// The fixture captures of the session tests.
 let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent("StoretraceSessionTests/Fixtures")
-let decoder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("decode_trace.py").path
-
-/// The interpreter with perfetto and protobuf: scripts/test's (STORETRACE_PYTHON), else python3.
-var python: String { ProcessInfo.processInfo.environment["STORETRACE_PYTHON"] ?? "python3" }
 
 /// A temporary file's path, removed by `remove`.
 func temporaryPath(_ suffix: String) -> String {
@@ -37,49 +34,6 @@ func export(_ paths: [String], to path: String, format: ExportFormat = .perfetto
     #expect(sink.failure == nil)
     try file.commit()
     return (exporter.counts, summary)
-}
-
-/// What decode_trace.py makes of a Perfetto trace (Perfetto's compiled protos).
-struct DecodedTrace {
-    var object: [String: Any]
-
-    init(path: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [python, decoder, path]
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0,
-                     "Perfetto's protos could not decode \(path) (run scripts/test, which installs the perfetto package): \(stderr)")
-        object = try #require(try JSONSerialization.jsonObject(with: stdout) as? [String: Any])
-    }
-
-    var errors: [String] { object["errors"] as? [String] ?? ["no errors list"] }
-    var tracks: [[String: Any]] { object["tracks"] as? [[String: Any]] ?? [] }
-    var slices: [[String: Any]] { object["slices"] as? [[String: Any]] ?? [] }
-    var instants: [[String: Any]] { object["instants"] as? [[String: Any]] ?? [] }
-    var counters: [[String: Any]] { object["counters"] as? [[String: Any]] ?? [] }
-    var flows: [[String: Any]] { object["flows"] as? [[String: Any]] ?? [] }
-
-    /// CLOCK_REALTIME minus CLOCK_MONOTONIC, from the clock snapshot.
-    var realtimeMinusMonotonic: Int64? {
-        guard let clock = object["clock"] as? [String: Any], let clocks = clock["clocks"] as? [String: Any],
-              let real = (clocks["1"] as? NSNumber)?.int64Value, let mono = (clocks["3"] as? NSNumber)?.int64Value else { return nil }
-        return real - mono
-    }
-
-    func track(named name: String) -> [String: Any]? { tracks.first { $0["name"] as? String == name } }
-
-    func uuid(_ track: [String: Any]?) -> UInt64? { (track?["uuid"] as? NSNumber)?.uint64Value }
-
-    func on(_ uuid: UInt64?, _ events: [[String: Any]]) -> [[String: Any]] {
-        events.filter { ($0["track"] as? NSNumber)?.uint64Value == uuid }
-    }
 }
 
 /// JSON lines of a file.

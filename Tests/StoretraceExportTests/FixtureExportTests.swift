@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import StoretraceDecode
+import StoretraceFixtures
 import StoretraceSession
 import Testing
 @testable import StoretraceExport
