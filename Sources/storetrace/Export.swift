@@ -28,7 +28,7 @@ struct Export: ParsableCommand {
               storetrace export incident.stcap -o incident.pftrace
               storetrace export incident.stcap -o incident.json --format chrome-json
               storetrace export /var/lib/storetrace --since +5m --until +7m -o teardown.pftrace
-              storetrace export incident.stcap --type umount --type holders -o busy.pftrace
+              storetrace export incident.stcap --type umount -o umounts.pftrace  # with their holders
             """
     )
 
