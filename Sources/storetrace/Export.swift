@@ -9,7 +9,8 @@ struct Export: ParsableCommand {
         discussion: """
             Perfetto's own format (protobuf) by default, or the Trace Event JSON format with \
             --format chrome-json. Each process is a track with a track per thread; each call is a \
-            slice as long as its latency, named as its text line starts (umount2 /var/lib/…/globalmount \
+            slice as long as its latency, named as its text line starts, long paths cut to their first two \
+            and last components (umount2 …/globalmount \
             = -1 EBUSY: a failure ends with its errno and has the category `failed`), with every \
             field of its JSON line (docs/events.md) as an annotation: arguments, errno, pod, volume, \
             devices. Uevents, function calls, tracepoints and queue setting changes are instants \
