@@ -17,6 +17,7 @@ import PackageDescription
 //   StoretraceAnalyze analyzers over decoded events: mount operations assembled from calls, summaries
 //   StoretraceRender terminal text and JSON lines
 //   StoretraceSession wires sources to sinks: filters, counters, signals
+//   StoretraceExport timelines for Perfetto (protobuf) and the Trace Event JSON (`export`)
 //   storetrace      thin ArgumentParser CLI, one file per subcommand
 // The per-event modules (decode, the tracer, analyzers, render, the pipeline,
 // the capture reader) are
@@ -91,10 +92,14 @@ let package = Package(
                            "StoretraceAnalyze"],
             swiftSettings: perEventPath
         ),
+        .target(
+            name: "StoretraceExport",
+            dependencies: ["StoretraceSession", "StoretraceRender", "StoretraceDecode", "StoretraceAnalyze", "StoretraceRecords"]
+        ),
         .executableTarget(
             name: "storetrace",
             dependencies: [
-                "StoretraceSession", "StoretraceKernel", "StoretraceDecode", "StoretraceRender",
+                "StoretraceSession", "StoretraceExport", "StoretraceKernel", "StoretraceDecode", "StoretraceRender",
                 "StoretraceCapture", "StoretraceRecords", "StoretraceAnalyze",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -130,6 +135,13 @@ let package = Package(
                            "StoretraceRender", "StoretraceFixtures"],
             // Read by path (#filePath), not bundled: captures and the outputs they replay to.
             exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "StoretraceExportTests",
+            dependencies: ["StoretraceExport", "StoretraceSession", "StoretraceRender", "StoretraceDecode", "StoretraceRecords",
+                           "StoretraceAnalyze", "StoretraceFixtures"],
+            // decode_trace.py is run by path, not bundled.
+            exclude: ["decode_trace.py"]
         ),
         .testTarget(
             name: "StoretraceKernelTests",

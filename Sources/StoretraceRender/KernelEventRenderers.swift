@@ -39,17 +39,7 @@ extension TextRenderer {
         out.append(UInt8(ascii: " "))
         out.appendPrintable(message.subsystem)
         out.append(UInt8(ascii: " "))
-        // The device by its most useful name: the PCI address, the /dev
-        // name, or the last component of the sysfs path.
-        if let slot = message.pciSlotName {
-            out.appendPrintable(slot)
-        } else if let name = message.devname {
-            out.appendPrintable(name)
-        } else {
-            let path = message.devpath
-            let slash = path.lastIndex(of: UInt8(ascii: "/")).map { $0 + 1 } ?? 0
-            out.appendPrintable(UnsafeRawBufferPointer(rebasing: path[slash...]))
-        }
+        out.appendPrintable(message.deviceShownName)
         if let driver = message.driver {
             out.append(" driver=")
             out.appendPrintable(driver)
@@ -187,6 +177,18 @@ extension TextRenderer {
         if let number = view.deviceNumber, let index = devices.table.index(major: number.major, minor: number.minor) {
             devices.appendTextLine(index, name: UnsafeRawBufferPointer(start: nil, count: 0), into: &out)
         }
+    }
+}
+
+extension UeventMessage {
+    /// The device by its most useful name: the PCI address, the /dev name,
+    /// or the last component of the sysfs path (unescaped).
+    public var deviceShownName: UnsafeRawBufferPointer {
+        if let slot = pciSlotName { return slot }
+        if let name = devname { return name }
+        let path = devpath
+        let slash = path.lastIndex(of: UInt8(ascii: "/")).map { $0 + 1 } ?? 0
+        return UnsafeRawBufferPointer(rebasing: path[slash...])
     }
 }
 

@@ -209,8 +209,8 @@ extension JSONRenderer {
 }
 
 /// The words of mount(8) for what an operation did.
-enum MountWords {
-    static func appendDescription(_ operation: MountOperation, into out: inout OutputBuffer) {
+public enum MountWords {
+    public static func appendDescription(_ operation: MountOperation, into out: inout OutputBuffer) {
         switch operation.action {
         case .newMount:
             out.append("new mount")

@@ -72,57 +72,66 @@ public final class EventPrinter: EventConsumer {
     }
 
     public func consume(_ event: Event, raw: RawRecord) {
+        switch event {
+        case .mountOperation, .mountHealth:
+            consumeDerived(event, timestamp: raw.timestamp)
+        default:
+            unit { render(event, timestamp: raw.timestamp, cpu: raw.cpu, into: &$0) }
+        }
+    }
+
+    public func consumeDerived(_ event: Event, timestamp: UInt64) {
+        switch event {
+        case .mountOperation, .mountHealth: unit(derived: true) { render(event, timestamp: timestamp, cpu: 0, into: &$0) }
+        default: return
+        }
+    }
+
+    /// One event's lines in the printer's format, with what the session
+    /// keeps current (the snapshot, the device table, the read-ahead in
+    /// force, pods): what `consume` writes, for consumers that show events
+    /// another way (`storetrace export` keeps each event's JSON fields).
+    /// `timestamp` and `cpu` are the record's (`RawRecord`).
+    public func render(_ event: Event, timestamp: UInt64, cpu: UInt32, into out: inout OutputBuffer) {
         // The event first, then the format: a switch over the pair copied
         // the event (an outlined copy and retains) for every call.
         let json = format == .json
         switch event {
         case .syscall(let record):
             let pod = decoder.pods.isActive ? decoder.pods.pod(of: record) : nil
-            if json { unit { self.json.render(record, pod: pod, into: &$0) } } else { unit { text.render(record, pod: pod, into: &$0) } }
+            if json { self.json.render(record, pod: pod, into: &out) } else { text.render(record, pod: pod, into: &out) }
         case .uevent(let message):
             if json {
-                unit { self.json.renderUevent(message, monotonic: raw.timestamp, into: &$0) }
+                self.json.renderUevent(message, monotonic: timestamp, into: &out)
             } else {
-                unit { text.renderUevent(message, monotonic: raw.timestamp, into: &$0) }
+                text.renderUevent(message, monotonic: timestamp, into: &out)
             }
         case .kmsg(let record):
-            if json {
-                unit { self.json.renderKmsg(record, monotonic: raw.timestamp, into: &$0) }
-            } else {
-                unit { text.renderKmsg(record, monotonic: raw.timestamp, into: &$0) }
-            }
+            if json { self.json.renderKmsg(record, monotonic: timestamp, into: &out) } else { text.renderKmsg(record, monotonic: timestamp, into: &out) }
         case .ftrace(let view, let task):
             if json {
-                unit { self.json.renderFtrace(view, monotonic: raw.timestamp, cpu: raw.cpu, task: task, describe: decoder.describeAddress, into: &$0) }
+                self.json.renderFtrace(view, monotonic: timestamp, cpu: cpu, task: task, describe: decoder.describeAddress, into: &out)
             } else {
-                unit { text.renderFtrace(view, monotonic: raw.timestamp, cpu: raw.cpu, task: task, describe: decoder.describeAddress, into: &$0) }
+                text.renderFtrace(view, monotonic: timestamp, cpu: cpu, task: task, describe: decoder.describeAddress, into: &out)
             }
         case .claim(let record):
-            if json { unit { self.json.renderClaim(record, into: &$0) } } else { unit { text.renderClaim(record, into: &$0) } }
-        case .mountOperation, .mountHealth:
-            consumeDerived(event, timestamp: raw.timestamp)
+            if json { self.json.renderClaim(record, into: &out) } else { text.renderClaim(record, into: &out) }
         case .holders(let report, let explains):
             if json {
-                unit { HolderRenderer.renderJSON(report, clock: self.json.clock, explains: explains, kubelet: self.json, into: &$0) }
+                HolderRenderer.renderJSON(report, clock: self.json.clock, explains: explains, kubelet: self.json, into: &out)
             } else {
-                unit { HolderRenderer.renderText(report, clock: text.clock, explains: explains, into: &$0) }
+                HolderRenderer.renderText(report, clock: text.clock, explains: explains, into: &out)
             }
         case .queueSetting(let change):
             if json {
-                unit { self.json.renderQueueSetting(change, monotonic: raw.timestamp, into: &$0) }
+                self.json.renderQueueSetting(change, monotonic: timestamp, into: &out)
             } else {
-                unit { text.renderQueueSetting(change, monotonic: raw.timestamp, into: &$0) }
+                text.renderQueueSetting(change, monotonic: timestamp, into: &out)
             }
-        }
-    }
-
-    public func consumeDerived(_ event: Event, timestamp: UInt64) {
-        switch (event, format) {
-        case (.mountOperation(let operation), .text): unit(derived: true) { text.renderMountOperation(operation, into: &$0) }
-        case (.mountOperation(let operation), .json): unit(derived: true) { json.renderMountOperation(operation, into: &$0) }
-        case (.mountHealth(let health), .text): unit(derived: true) { text.renderMountHealth(health, into: &$0) }
-        case (.mountHealth(let health), .json): unit(derived: true) { json.renderMountHealth(health, into: &$0) }
-        default: return
+        case .mountOperation(let operation):
+            if json { self.json.renderMountOperation(operation, into: &out) } else { text.renderMountOperation(operation, into: &out) }
+        case .mountHealth(let health):
+            if json { self.json.renderMountHealth(health, into: &out) } else { text.renderMountHealth(health, into: &out) }
         }
     }
 

@@ -65,13 +65,47 @@ public struct ReplaySummary: Sendable {
     public var nodes: [(label: String, paths: [String])] = []
 }
 
+/// A consumer that takes a replay's events in place of the printer
+/// (`storetrace export`): told what each capture file starts with.
+public protocol ReplayConsumer: EventConsumer {
+    func captureStarted(_ start: CaptureStart)
+}
+
+/// What a capture file starts with, for a `ReplayConsumer`.
+public struct CaptureStart {
+    /// CLOCK_REALTIME minus CLOCK_MONOTONIC when it was recorded.
+    public var clock: ClockOffset
+    /// When the recording started (CLOCK_MONOTONIC ns).
+    public var startMonotonic: UInt64
+    /// The node as it was then; nil for a capture without a snapshot.
+    public var snapshot: NodeSnapshot?
+    /// Renders events as `replay` would (in the configuration's format), kept
+    /// current by the session: the snapshot, the read-ahead in force, pods.
+    /// The device table reaches consumers, not the printer: a consumer
+    /// hands `devicesChanged` on to it.
+    public var printer: EventPrinter
+    /// Names kernel addresses (`describeAddress`), threads and pods as the capture does.
+    public var decoder: EventDecoder
+
+    public init(clock: ClockOffset, startMonotonic: UInt64, snapshot: NodeSnapshot?, printer: EventPrinter, decoder: EventDecoder) {
+        self.clock = clock
+        self.startMonotonic = startMonotonic
+        self.snapshot = snapshot
+        self.printer = printer
+        self.decoder = decoder
+    }
+}
+
 /// `storetrace replay`: the capture is one more source feeding the same
 /// pipeline as `live`, so the same events print the same bytes.
 public final class ReplaySession {
     public let configuration: ReplayConfiguration
+    /// Takes the events instead of the printer (`storetrace export`).
+    public let consumer: ReplayConsumer?
 
-    public init(configuration: ReplayConfiguration) {
+    public init(configuration: ReplayConfiguration, consumer: ReplayConsumer? = nil) {
         self.configuration = configuration
+        self.consumer = consumer
     }
 
     public func run() throws(SessionError) -> ReplaySummary {
@@ -82,7 +116,12 @@ public final class ReplaySession {
         // Captures of several nodes (or boots): one timeline by wall clock.
         if config.paths.count > 1 {
             let streams = try CaptureSet.streams(files: config.paths)
-            if streams.count > 1 { return try MergedReplay(configuration: config, streams: streams).run() }
+            if streams.count > 1 {
+                if consumer != nil {
+                    throw .readCapture(path: streams[1].paths[0], reason: "these captures are from \(streams.count) nodes (\(streams.map(\.label).joined(separator: ", "))); give one node's")
+                }
+                return try MergedReplay(configuration: config, streams: streams).run()
+            }
         }
         var readers: [CaptureReader] = []
         let open = Self.open
@@ -107,8 +146,8 @@ public final class ReplaySession {
                                    text: TextRenderer(color: config.color, utcOffsetSeconds: TextRenderer.localUTCOffset(), clock: clock),
                                    json: JSONRenderer(clock: clock), sink: OutputSink(fd: config.outputFD), decoder: decoder)
         printer.kubeletRoot = config.kubeletRoot
-        let pipeline = Pipeline(filter: config.filter, decoder: decoder, consumers: config.nullSink ? [] : [printer],
-                                merging: false)
+        let consumers: [EventConsumer] = consumer.map { [$0] } ?? (config.nullSink ? [] : [printer])
+        let pipeline = Pipeline(filter: config.filter, decoder: decoder, consumers: consumers, merging: false)
         if !config.nullSink && config.filter.wants(.mountOperation) { pipeline.add(MountOperationAnalyzer(pipeline: pipeline)) }
         let showsHealth = !config.nullSink && config.filter.wants(.mountHealth)
         let health = showsHealth || config.summary ? MountHealthAnalyzer(pipeline: pipeline, deliver: showsHealth) : nil
@@ -128,6 +167,7 @@ public final class ReplaySession {
             let feed = CaptureFeed(reader: reader, pipeline: pipeline, printer: printer, since: config.since, until: config.until,
                                    origin: first.header.creationMonotonicNs)
             feed.summarizer = index == 0 ? summarizer : nil
+            feed.consumer = consumer
             do {
                 if config.follow {
                     try reader.follow(accept: CaptureRecordTypes.isReadable, until: {
@@ -191,6 +231,8 @@ final class CaptureFeed {
     let until: TimeBound?
     /// Takes the start snapshot's block devices (`storetrace summary`).
     var summarizer: SummaryAnalyzer?
+    /// Told what the capture starts with (`ReplaySession.consumer`).
+    var consumer: ReplayConsumer?
     /// The host name in the start snapshot, once the first record was read.
     private(set) var node: String?
     /// Where `--since +30s` counts from (default: this capture's start).
@@ -243,6 +285,11 @@ final class CaptureFeed {
                     index.process(pid: tid).map { TaskIdentity(tgid: $0.pid, comm: Array(($0.comm ?? "").utf8)) }
                 }
             }
+        }
+        if let consumer, let printer {
+            let snapshot = reader.hostSnapshots.first.flatMap { try? NodeSnapshot(json: $0) }
+            consumer.captureStarted(CaptureStart(clock: clock, startMonotonic: reader.header.creationMonotonicNs,
+                                                 snapshot: snapshot, printer: printer, decoder: pipeline.decoder))
         }
         let start = origin ?? reader.header.creationMonotonicNs
         lowerBound = since?.monotonic(start: start, clock: clock) ?? 0

@@ -72,29 +72,14 @@ struct Replay: ParsableCommand {
         } catch {
             fail(error.description)
         }
-        for (file, tail, corruptions) in summary.files {
-            for corruption in corruptions {
-                note("\(file): skipped damaged data at \(corruption)")
-            }
-            if tail.hasPrefix("torn") || tail.hasPrefix("not closed") {
-                note("\(file): \(tail); every complete chunk before it was replayed")
-            }
-        }
+        noteDamage(summary)
         if noOutput {
             note("\(summary.counts.shown) events decoded (\(summary.counts.received) read), \(summary.counts.malformed) malformed")
         } else if summary.counts.filteredOut > 0 {
             // Counted like live's summary: what the filters left out is said.
             note("\(summary.counts.shown) events shown (\(summary.counts.received) read), \(summary.counts.filteredOut) left out by the filters")
         }
-        if summary.counts.malformed > 0 {
-            note("\(summary.counts.malformed) malformed records skipped")
-        }
-        if summary.counts.schemaMissing > 0 {
-            note("\(summary.counts.schemaMissing) ftrace events skipped: their format is not in the capture (schema missing)")
-        }
-        if summary.eventsWithoutTask > 0 {
-            note("\(summary.eventsWithoutTask) ftrace events without a known task")
-        }
+        noteSkipped(summary)
         if strict {
             // A second read, checksums only: ReplaySummary does not carry the
             // session reader's CaptureIntegrity (yet).
@@ -114,5 +99,30 @@ struct Replay: ParsableCommand {
             }
             if damaged { throw ExitCode(3) }
         }
+    }
+}
+
+/// What was skipped in the files read: damaged regions, a cut end.
+func noteDamage(_ summary: ReplaySummary) {
+    for (file, tail, corruptions) in summary.files {
+        for corruption in corruptions {
+            note("\(file): skipped damaged data at \(corruption)")
+        }
+        if tail.hasPrefix("torn") || tail.hasPrefix("not closed") {
+            note("\(file): \(tail); every complete chunk before it was replayed")
+        }
+    }
+}
+
+/// Records read but not shown for what they are (not for the filters).
+func noteSkipped(_ summary: ReplaySummary) {
+    if summary.counts.malformed > 0 {
+        note("\(summary.counts.malformed) malformed records skipped")
+    }
+    if summary.counts.schemaMissing > 0 {
+        note("\(summary.counts.schemaMissing) ftrace events skipped: their format is not in the capture (schema missing)")
+    }
+    if summary.eventsWithoutTask > 0 {
+        note("\(summary.eventsWithoutTask) ftrace events without a known task")
     }
 }

@@ -28,10 +28,11 @@ struct Storetrace: ParsableCommand {
               storetrace record -o reattach.stcap       # during a disk re-attach
               storetrace replay reattach.stcap          # later, on any machine
               storetrace summary copies.stcap           # copies per device and read-ahead
+              storetrace export reattach.stcap -o reattach.pftrace  # a timeline for ui.perfetto.dev
               storetrace info --snapshot reattach.stcap
               storetrace holders /dev/loop0           # who keeps it busy, in every namespace
             """,
-        subcommands: [Live.self, Record.self, Replay.self, Summary.self, Info.self, Holders.self, Doctor.self],
+        subcommands: [Live.self, Record.self, Replay.self, Summary.self, Export.self, Info.self, Holders.self, Doctor.self],
         defaultSubcommand: Live.self
     )
 

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import StoretraceFixtures
 import StoretraceRecords
 import StoretraceSession
 import Testing
@@ -26,21 +27,9 @@ struct PrometheusParse {
         }))
         """
 
-    /// The interpreter with prometheus_client: scripts/test's (STORETRACE_PYTHON), else python3.
-    static var python: String { ProcessInfo.processInfo.environment["STORETRACE_PYTHON"] ?? "python3" }
-
     init(file: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [Self.python, "-c", Self.script, file]
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0,
+        let (status, stdout, stderr) = try TestPython.run(["-c", Self.script, file])
+        try #require(status == 0,
                      "prometheus_client could not parse \(file) (run scripts/test, which installs it): \(stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: stdout) as? [String: Any])
         types = try #require(object["types"] as? [String: String])

@@ -1,5 +1,6 @@
 import StoretraceAnalyze
 import StoretraceDecode
+import StoretraceFixtures
 import StoretraceRecords
 import StoretraceSession
 import Testing
@@ -17,20 +18,7 @@ final class DerivedHealth: EventConsumer {
 /// block uevents and device-table changes against the table in force.
 @Suite struct MountHealthAnalyzerTests {
     static func table(gone: Bool = false, autoclear: Bool = false) -> (DeviceTable, [UInt8]) {
-        var snapshot = NodeSnapshot(takenAt: .init(monotonicNanoseconds: 5, realtimeNanoseconds: 6),
-                                    clockOffsets: .init(realtimeMinusMonotonic: 1))
-        snapshot.blockDevices = [.init(name: "vde", major: 252, minor: 64, sizeBytes: 1 << 30, gone: gone ? true : nil),
-                                 .init(name: "loop3", major: 7, minor: 3, sizeBytes: 1 << 20, loopBackingFile: "/img",
-                                       loopOffset: 0, loopBackingFileSize: 1 << 20, loopAutoclear: autoclear)]
-        let mount = { (id: Int, major: UInt32, minor: UInt32, point: String) in
-            NodeSnapshot.Mount(mountID: id, parentID: 1, major: major, minor: minor, root: "/", mountPoint: point,
-                               options: "rw", fstype: "ext4", source: "/dev/x", superOptions: "rw")
-        }
-        snapshot.mountNamespaces = [.init(inode: 4_026_531_832, processCount: 0,
-                                          mounts: [mount(40, 252, 64, "/var/lib/kubelet/pods/p/volumes/v/mount"),
-                                                   mount(41, 7, 3, "/mnt/l")], isHost: true)]
-        let json = Array(snapshot.jsonText(.compact).utf8)
-        return (DeviceTable(try! NodeSnapshot(json: json)), json)
+        mountHealthTable(gone: gone, autoclear: autoclear)
     }
 
     func pipeline() -> (Pipeline, DerivedHealth) {
