@@ -6,12 +6,20 @@ import StoretraceDecode
 enum CallArguments {
     /// `enrichment`: the block device and read-ahead in force, shown with the
     /// file of a copy's descriptor (`3<a.bin on vda1 read_ahead_kb=128>`).
-    static func render(_ record: SyscallRecord, enrichment: SnapshotEnrichment? = nil, into out: inout OutputBuffer) {
+    /// `copyFiles`: where a renderer remembers how it wrote a copy's two
+    /// descriptors (`3<a.bin on vda1 read_ahead_kb=128>`) for the next call
+    /// on the same files.
+    static func render(_ record: SyscallRecord, enrichment: SnapshotEnrichment? = nil, copyFiles: CopyFileMemos? = nil,
+                       into out: inout OutputBuffer) {
         let description = SyscallDescription.of(record.kind)
         var first = true
         for argument in description.arguments where argument.inText {
             if !first { separator(&out) }
             first = false
+            if case .fd(let slot) = argument.role, let copyFiles, let which = copyFile(named: slot, in: description) {
+                copyFiles.append(record.intArg(argument.register), which, slot: slot, record, enrichment: enrichment, into: &out)
+                continue
+            }
             self.argument(argument, of: description, record, enrichment: enrichment, into: &out)
         }
     }
@@ -36,10 +44,10 @@ enum CallArguments {
         case .dirfd:
             dirfd(record.intArg(register), into: &out)
         case .fd(let slot):
-            fd(record.intArg(register), name: slot, record, into: &out) { out in
-                guard let enrichment, let which = copyFile(named: slot, in: description) else { return }
-                let ref = record.file(which)
-                enrichment.appendBlockDeviceText(major: ref.major, minor: ref.minor, into: &out)
+            if let which = copyFile(named: slot, in: description) {
+                copyFile(record.intArg(register), which, slot: slot, record, enrichment: enrichment, into: &out)
+            } else {
+                fd(record.intArg(register), name: slot, record, into: &out)
             }
         case .offset(let which):
             offset(record, pointer: register, value: record.offsetAtEntry(which), into: &out)
@@ -100,6 +108,17 @@ enum CallArguments {
         out.append(UInt8(ascii: ">"))
     }
 
+    /// A copy's descriptor with its file and, from a snapshot, the file's
+    /// block device and read-ahead in force.
+    static func copyFile(_ fd: Int32, _ which: SyscallDescription.CopyFile, slot: Int, _ record: SyscallRecord,
+                         enrichment: SnapshotEnrichment?, into out: inout OutputBuffer) {
+        self.fd(fd, name: slot, record, into: &out) { out in
+            guard let enrichment else { return }
+            let ref = record.file(which)
+            enrichment.appendBlockDeviceText(major: ref.major, minor: ref.minor, into: &out)
+        }
+    }
+
     /// The copy file (in or out) whose name is in string slot `slot`.
     static func copyFile(named slot: Int, in description: SyscallDescription) -> SyscallDescription.CopyFile? {
         for argument in description.arguments {
@@ -116,6 +135,35 @@ enum CallArguments {
             out.append(UInt8(ascii: "["))
             out.appendDecimal(value)
             out.append(UInt8(ascii: "]"))
+        }
+    }
+}
+
+/// How a text renderer last wrote each side of a copy (`RenderMemo`): a
+/// storm's calls name the same two files, and their names, devices and
+/// read-ahead were half of its text.
+final class CopyFileMemos {
+    private var input = RenderMemo()
+    private var output = RenderMemo()
+    /// Changes with the renderer's enrichment table (not with what it holds:
+    /// that is `SnapshotEnrichment.generation`).
+    var generation: UInt64 = 0
+
+    func append(_ fd: Int32, _ which: SyscallDescription.CopyFile, slot: Int, _ record: SyscallRecord,
+                enrichment: SnapshotEnrichment?, into out: inout OutputBuffer) {
+        let name = record.string(slot)
+        let key = MemoKey(a: UInt64(UInt32(bitPattern: fd)), b: UInt64(record.file(which).device),
+                          c: name == nil ? 1 : 0, d: 0, generation: generation &+ (enrichment?.generation ?? 0))
+        let bytes = name ?? UnsafeRawBufferPointer(start: nil, count: 0)
+        switch which {
+        case .input: if input.append(key, bytes, into: &out) { return }
+        case .output: if output.append(key, bytes, into: &out) { return }
+        }
+        let start = out.count
+        CallArguments.copyFile(fd, which, slot: slot, record, enrichment: enrichment, into: &out)
+        switch which {
+        case .input: input.remember(key, bytes, rendered: out, since: start)
+        case .output: output.remember(key, bytes, rendered: out, since: start)
         }
     }
 }

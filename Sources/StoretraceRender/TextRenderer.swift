@@ -20,7 +20,10 @@ public final class TextRenderer {
     /// Names and mounts of the block devices events name (kmsg lines, dev_t fields).
     public var devices = DeviceAnnotations.empty
     /// The block devices and read-ahead in force, shown after the files of copies.
-    public var enrichment: SnapshotEnrichment?
+    public var enrichment: SnapshotEnrichment? {
+        // The old table's count folded in: the memo's key only grows (JSONRenderer.enrichment).
+        didSet { copyFiles.generation &+= 1 &+ (oldValue?.generation ?? 0) }
+    }
     /// `--kubelet-root`: kubelet paths are read under it only; nil finds the
     /// root from the path's shape.
     public var kubeletRoot: [UInt8]?
@@ -29,6 +32,7 @@ public final class TextRenderer {
     /// (`RenderMemo`): the minute of the time column, the task's columns.
     private var timeStamps = TimeStampMemo()
     private var taskColumns = RenderMemo()
+    private let copyFiles = CopyFileMemos()
 
     public init(color: Bool, utcOffsetSeconds: Int, clock: ClockOffset) {
         self.color = color
@@ -98,7 +102,7 @@ public final class TextRenderer {
         out.append(record.kind.callName)
         paint(.reset, into: &out)
         out.append(UInt8(ascii: "("))
-        CallArguments.render(record, enrichment: enrichment, into: &out)
+        CallArguments.render(record, enrichment: enrichment, copyFiles: copyFiles, into: &out)
         out.append(") = ")
         appendOutcome(errno: record.errno, returnValue: record.returnValue, into: &out)
         if record.errno == nil, record.kind.movesData, record.returnValue > 0 {

@@ -105,7 +105,7 @@ import Testing
         func check(_ builder: RecordBuilder, _ expectations: (String, String) -> Void = { _, _ in }) throws {
             let freshJSON = JSONRenderer(clock: clock, enrichment: json.enrichment == nil ? nil : SnapshotEnrichment(devices: devices))
             let freshText = TextRenderer(color: text.color, utcOffsetSeconds: 0, clock: clock)
-            freshText.enrichment = SnapshotEnrichment(devices: devices)
+            freshText.enrichment = text.enrichment == nil ? nil : SnapshotEnrichment(devices: devices)
             try builder.bytes.withRecord { record in
                 let lines = (string { json.render(record, into: &$0) }, string { text.render(record, into: &$0) })
                 #expect(lines.0 == string { freshJSON.render(record, into: &$0) })
@@ -134,9 +134,15 @@ import Testing
         text.color = false
         try check(copy(inputInode: 99))
         json.enrichment = nil
-        try check(copy(inputInode: 99)) { json, _ in
+        text.enrichment = nil
+        try check(copy(inputInode: 99)) { json, text in
             #expect(!json.contains("mntns_owner"))
             #expect(!json.contains("read_ahead_kb"))
+            #expect(text.contains("(3<src.bin>, NULL, 4<dst.bin>, NULL, 4096, 0)"))
         }
+        try check(copy(pid: 7))
+        var splice = copy()
+        splice.kind = 11 // splice: other argument roles, the same memos
+        try check(splice)
     }
 }
