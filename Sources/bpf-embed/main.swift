@@ -68,6 +68,11 @@ for source in sources {
     text += "        \"\(name)\": \"\(data.base64EncodedString())\",\n"
 }
 text += "    ]\n}\n"
+// The same text is left alone: this tool is relinked whenever the host
+// tools are built anew (a command plugin's build does it), which reruns
+// this command; a rewritten file would recompile StoretraceBPF and every
+// module above it.
+if FileManager.default.contents(atPath: output) == Data(text.utf8) { exit(0) }
 do {
     try text.write(toFile: output, atomically: true, encoding: .utf8)
 } catch {
