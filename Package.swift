@@ -38,9 +38,10 @@ let package = Package(
     ],
     targets: [
         .target(name: "CStoretraceABI"),
+        // Linked statically (its module.modulemap names the archives), so no
+        // pkgConfig: pkg-config's `-lbpf` would link the shared library too.
         .systemLibrary(
             name: "CLibbpf",
-            pkgConfig: "libbpf",
             providers: [.apt(["libbpf-dev", "libelf-dev", "zlib1g-dev"])]
         ),
         .target(name: "CStoretraceSys"),
@@ -102,7 +103,12 @@ let package = Package(
                 "StoretraceSession", "StoretraceExport", "StoretraceKernel", "StoretraceDecode", "StoretraceRender",
                 "StoretraceCapture", "StoretraceRecords", "StoretraceAnalyze",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            // --static-swift-stdlib links with -export-dynamic (for dlsym
+            // lookups by Foundation, which storetrace does not link): every
+            // symbol of our objects would be exported, and so kept by
+            // --gc-sections whether used or not.
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--no-export-dynamic"])]
         ),
         .target(name: "CAllocCounter", path: "Tests/CAllocCounter"),
         .target(name: "CUAPI", path: "Tests/CUAPI"),

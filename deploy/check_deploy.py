@@ -291,7 +291,8 @@ def check_containerfile(docs, binary):
         problems.append(f"the Containerfile installs {', '.join(unused)}, which the binary does not load")
     if problems:
         raise CheckFailed("; ".join(problems))
-    return f"Containerfile installs {', '.join(sorted(installed))}: with the base image, every library of the binary ({len(packages)})"
+    installs = f"installs {', '.join(sorted(installed))}" if installed else "installs nothing"
+    return f"Containerfile {installs}: with the base image, every library of the binary ({len(packages)})"
 
 
 # 5. The checks can fail.

@@ -2,8 +2,13 @@ import Foundation
 import PackagePlugin
 
 /// Compiles bpf/*.bpf.c with the toolchain's clang (which has the BPF
-/// target) and embeds the object into the target as Swift source, so the
+/// target) and embeds the objects into the target as Swift source, so the
 /// built `storetrace` is one self-contained file.
+///
+/// One command does both (bpf-embed runs clang): a build command's output
+/// that is not source becomes a resource of the target, and a target with
+/// resources gets SwiftPM's `Bundle.module` accessor, which imports
+/// Foundation, and with it ICU's 30 MB of data, into the binary.
 @main
 struct CompileBPF: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
@@ -17,6 +22,7 @@ struct CompileBPF: BuildToolPlugin {
         let sources = try FileManager.default.contentsOfDirectory(atPath: bpfDirectory.path)
             .filter { $0.hasSuffix(".bpf.c") }
             .sorted()
+            .map { bpfDirectory.appending(path: $0) }
         let headers = try FileManager.default.contentsOfDirectory(atPath: bpfDirectory.path)
             .filter { $0.hasSuffix(".h") }
             .map { bpfDirectory.appending(path: $0) }
@@ -34,35 +40,22 @@ struct CompileBPF: BuildToolPlugin {
         let multiarch = "unknown-linux-gnu"
         let targetArch = "unknown"
         #endif
-
-        var commands: [Command] = []
-        var objects: [URL] = []
-        for source in sources {
-            let object = work.appending(path: source.replacingOccurrences(of: ".c", with: ".o"))
-            objects.append(object)
-            commands.append(.buildCommand(
-                displayName: "Compiling BPF program \(source)",
-                executable: clang,
-                arguments: [
-                    "-g", "-O2", "-target", "bpf", "-mcpu=v2", "-D__TARGET_ARCH_\(targetArch)",
-                    "-I", "/usr/include/\(multiarch)",
-                    "-I", abiInclude.path, "-I", bpfDirectory.path,
-                    "-Wall", "-Werror",
-                    "-c", bpfDirectory.appending(path: source).path,
-                    "-o", object.path,
-                ],
-                inputFiles: [bpfDirectory.appending(path: source)] + headers,
-                outputFiles: [object]
-            ))
-        }
+        let clangFlags = [
+            "-g", "-O2", "-target", "bpf", "-mcpu=v2", "-D__TARGET_ARCH_\(targetArch)",
+            "-I", "/usr/include/\(multiarch)",
+            "-I", abiInclude.path, "-I", bpfDirectory.path,
+            "-Wall", "-Werror",
+        ]
         let swiftFile = work.appending(path: "EmbeddedBPFObjects.swift")
-        commands.append(.buildCommand(
-            displayName: "Embedding BPF objects",
+        var arguments = ["--output", swiftFile.path, "--clang", clang.path, "--object-directory", work.path]
+        arguments += clangFlags.flatMap { ["--clang-flag", $0] }
+        arguments += sources.map(\.path)
+        return [.buildCommand(
+            displayName: "Compiling and embedding BPF programs \(sources.map(\.lastPathComponent).joined(separator: ", "))",
             executable: embed,
-            arguments: [swiftFile.path] + objects.map(\.path),
-            inputFiles: objects,
+            arguments: arguments,
+            inputFiles: sources + headers,
             outputFiles: [swiftFile]
-        ))
-        return commands
+        )]
     }
 }

@@ -77,7 +77,14 @@ public final class ClaimTracer: RecordSource {
         }
         let target = inBTF ?? Self.candidates.first { Self.kallsymsHasFunction($0.name) }
         if loaded == nil, let target {
-            do { loaded = try Self.load(.kprobe, target, box: box) } catch { reasons.append("kprobe " + Self.reason(error)) }
+            // Asked before loading: a kernel without kprobes would refuse the
+            // attach only after the load (a parse of vmlinux BTF and the
+            // verifier, tens of milliseconds before the first event is shown).
+            if !Self.kernelHasKprobes {
+                reasons.append("kprobe " + Self.reason(.missingFeature(Self.noKprobes)))
+            } else {
+                do { loaded = try Self.load(.kprobe, target, box: box) } catch { reasons.append("kprobe " + Self.reason(error)) }
+            }
         }
         guard let loaded, let target else { throw ClaimRefusal(function: target?.name, reasons: reasons) }
         object = loaded.object
@@ -154,7 +161,7 @@ public final class ClaimTracer: RecordSource {
                 let failure = Errno(rawValue: errno)
                 _ = LibbpfLog.drain()
                 if way == .kprobe && !Self.kernelHasKprobes {
-                    throw fail(.missingFeature("kprobes (no kprobe PMU, no kprobe_events)"))
+                    throw fail(.missingFeature(Self.noKprobes))
                 }
                 throw fail(.attach(program: name, errno: failure))
             }
@@ -184,6 +191,8 @@ public final class ClaimTracer: RecordSource {
             return fields.count >= 3 && fields[2] == name && (fields[1] == "T" || fields[1] == "t")
         }
     }
+
+    static let noKprobes = "kprobes (no kprobe PMU, no kprobe_events)"
 
     /// The kprobe PMU (perf_event_open) or the legacy kprobe_events file.
     static var kernelHasKprobes: Bool {

@@ -36,7 +36,7 @@ enum LibbpfLog {
     static func verifierFailure(in lines: [String], keep: Int = 6) -> (program: String?, log: [String]) {
         var program: String?
         for line in lines {
-            if let range = line.range(of: "prog '"), line.contains("failed") {
+            if let range = line.firstRange(of: "prog '"), line.contains("failed") {
                 let rest = line[range.upperBound...]
                 if let end = rest.firstIndex(of: "'") { program = String(rest[..<end]) }
             }
@@ -55,12 +55,18 @@ enum LibbpfLog {
 private func libbpfPrint(_ level: libbpf_print_level, _ format: UnsafePointer<CChar>?,
                          _ arguments: CVaListPointer?) -> Int32 {
     guard let format, let arguments else { return 0 }
-    var text = [CChar](repeating: 0, count: 8192)
-    let written = vsnprintf(&text, text.count, format, arguments)
-    let line = String(cString: text).trimming("\n")
-    if LibbpfLog.echo { fputs(line + "\n", stderr) }
-    LibbpfLog.append(line)
-    return written
+    // libbpf's debug messages (a line per ELF section, map, relocation)
+    // are most of what it says, and formatting them was 10 % of the
+    // instructions before the programs were attached; no failure report
+    // uses them (the verifier log and the failures are warnings).
+    if level == LIBBPF_DEBUG && !LibbpfLog.echo { return 0 }
+    return withUnsafeTemporaryAllocation(of: CChar.self, capacity: 8192) { text in
+        let written = vsnprintf(text.baseAddress!, text.count, format, arguments)
+        let line = String(cString: text.baseAddress!).trimming("\n")
+        if LibbpfLog.echo { fputs(line + "\n", stderr) }
+        LibbpfLog.append(line)
+        return written
+    }
 }
 
 extension StringProtocol {

@@ -218,10 +218,12 @@ public final class SyscallTracer: RecordSource {
         usesPerfBuffer = perf
         let taskStorage = !options.forceLegacyTaskState && Self.kernelHasTaskStorage()
         usesTaskStorage = taskStorage
+        StartupTiming.mark("tracer: kernel probes")
 
         guard let bytes = EmbeddedBPF.object(named: "storetrace.bpf.o") else {
             throw .missingFeature("an embedded BPF object (storetrace was built without it)")
         }
+        StartupTiming.mark("tracer: object decoded")
         var openOptions = bpf_object_open_opts()
         openOptions.sz = MemoryLayout<bpf_object_open_opts>.size
         let object: OpaquePointer? = "storetrace".withCString { name in
@@ -232,6 +234,7 @@ public final class SyscallTracer: RecordSource {
             throw .load(program: nil, errno: Errno(rawValue: errno), log: LibbpfLog.verifierFailure(in: LibbpfLog.drain()).log)
         }
         self.object = object
+        StartupTiming.mark("tracer: object opened")
 
         // Settings into .rodata, before load: the verifier then prunes the
         // paths they disable (the perf-buffer branch, the pid filter).
@@ -295,6 +298,7 @@ public final class SyscallTracer: RecordSource {
             throw .load(program: failure.program, errno: Errno(rawValue: -loaded), log: failure.log)
         }
         countersFD = bpf_map__fd(bpf_object__find_map_by_name(object, "st_counters"))
+        StartupTiming.mark("tracer: object loaded (BTF, maps, verifier)")
 
         do {
             for kind in wanted {
@@ -307,6 +311,7 @@ public final class SyscallTracer: RecordSource {
                 }
                 attached.append(kind)
             }
+            StartupTiming.mark("tracer: programs attached")
             try openBuffer(perf: perf, options: options, events: events, perfEvents: perfEvents)
         } catch let error as KernelError {
             close()

@@ -125,6 +125,7 @@ public final class LiveSession {
     public func run() throws(SessionError) -> LiveSummary {
         let config = configuration
         try kernel { () throws(KernelError) in try Privileges.checkTracing() } // before anything touches the node
+        StartupTiming.mark("privileges checked")
         let status = OutputSink(fd: config.statusFD)
         let loop = try kernel { () throws(KernelError) in try EventLoop() }
         var stopReason = StopReason.end
@@ -134,9 +135,10 @@ public final class LiveSession {
         }
         try kernel { () throws(KernelError) in try loop.handleTerminationSignals { stop(.signal($0)) } }
         signal(SIGPIPE, SIG_IGN)
+        StartupTiming.mark("event loop and signals")
 
-        // The consumers. The recorder's clock is the one replay will use;
-        // rendering uses it too, so `record --live` and `replay` print the same bytes.
+        // The capture first: a path that cannot be written stops the session
+        // before anything is attached.
         let decoder = EventDecoder()
         var consumers: [EventConsumer] = []
         var recorder: CaptureRecorder?
@@ -150,11 +152,42 @@ public final class LiveSession {
                 throw .createCapture(error, path: record.path)
             }
         }
+
+        // The syscall tracer next, before the rest of the set-up: from here
+        // on every call is traced, its record waiting in the ring buffer
+        // until the loop runs. The snapshot, the device tables and the other
+        // sources come after; none of them is needed before an event is
+        // decoded.
+        let tracefs = try kernel { () throws(KernelError) in try TracefsMount() }
+        StartupTiming.mark("tracefs mounted")
+        var tracerOptions = config.tracer
+        tracerOptions.kinds = config.filter.tracedKinds
+        if config.filter.pids.count == 1 { tracerOptions.targetPID = config.filter.pids[0] }
+        tracerOptions.excludePID = UInt32(getpid())
+        let syscalls: SyscallTracer?
+        do {
+            syscalls = try LiveSources.openSyscallTracer(tracerOptions, tracefs: tracefs) { say(status, "storetrace: " + $0) }
+        } catch {
+            tracefs.release()
+            throw .kernel(error)
+        }
+        // Until the driver owns the sources (and closeAll below undoes them).
+        var detachOnError = true
+        defer {
+            if detachOnError {
+                syscalls?.close()
+                tracefs.release()
+            }
+        }
+
+        // The consumers. The recorder's clock is the one replay will use;
+        // rendering uses it too, so `record --live` and `replay` print the same bytes.
         // The pods of syscall events' processes: the cgroup2 tree indexed
         // once now, then once more per unknown cgroup id (at most each second).
         let cgroups = CgroupResolver()
         cgroups.refresh()
         decoder.pods.resolve(with: cgroups)
+        StartupTiming.mark("cgroups indexed")
         if let recorder { decoder.pods.onResolved = { recorder.appendCgroupPath($0, timestamp: $1) } }
         let clock = recorder?.clock ?? KernelClock.measureOffset()
         var printer: EventPrinter?
@@ -164,6 +197,7 @@ public final class LiveSession {
                                    json: JSONRenderer(clock: clock), sink: OutputSink(fd: fd), decoder: decoder)
             printer?.kubeletRoot = config.kubeletRoot
         }
+        StartupTiming.mark("clock offset and renderers")
         let kubeletRoot = config.kubeletRoot ?? KubeletPath.defaultRoot
         // The block devices copies are enriched with; the queue setting
         // sampler reports what changes after them.
@@ -187,23 +221,14 @@ public final class LiveSession {
             printer?.enrichment = SnapshotEnrichment(devices: BlockDevicesInForce(blockDevices))
             printer?.enrichment?.kubeletVolumes = KubeletVolumeTable(NodeSnapshot.takeKubeletVolumes(root: kubeletRoot))
         }
+        StartupTiming.mark("node snapshot or block devices and kubelet volumes")
 
-        // The sources.
-        let tracefs = try kernel { () throws(KernelError) in try TracefsMount() }
-        var tracerOptions = config.tracer
-        tracerOptions.kinds = config.filter.tracedKinds
-        if config.filter.pids.count == 1 { tracerOptions.targetPID = config.filter.pids[0] }
-        tracerOptions.excludePID = UInt32(getpid())
-        let opened: LiveSources
-        do {
-            opened = try LiveSources(tracer: tracerOptions, sources: config.sources, filter: config.filter,
-                                     tracefs: tracefs, decoder: decoder, recorder: recorder, blockDevices: blockDevices) {
-                say(status, "storetrace: " + $0)
-            }
-        } catch {
-            tracefs.release()
-            throw .kernel(error)
+        // The other sources.
+        let opened = LiveSources(syscalls: syscalls, tracer: tracerOptions, sources: config.sources, filter: config.filter,
+                                 tracefs: tracefs, decoder: decoder, recorder: recorder, blockDevices: blockDevices) {
+            say(status, "storetrace: " + $0)
         }
+        StartupTiming.mark("sources opened")
         var filter = config.filter
         filter.ueventSubsystems = config.sources.ueventSubsystems.map { $0.map { Array($0.utf8) } }
         // Failures with EBUSY get their holders scanned, recorded and shown.
@@ -227,6 +252,7 @@ public final class LiveSession {
         let health = showsHealth || config.summary || metrics != nil ? MountHealthAnalyzer(pipeline: pipeline, deliver: showsHealth) : nil
         if let health { pipeline.add(health) }
         devices.refresh()
+        StartupTiming.mark("device table")
         // Copies show the read-ahead in force; a uevent points the sampler at a new disk.
         if printer != nil || opened.queueSettings != nil {
             pipeline.add(QueueSettingFollower(printer: printer, sampler: opened.queueSettings))
@@ -260,6 +286,7 @@ public final class LiveSession {
             driver.close()
             tracefs.release()
         }
+        detachOnError = false
         defer { closeAll() }
         // A path that cannot be written at the start (no such directory, a
         // read-only mount) is a mistake to stop on, not to warn about every 5 s.
@@ -288,6 +315,7 @@ public final class LiveSession {
             checkStop()
         }
         try kernel { () throws(KernelError) in try driver.attach(to: loop, afterBatch: afterBatch) }
+        StartupTiming.mark("sources joined to the event loop")
         var reportedLost: UInt64 = 0
         let started = KernelClock.now(CLOCK_MONOTONIC)
         try kernel { () throws(KernelError) in try loop.addTimer(milliseconds: 1000) {

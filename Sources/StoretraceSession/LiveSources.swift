@@ -24,24 +24,40 @@ public struct SourceOptions: Sendable {
 
 /// The sources of `live` and `record`, opened as the filters and options
 /// ask. A source the kernel refuses is reported once through `warn` and the
-/// rest go on; only the syscall tracer's failure to start is fatal.
+/// rest go on; only the syscall tracer's failure to start is fatal, and it
+/// is opened first, on its own (`openSyscallTracer`).
 struct LiveSources {
     private(set) var sources: [RecordSource] = []
     private(set) var tracer: SyscallTracer?
     private(set) var queueSettings: QueueSettingSampler?
 
-    /// `blockDevices`: the devices the session's enrichment starts from (the
-    /// sampler reports what differs from them).
-    init(tracer options: TracerOptions, sources config: SourceOptions, filter: EventFilter, tracefs: TracefsMount,
-         decoder: EventDecoder, recorder: CaptureRecorder?, blockDevices: [NodeSnapshot.BlockDevice],
-         warn: (String) -> Void) throws(KernelError) {
+    /// The syscall tracer, loaded and attached, or nil if no syscall is
+    /// traced. `LiveSession` opens it before the rest of its set-up: its
+    /// records wait in the ring buffer until the loop runs, so start-up
+    /// (exec to the first call traced) is the program load and little else.
+    static func openSyscallTracer(_ options: TracerOptions, tracefs: TracefsMount,
+                                  warn: (String) -> Void) throws(KernelError) -> SyscallTracer? {
+        guard !options.kinds.isEmpty else { return nil }
+        let syscalls = try SyscallTracer(options: options, tracefs: tracefs)
+        for (kind, reason) in syscalls.skipped { warn("not tracing \(kind.callName): \(reason)") }
+        return syscalls
+    }
+
+    /// `syscalls`: from `openSyscallTracer`. `blockDevices`: the devices the
+    /// session's enrichment starts from (the sampler reports what differs
+    /// from them).
+    init(syscalls: SyscallTracer?, tracer options: TracerOptions, sources config: SourceOptions, filter: EventFilter,
+         tracefs: TracefsMount, decoder: EventDecoder, recorder: CaptureRecorder?,
+         blockDevices: [NodeSnapshot.BlockDevice], warn: (String) -> Void) {
         // Kernel-side sources first: a refusal is reported once and the rest goes on.
         if config.ftrace && (filter.wants(.function) || filter.wants(.tracepoint)) {
             openFtrace(config, filter: filter, tracefs: tracefs, decoder: decoder, recorder: recorder, warn: warn)
+            StartupTiming.mark("ftrace instance")
         }
         // mount_health is derived from uevents and the kernel log.
         if config.uevents && (filter.wants(.uevent) || filter.wants(.mountHealth)) {
             do { sources.append(try UeventSource()) } catch { warn("not reading uevents: \(error)") }
+            StartupTiming.mark("uevent socket")
         }
         if config.kmsg && (filter.wants(.kmsg) || filter.wants(.mountHealth)) {
             do {
@@ -50,15 +66,14 @@ struct LiveSources {
             } catch {
                 warn("not reading the kernel log: \(error)")
             }
+            StartupTiming.mark("kernel log")
         }
         if config.queueSettings && (filter.wants(.queueSetting) || options.kinds.contains(where: \.movesData)) {
             let sampler = QueueSettingSampler(baseline: blockDevices)
             queueSettings = sampler
             sources.append(sampler)
         }
-        if !options.kinds.isEmpty {
-            let syscalls = try SyscallTracer(options: options, tracefs: tracefs)
-            for (kind, reason) in syscalls.skipped { warn("not tracing \(kind.callName): \(reason)") }
+        if let syscalls {
             tracer = syscalls
             sources.insert(syscalls, at: 0)
         }
@@ -67,6 +82,7 @@ struct LiveSources {
         // syscall tracer, whose failure is the one that stops a session.
         if config.claims && (filter.wants(.claim) || (config.holders && options.kinds.contains(.mount))) {
             do { sources.append(try ClaimTracer()) } catch { warn(error.notice) }
+            StartupTiming.mark("claim tracer")
         }
     }
 

@@ -5,6 +5,7 @@ import StoretraceRender
 
 struct Doctor: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "doctor",
         abstract: "Check what this node supports and what storetrace would use.",
         discussion: """
             One line per check: ok, missing (the kernel lacks it) or refused (the kernel has it \

@@ -6,6 +6,7 @@ import StoretraceRender
 
 struct Holders: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "holders",
         abstract: "Explain \"device or resource busy\": who holds a mount or a block device, in every mount namespace.",
         discussion: """
             TARGET is a path (a mount point or a file on a mount), a block device node (/dev/X) \

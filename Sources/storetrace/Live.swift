@@ -6,6 +6,7 @@ import StoretraceSession
 
 struct Live: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "live",
         abstract: "Show storage events as they happen (the default command).",
         discussion: """
             Syscalls of the mount family and file copies, driver binding through the function \

@@ -7,6 +7,7 @@ import StoretraceSession
 
 struct Record: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "record",
         abstract: "Record every enabled source into a capture file, to replay later anywhere.",
         discussion: """
             The capture (docs/capture-format.md) holds the events as the kernel delivered \

@@ -6,6 +6,7 @@ import StoretraceSession
 
 struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "replay",
         abstract: "Show the events of a capture, as `live` showed them.",
         discussion: """
             The same renderer and filters as `live`: the same events print the same bytes. \

@@ -1,7 +1,12 @@
 import ArgumentParser
 import Glibc
+import StoretraceKernel
 import StoretraceRender
 
+/// Every command names itself (`commandName`): ArgumentParser would
+/// otherwise derive each name from its type with String(describing:), on
+/// every run, for every command: a third of the instructions before `live`
+/// starts its work (BENCHMARKS.md, "Start-up").
 @main
 struct Storetrace: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -39,8 +44,10 @@ struct Storetrace: ParsableCommand {
     /// ArgumentParser's main, except that error messages (which echo the
     /// user's arguments) go through the terminal escaper line by line.
     static func main() {
+        StartupTiming.begin()
         do {
             var command = try parseAsRoot()
+            StartupTiming.mark("arguments parsed")
             try command.run()
         } catch {
             let code = exitCode(for: error)

@@ -7,6 +7,7 @@ import StoretraceSession
 
 struct Summary: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "summary",
         abstract: "Summarize a capture: copies per device and read-ahead, calls and errors, the slowest calls, setting changes.",
         discussion: """
             Per block device (the device of the copy's input file), the copies (copy_file_range, \
