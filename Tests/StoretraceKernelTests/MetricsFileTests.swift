@@ -26,13 +26,10 @@ struct PrometheusParse {
         }))
         """
 
-    /// The interpreter with prometheus_client: scripts/test's (STORETRACE_PYTHON), else python3.
-    static var python: String { ProcessInfo.processInfo.environment["STORETRACE_PYTHON"] ?? "python3" }
-
     init(file: String) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [Self.python, "-c", Self.script, file]
+        process.arguments = [CLI.python, "-c", Self.script, file]
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
