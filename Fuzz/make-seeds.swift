@@ -193,18 +193,21 @@ struct MakeSeeds {
 
         // Format 2.0: the clean capture with its chunk compressed; the resync
         // file's chunks compressed (damage, a stale copy, a bad payload CRC);
-        // chunks whose prefix lies about the decoded size (too large, too
-        // small: a bomb for the declared buffer, not a multiple of 8); a bare
-        // stream of compressed chunks.
+        // chunks whose prefix lies about the decoded size (more and less than
+        // the frame declares, not a multiple of 8); a bare stream of
+        // compressed chunks.
+        // (Events with 256 bytes of arguments, so that each chunk compresses.)
         write(dir, "zstd-one-chunk-closed.stcap", fileHeader2 + zchunk(0, c0, flags: trailerFlags))
-        let za = zchunk(0, [clock(5_000_000), schema(syscallSchema, 5_000_001), syscallEvent(1, 0, 5_000_010)], flags: meta)
-        let zb = zchunk(1, [syscallEvent(1, 1, 5_000_020), syscallEvent(2, 59, 5_000_030, args: 0)])
-        var zc3 = zchunk(3, [syscallEvent(4, 4, 5_000_050)])
+        let za = zchunk(0, [clock(5_000_000), schema(syscallSchema, 5_000_001), syscallEvent(1, 0, 5_000_010, args: 256)],
+                        flags: meta)
+        let zb = zchunk(1, [syscallEvent(1, 1, 5_000_020, args: 256), syscallEvent(2, 59, 5_000_030, args: 256)])
+        var zc3 = zchunk(3, [syscallEvent(4, 4, 5_000_050, args: 256)])
         zc3[zc3.count - 1] ^= 0x5A
-        let zc4 = zchunk(4, [schema(syscallSchema, 5_000_060), trailer(records: 4, chunks: 5)], flags: trailerFlags)
+        let zc4 = zchunk(4, [schema(syscallSchema, 5_000_060), syscallEvent(5, 5, 5_000_059, args: 256),
+                             trailer(records: 5, chunks: 5)], flags: trailerFlags)
         write(dir, "zstd-resync.stcap", fileHeader2 + za + [UInt8](repeating: 0xEE, count: 24) + zb
-              + [UInt8](repeating: 0, count: 16) + za + zchunk(2, [syscallEvent(3, 3, 5_000_040)]) + zc3 + zc4)
-        let events = [syscallEvent(7, 1, 5_000_100), syscallEvent(7, 2, 5_000_200), syscallEvent(7, 3, 5_000_300)]
+              + [UInt8](repeating: 0, count: 16) + za + zchunk(2, [syscallEvent(3, 3, 5_000_040, args: 256)]) + zc3 + zc4)
+        let events = (1...3).map { syscallEvent(7, Int64($0), 5_000_000 + 100 * UInt64($0), args: 256) }
         write(dir, "zstd-undecodable.stcap", fileHeader2 + za
               + zchunk(1, events, decodedLength: 4096) + zchunk(2, events, decodedLength: 16)
               + zchunk(3, events, decodedLength: 20) + zchunk(4, events))
