@@ -13,6 +13,7 @@ import PackageDescription
 //                    RecordSource protocol, capture record types and their codecs
 //   StoretraceKernel kernel I/O: libbpf loader, ring/perf buffers, epoll, probes
 //   CStoretraceCRC   C: CRC-32C with the CPU's instruction (SSE4.2, ARMv8 CRC)
+//   CZstd            system library: Debian's libzstd-dev (capture chunks' codec)
 //   StoretraceCapture the capture file format: chunked, checksummed, self-describing
 //   StoretraceAnalyze analyzers over decoded events: mount operations assembled from calls, summaries
 //   StoretraceRender terminal text and JSON lines
@@ -76,7 +77,13 @@ let package = Package(
             swiftSettings: perEventPath
         ),
         .target(name: "CStoretraceCRC"),
-        .target(name: "StoretraceCapture", dependencies: ["CStoretraceCRC", "StoretraceBytes"], swiftSettings: perEventPath),
+        .systemLibrary(
+            name: "CZstd",
+            pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"])]
+        ),
+        .target(name: "StoretraceCapture", dependencies: ["CStoretraceCRC", "CZstd", "StoretraceBytes"],
+                swiftSettings: perEventPath),
         .target(
             name: "StoretraceAnalyze",
             dependencies: ["StoretraceDecode"],

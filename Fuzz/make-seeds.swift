@@ -38,11 +38,38 @@ private func chunk(_ sequence: UInt64, _ records: [[UInt8]], flags: UInt16 = 0,
     return out + payload
 }
 
+/// A 2.0 chunk: `records` compressed by the writer's encoder; a
+/// `decodedLength` override makes a sound frame with a false prefix.
+private func zchunk(_ sequence: UInt64, _ records: [[UInt8]], flags: UInt16 = 0, decodedLength: UInt32? = nil) -> [UInt8] {
+    let raw = chunk(sequence, records, flags: flags)
+    let header = CaptureChunkHeader.parse(raw.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[0..<48]) })
+    guard case .ok(var h) = header, let encoder = try? ChunkEncoder(level: 3, chunkCapacity: 64 << 10) else {
+        fatalError("zchunk")
+    }
+    let area = Array(raw[48...])
+    var payload = area.withUnsafeBytes { b in
+        (try? encoder.encode(b) { (base, length) throws(CaptureError) in
+            Array(UnsafeRawBufferPointer(start: base + 48, count: length))
+        }) ?? nil
+    } ?? []
+    precondition(!payload.isEmpty, "zchunk: the records do not compress")
+    if let decodedLength { payload.withUnsafeMutableBytes { st32($0.baseAddress!, 0, decodedLength) } }
+    h.encoding = CaptureChunkEncoding.zstd.rawValue
+    h.payloadLength = UInt32(payload.count)
+    h.payloadCRC = CRC32C.checksum(payload)
+    var out = [UInt8](repeating: 0, count: CaptureFormat.chunkHeaderSize)
+    out.withUnsafeMutableBytes { h.encode(into: $0.baseAddress!) }
+    return out + payload
+}
+
 private let meta = CaptureFormat.chunkFlagMetadata
 private let trailerFlags = CaptureFormat.chunkFlagMetadata | CaptureFormat.chunkFlagTrailer
 
 private let fileHeader = CaptureFileHeader(creationRealtimeNs: 1_700_000_000_000_000_000,
                                            creationMonotonicNs: 5_000_000, writerChunkSize: 4096).encoded()
+private let fileHeader2 = CaptureFileHeader(majorVersion: CaptureFormat.encodedMajorVersion,
+                                            creationRealtimeNs: 1_700_000_000_000_000_000,
+                                            creationMonotonicNs: 5_000_000, writerChunkSize: 4096).encoded()
 
 private func clock(_ mono: UInt64) -> [UInt8] {
     record(CaptureFormat.clockRecordType, mono,
@@ -163,5 +190,27 @@ struct MakeSeeds {
 
         // A bare chunk stream with no file header (CaptureFuzz.parseChunks path).
         write(dir, "chunk-stream.bin", a + b + c4)
+
+        // Format 2.0: the clean capture with its chunk compressed; the resync
+        // file's chunks compressed (damage, a stale copy, a bad payload CRC);
+        // chunks whose prefix lies about the decoded size (more and less than
+        // the frame declares, not a multiple of 8); a bare stream of
+        // compressed chunks.
+        // (Events with 256 bytes of arguments, so that each chunk compresses.)
+        write(dir, "zstd-one-chunk-closed.stcap", fileHeader2 + zchunk(0, c0, flags: trailerFlags))
+        let za = zchunk(0, [clock(5_000_000), schema(syscallSchema, 5_000_001), syscallEvent(1, 0, 5_000_010, args: 256)],
+                        flags: meta)
+        let zb = zchunk(1, [syscallEvent(1, 1, 5_000_020, args: 256), syscallEvent(2, 59, 5_000_030, args: 256)])
+        var zc3 = zchunk(3, [syscallEvent(4, 4, 5_000_050, args: 256)])
+        zc3[zc3.count - 1] ^= 0x5A
+        let zc4 = zchunk(4, [schema(syscallSchema, 5_000_060), syscallEvent(5, 5, 5_000_059, args: 256),
+                             trailer(records: 5, chunks: 5)], flags: trailerFlags)
+        write(dir, "zstd-resync.stcap", fileHeader2 + za + [UInt8](repeating: 0xEE, count: 24) + zb
+              + [UInt8](repeating: 0, count: 16) + za + zchunk(2, [syscallEvent(3, 3, 5_000_040, args: 256)]) + zc3 + zc4)
+        let events = (1...3).map { syscallEvent(7, Int64($0), 5_000_000 + 100 * UInt64($0), args: 256) }
+        write(dir, "zstd-undecodable.stcap", fileHeader2 + za
+              + zchunk(1, events, decodedLength: 4096) + zchunk(2, events, decodedLength: 16)
+              + zchunk(3, events, decodedLength: 20) + zchunk(4, events))
+        write(dir, "zstd-chunk-stream.bin", za + zb + zc4)
     }
 }

@@ -5,8 +5,8 @@
 // provides main(), so this file is compiled with -parse-as-library.
 //
 // Each input is parsed twice with CaptureFuzz.parse (the real reader: file header,
-// chunk resync, records, metadata decoders, schema text; plus the bare chunk-stream
-// parser):
+// chunk resync, chunk decoding (zstd), records, metadata decoders, schema text;
+// plus the bare chunk-stream parser):
 //   1. as is, which mostly exercises header/checksum rejection and resync;
 //   2. with every checksum repaired (see `resealed`), so that mutations inside chunk
 //      payloads reach the record walker and the metadata decoders instead of
@@ -41,10 +41,16 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 }
 
 /// Every chunk takes at least 48 bytes and every record 16, and neither reader
-/// visits the same bytes twice as records: counts are bounded by the input size.
+/// visits the same bytes twice as records: counts are bounded by the input size,
+/// and records by the bytes walked, which a compressed chunk can make at most
+/// 1024 times what it stores (CaptureFormat.maxDecodedExpansion).
 private func check(_ s: CaptureFuzz.Summary, size: Int) {
     precondition(s.chunks <= UInt64(size / 48) && s.rawChunks <= size / 48, "more chunks than fit in the input")
-    precondition(s.records <= UInt64(size / 16) && s.rawRecords <= size / 16, "more records than fit in the input")
+    let expansion = CaptureFormat.maxDecodedExpansion
+    precondition(s.recordBytes <= UInt64(expansion * size) && s.rawRecordBytes <= expansion * size,
+                 "more bytes of records than the input can decode to")
+    precondition(s.records <= s.recordBytes / 16 && s.rawRecords <= s.rawRecordBytes / 16,
+                 "more records than fit in the bytes walked")
 }
 
 /// Rewrites the file-header checksum (if the header is otherwise plausible) and, at
@@ -67,7 +73,7 @@ private func resealed(_ b: UnsafeMutableRawBufferPointer) -> Bool {
     // File header: chunks start at headerLength; a bare chunk stream starts at 0.
     var pos = 0
     if n >= 16, CaptureFormat.fileMagic.indices.allSatisfy({ b[$0] == CaptureFormat.fileMagic[$0] }),
-       ld16(8) == CaptureFormat.majorVersion {
+       CaptureFormat.readableMajorVersions.contains(ld16(8)) {
         let hlen = Int(ld32(12))
         if hlen >= CaptureFormat.fileHeaderSize, hlen <= CaptureFormat.maxFileHeaderSize, hlen % 8 == 0, hlen <= n {
             store(crc(0, hlen - 4), at: hlen - 4)

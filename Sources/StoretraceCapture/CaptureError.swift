@@ -93,7 +93,7 @@ public enum CaptureError: Error, Equatable, Sendable, CustomStringConvertible {
             }.joined(separator: " ")
             return "offset \(offset): not a storetrace capture (bad magic: \(hex))"
         case .unsupportedVersion(let offset, let major, let minor, let supported):
-            return "offset \(offset): unsupported capture format version \(major).\(minor) (this reader supports major version \(supported); a newer storetrace is needed)"
+            return "offset \(offset): unsupported capture format version \(major).\(minor) (this reader reads major versions 1 to \(supported); a newer storetrace is needed)"
         case .badHeader(let offset, let reason):
             return "offset \(offset): bad file header: \(reason)"
         case .headerChecksumMismatch(let offset, let stored, let computed):

@@ -9,9 +9,13 @@ public enum CaptureFuzz {
         public var records: UInt64 = 0
         public var corruptions: Int = 0
         public var tail: CaptureTail = .notReached
+        /// Bytes of records the reader walked: what compressed chunks decoded
+        /// to, plus raw chunks' payloads.
+        public var recordBytes: UInt64 = 0
         /// Chunks found by `parseChunks` (raw chunk stream, no file header).
         public var rawChunks: Int = 0
         public var rawRecords: Int = 0
+        public var rawRecordBytes: Int = 0
     }
 
     /// Parses `bytes` as a whole capture file (header, chunks, records, metadata)
@@ -30,13 +34,15 @@ public enum CaptureFuzz {
             s.records = reader.stats.recordsDelivered
             s.corruptions = reader.corruptions.count
             s.tail = reader.tail
+            s.recordBytes = reader.stats.recordBytes
             for schema in reader.schemas.values { _ = try? schema.fields() }
         } catch let e as CaptureError {
             s.headerError = e
         } catch {}
-        let (c, r) = parseChunks(bytes: bytes)
-        s.rawChunks = c
-        s.rawRecords = r
+        let walked = parseChunks(bytes: bytes)
+        s.rawChunks = walked.chunks
+        s.rawRecords = walked.records
+        s.rawRecordBytes = walked.recordBytes
         return s
     }
 
@@ -45,13 +51,17 @@ public enum CaptureFuzz {
     }
 
     /// Walks a bare chunk stream with the pure parsers (`CaptureChunk.parse`,
-    /// `CaptureChunk.walkRecords`, metadata decoders), resyncing 8 bytes at a time
-    /// after invalid data. Returns (valid chunks, records).
-    public static func parseChunks(bytes: UnsafeRawBufferPointer) -> (chunks: Int, records: Int) {
-        var off = 0, chunks = 0, records = 0, checked = 0
+    /// the chunk decoder, `CaptureChunk.walkRecords`, metadata decoders),
+    /// resyncing 8 bytes at a time after invalid data. Chunks are read as a
+    /// 2.x file's: an `encoding` other than raw is decoded (bounded by its
+    /// checked declared size, as the reader's). Returns the valid chunks, their
+    /// records, and the bytes of records walked (decoded).
+    public static func parseChunks(bytes: UnsafeRawBufferPointer) -> (chunks: Int, records: Int, recordBytes: Int) {
+        var off = 0, chunks = 0, records = 0, checked = 0, recordBytes = 0
+        let decoder = ChunkDecoder()
         while off < bytes.count {
             // Too short for a chunk header: the end (what `CaptureChunk.parse` says).
-            guard bytes.count - off >= CaptureFormat.chunkHeaderSize else { return (chunks, records) }
+            guard bytes.count - off >= CaptureFormat.chunkHeaderSize else { return (chunks, records, recordBytes) }
             // No chunk magic here: the next 8 bytes, without parsing a header
             // (a header parse at every 8 bytes was most of a fuzz input's cost).
             guard UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: off, as: UInt32.self)) == CaptureFormat.chunkMagic else {
@@ -69,12 +79,20 @@ public enum CaptureFuzz {
             }
             switch CaptureChunk.parse(rest) {
             case .needMore:
-                return (chunks, records)
+                return (chunks, records, recordBytes)
             case .invalid:
                 off += 8
             case .ok(let h, let range):
                 chunks += 1
-                let payload = UnsafeRawBufferPointer(rebasing: rest[range])
+                var payload = UnsafeRawBufferPointer(rebasing: rest[range])
+                if h.isEncoded(inMajorVersion: CaptureFormat.encodedMajorVersion) {
+                    guard let decoded = try? decoder.decode(encoding: h.encoding, payload: payload) else {
+                        off += Int(h.totalLength)
+                        continue
+                    }
+                    payload = decoded
+                }
+                recordBytes += payload.count
                 let r = CaptureChunk.walkRecords(payload) { _, type, _, _, p in
                     switch type {
                     case CaptureFormat.schemaRecordType: _ = try? CaptureSchema.decode(p)?.fields()
@@ -88,6 +106,6 @@ public enum CaptureFuzz {
                 off += Int(h.totalLength)
             }
         }
-        return (chunks, records)
+        return (chunks, records, recordBytes)
     }
 }

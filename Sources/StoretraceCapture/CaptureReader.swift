@@ -11,8 +11,11 @@ public struct CaptureRecord {
     public let timestamp: UInt64
     /// Payload bytes exactly as appended; 8-byte aligned. Valid only during the callback.
     public let payload: UnsafeRawBufferPointer
-    /// File offset of the record's 16-byte header.
-    public let fileOffset: UInt64
+    /// File offset of the chunk that holds the record.
+    public let chunkOffset: UInt64
+    /// Offset of the record's 16-byte header among the chunk's records
+    /// (decoded, if the chunk is compressed; after the 48-byte chunk header if not).
+    public let offsetInChunk: Int
 }
 
 /// How the readable part of a capture ends.
@@ -81,6 +84,16 @@ public struct CaptureReadStats: Sendable, Equatable {
     /// Schemas taken from later in the file because a record's schema was missing
     /// (its chunk was damaged).
     public var schemasFoundAhead: UInt64 = 0
+    /// Valid chunks whose records were stored encoded (compressed), and decoded.
+    public var encodedChunks: UInt64 = 0
+    /// Valid chunks whose checksums were good but whose payload did not
+    /// decode (reported as damage at the chunk; its records skipped).
+    public var undecodableChunks: UInt64 = 0
+    /// Payload bytes of the valid chunks read, as stored in the file.
+    public var storedPayloadBytes: UInt64 = 0
+    /// The records of the same chunks, in bytes, as decoded: what
+    /// compression saved is the difference with `storedPayloadBytes`.
+    public var recordBytes: UInt64 = 0
 }
 
 public struct CaptureReaderOptions: Sendable {
@@ -156,6 +169,8 @@ public final class CaptureReader {
 
     private var buf: UnsafeMutableRawPointer
     private var bufCap: Int
+    /// Where compressed chunks are decoded (its buffer grows only for one).
+    private let decoder = ChunkDecoder()
     private let headerBuf: UnsafeMutableRawPointer
     private static let windowSize = 64 << 10
     private var window: UnsafeMutableRawPointer?
@@ -407,11 +422,28 @@ public final class CaptureReader {
                 pos += total  // the header checksum was valid, so trust its length
                 continue
             }
-            // 5. A valid chunk.
+            // 5. A valid chunk: its records, decoded if it is compressed.
             let chunkStart = pos
             acceptChunk(h, at: chunkStart)
             pos += total
-            try processRecords(chunkStart: chunkStart, header: h, accept: accept, body: body)
+            let stored = UnsafeRawBufferPointer(start: buf, count: plen)
+            var records = stored
+            if h.isEncoded(inMajorVersion: header.majorVersion) {
+                do {
+                    records = try decoder.decode(encoding: h.encoding, payload: stored)
+                } catch {
+                    // Its checksums were good: the payload is as written, and is not
+                    // one this reader can decode. Damage at the chunk, not beyond it.
+                    stats.undecodableChunks += 1
+                    report(CaptureCorruption(offset: chunkStart, length: total, reason: "chunk \(h.sequence) not decoded: \(error)"))
+                    if oneChunk { return }
+                    continue
+                }
+                stats.encodedChunks += 1
+            }
+            stats.storedPayloadBytes += UInt64(plen)
+            stats.recordBytes += UInt64(records.count)
+            try processRecords(chunkStart: chunkStart, header: h, records: records, accept: accept, body: body)
             if oneChunk { return }
         }
     }
@@ -474,13 +506,13 @@ public final class CaptureReader {
         }
     }
 
-    private func processRecords(chunkStart: UInt64, header h: CaptureChunkHeader,
+    private func processRecords(chunkStart: UInt64, header h: CaptureChunkHeader, records: UnsafeRawBufferPointer,
                                 accept: (CaptureSchema) -> Bool, body: (CaptureRecord) throws -> Void) throws {
-        let plen = Int(h.payloadLength)
-        let payloadOffset = chunkStart + UInt64(CaptureFormat.chunkHeaderSize)
+        let plen = records.count
+        let encoded = h.isEncoded(inMajorVersion: header.majorVersion)
         let chunkEnd = chunkStart + h.totalLength
         let deliver = !options.metadataOnly
-        let result = try CaptureChunk.walkRecords(UnsafeRawBufferPointer(start: buf, count: plen)) {
+        let result = try CaptureChunk.walkRecords(records) {
             off, type, flags, ts, payload in
             if type >= CaptureFormat.firstReservedType {
                 handleMetadata(type: type, payload: payload, chunkEnd: chunkEnd)
@@ -504,12 +536,18 @@ public final class CaptureReader {
             }
             stats.recordsDelivered += 1
             try body(CaptureRecord(type: type, flags: flags, timestamp: ts, payload: payload,
-                                   fileOffset: payloadOffset + UInt64(off)))
+                                   chunkOffset: chunkStart, offsetInChunk: off))
             return !stopRequested
         }
         if let bad = result.malformedOffset {
-            report(CaptureCorruption(offset: payloadOffset + UInt64(bad), length: UInt64(plen - bad),
-                                     reason: "malformed record in chunk \(h.sequence): \(result.malformedReason ?? "")"))
+            // A raw chunk's record has a file offset; a compressed one's only
+            // a place among the decoded records of the chunk at its offset.
+            let payloadOffset = chunkStart + UInt64(CaptureFormat.chunkHeaderSize)
+            report(encoded
+                ? CaptureCorruption(offset: chunkStart, length: 0,
+                                    reason: "malformed record at byte \(bad) of chunk \(h.sequence)'s \(plen) decoded bytes (\(plen - bad) skipped): \(result.malformedReason ?? "")")
+                : CaptureCorruption(offset: payloadOffset + UInt64(bad), length: UInt64(plen - bad),
+                                    reason: "malformed record in chunk \(h.sequence): \(result.malformedReason ?? "")"))
         } else if !stopRequested && result.records != Int(h.recordCount) {
             report(CaptureCorruption(offset: chunkStart, length: 0,
                                      reason: "chunk \(h.sequence) declares \(h.recordCount) records but holds \(result.records)"))
@@ -568,6 +606,8 @@ public final class CaptureReader {
 
     /// Current chunk buffer size (tests check that hostile lengths do not inflate it).
     var bufferCapacity: Int { bufCap }
+    /// The same for the buffer compressed chunks are decoded into.
+    var decodedBufferCapacity: Int { decoder.capacity }
 
     private func ensureCapacity(_ n: Int) {
         guard n > bufCap else { return }

@@ -21,9 +21,17 @@ public struct CaptureWriterOptions: Sendable {
     /// trailer's end): the capture reads as written by a node booted this
     /// much later. For tests of several nodes on one machine; 0 otherwise.
     public var monotonicShift: UInt64 = 0
+    /// What is done with each chunk's records before it is written:
+    /// `.none` writes a format 1.0 file, `.zstd` a 2.0 file whose chunks
+    /// are compressed each on its own (a chunk that would not shrink is
+    /// written raw). `record` compresses by default; the library does not,
+    /// so that a caller gets a file every storetrace reads unless it asks.
+    public var compression: CaptureCompression = .none
 
     public init(chunkSize: Int = CaptureFormat.defaultChunkSize, overwrite: Bool = false,
-                maxFileSize: UInt64? = nil, syncOnFlush: Bool = true, schemaRepeatInterval: UInt64 = 4 << 20) {
+                maxFileSize: UInt64? = nil, syncOnFlush: Bool = true, schemaRepeatInterval: UInt64 = 4 << 20,
+                compression: CaptureCompression = .none) {
+        self.compression = compression
         self.chunkSize = chunkSize
         self.overwrite = overwrite
         self.maxFileSize = maxFileSize
@@ -36,7 +44,8 @@ public struct CaptureWriterOptions: Sendable {
 ///
 /// Durability: a chunk is written with pwrite at the end of the file and then
 /// fdatasync'd, so after `flush()` returns every record appended before it is on
-/// disk. Nothing already flushed is ever rewritten. If the writer is dropped without
+/// disk. Compression happens on that same path, in memory, before the write:
+/// a chunk is compressed whole or not written at all. Nothing already flushed is ever rewritten. If the writer is dropped without
 /// `close(trailer:)` (or the process dies), buffered records are lost and the file
 /// has no trailer; readers report it as not cleanly closed.
 public final class CaptureWriter {
@@ -57,7 +66,9 @@ public final class CaptureWriter {
     public private(set) var dataRecordsBuffered: UInt64 = 0
     /// Bytes waiting in the chunk buffer (including the chunk header), 0 if empty.
     public var bytesBuffered: Int { count == 0 ? 0 : CaptureFormat.chunkHeaderSize + used }
-    /// File size if flushed now.
+    /// File size if flushed now; with compression an upper bound (the
+    /// buffered records count uncompressed), so `maxFileSize` and a ring's
+    /// file size stop a file at most one chunk buffer early, never late.
     public var projectedSize: UInt64 { bytesWritten + UInt64(bytesBuffered) }
     public var isClosed: Bool { closed }
 
@@ -72,6 +83,8 @@ public final class CaptureWriter {
 
     private var fd: Int32
     private let buf: UnsafeMutableRawPointer
+    /// Compresses chunks (`options.compression`); nil writes them raw.
+    private let encoder: ChunkEncoder?
     private let recordCapacity: Int
     private var used = 0
     private var count: UInt32 = 0
@@ -105,6 +118,11 @@ public final class CaptureWriter {
         guard options.chunkSize % 8 == 0, options.chunkSize >= CaptureFormat.minChunkSize,
               options.chunkSize <= CaptureFormat.chunkHeaderSize + CaptureFormat.maxChunkPayload else {
             throw .invalidArgument("chunkSize \(options.chunkSize) must be a multiple of 8 in \(CaptureFormat.minChunkSize)...\(CaptureFormat.chunkHeaderSize + CaptureFormat.maxChunkPayload)")
+        }
+        // Before the file exists: a level zstd refuses leaves nothing behind.
+        var encoder: ChunkEncoder?
+        if case .zstd(let level) = options.compression {
+            encoder = try ChunkEncoder(level: level, chunkCapacity: options.chunkSize - CaptureFormat.chunkHeaderSize)
         }
         // O_NONBLOCK only matters for FIFOs (which are then rejected below instead of blocking open).
         // Overwriting truncates only once the lock is held: O_TRUNC would cut
@@ -142,7 +160,9 @@ public final class CaptureWriter {
         }
 
         let clock = Self.sample(shift: options.monotonicShift)
-        let header = CaptureFileHeader(creationRealtimeNs: clock.realtimeNs, creationMonotonicNs: clock.monotonicNs,
+        let version = options.compression.formatVersion
+        let header = CaptureFileHeader(majorVersion: version.major, minorVersion: version.minor,
+                                       creationRealtimeNs: clock.realtimeNs, creationMonotonicNs: clock.monotonicNs,
                                        writerChunkSize: UInt32(options.chunkSize))
         let hbytes = header.encoded()
         var err: Int32 = hbytes.withUnsafeBytes { Self.writeAll(fd, $0.baseAddress!, $0.count, 0) }
@@ -162,6 +182,7 @@ public final class CaptureWriter {
         self.bytesWritten = UInt64(hbytes.count)
         self.recordCapacity = options.chunkSize - CaptureFormat.chunkHeaderSize
         self.buf = UnsafeMutableRawPointer.allocate(byteCount: options.chunkSize, alignment: 16)
+        self.encoder = encoder
         self.slotOf = UnsafeMutablePointer<UInt16>.allocate(capacity: 65536)
         self.slotOf.initialize(repeating: 0, count: 65536)
         if options.schemaRepeatInterval > 0 { self.nextSchemaRepeat = bytesWritten + options.schemaRepeatInterval }
@@ -433,13 +454,29 @@ public final class CaptureWriter {
         chunkFlags = 0
     }
 
-    /// Fills in the chunk header at `base` and writes header+payload with one pwrite
-    /// (looping on short writes) at the end of the file, then fdatasyncs.
+    /// Writes the records at `base + 48` as the next chunk: compressed into
+    /// the encoder's buffer when that stores fewer bytes, else as they are.
     private func writeChunk(base: UnsafeMutableRawPointer, payloadLength: Int, recordCount: UInt32,
                             minTs: UInt64, maxTs: UInt64, flags: UInt16) throws(CaptureError) {
+        if let encoder {
+            let records = UnsafeRawBufferPointer(start: base + CaptureFormat.chunkHeaderSize, count: payloadLength)
+            let written: Void? = try encoder.encode(records) { (encoded, encodedLength) throws(CaptureError) in
+                try writeStoredChunk(base: encoded, payloadLength: encodedLength, encoding: .zstd, recordCount: recordCount,
+                                     minTs: minTs, maxTs: maxTs, flags: flags)
+            }
+            if written != nil { return }
+        }
+        try writeStoredChunk(base: base, payloadLength: payloadLength, encoding: .raw, recordCount: recordCount,
+                             minTs: minTs, maxTs: maxTs, flags: flags)
+    }
+
+    /// Fills in the chunk header at `base` and writes header+payload with one pwrite
+    /// (looping on short writes) at the end of the file, then fdatasyncs.
+    private func writeStoredChunk(base: UnsafeMutableRawPointer, payloadLength: Int, encoding: CaptureChunkEncoding,
+                                  recordCount: UInt32, minTs: UInt64, maxTs: UInt64, flags: UInt16) throws(CaptureError) {
         let h = CaptureChunkHeader(
-            flags: flags, sequence: nextSequence, payloadLength: UInt32(payloadLength), recordCount: recordCount,
-            minTimestamp: minTs, maxTimestamp: maxTs,
+            flags: flags, encoding: encoding.rawValue, sequence: nextSequence, payloadLength: UInt32(payloadLength),
+            recordCount: recordCount, minTimestamp: minTs, maxTimestamp: maxTs,
             payloadCRC: CRC32C.checksum(UnsafeRawBufferPointer(start: base + CaptureFormat.chunkHeaderSize,
                                                                count: payloadLength)))
         h.encode(into: base)

@@ -5,10 +5,15 @@ import StoretraceBytes
 public enum CaptureFormat {
     /// File magic, bytes 0..7: "\x89STRCAP\n".
     public static let fileMagic: [UInt8] = [0x89, 0x53, 0x54, 0x52, 0x43, 0x41, 0x50, 0x0A]
-    /// Major version written and the only one read. Readers reject other majors.
-    public static let majorVersion: UInt16 = 1
-    /// Minor version written. Readers accept any minor of a known major.
-    public static let minorVersion: UInt16 = 0
+    /// Major version of a file whose chunks are all raw (written without
+    /// compression): every storetrace reads it.
+    public static let rawMajorVersion: UInt16 = 1
+    /// Major version of a file whose chunks may be encoded (compressed):
+    /// a 1.x reader cannot read them, so it must refuse the file by its
+    /// version instead of taking compressed bytes for records.
+    public static let encodedMajorVersion: UInt16 = 2
+    /// The majors this reader reads; it rejects others. Any minor of them is accepted.
+    public static let readableMajorVersions: ClosedRange<UInt16> = 1...2
     /// Size of the file header written by this version.
     public static let fileHeaderSize = 64
     /// Largest header length a reader accepts (newer minors may grow the header).
@@ -31,6 +36,15 @@ public enum CaptureFormat {
     public static let chunkFlagMetadata: UInt16 = 1 << 0
     /// Chunk flag: the chunk holds the end-of-capture trailer.
     public static let chunkFlagTrailer: UInt16 = 1 << 1
+    /// Bytes before the zstd frame in an encoded chunk's payload: u32
+    /// decodedLength, u32 frameLength (section 4.3).
+    public static let encodedPrefixSize = 8
+    /// An encoded chunk's records are at most this many times its stored
+    /// payload: the writer stores a chunk raw rather than exceed it (real
+    /// records, each with its own header and time, compress 30-40×), so a
+    /// reader knows a declared size is false before allocating for it, and a
+    /// small hostile file cannot make it allocate much.
+    public static let maxDecodedExpansion = 1024
 
     /// Record type ids 0xFF00...0xFFFF are reserved for the format itself.
     public static let firstReservedType: UInt16 = 0xFF00
@@ -74,7 +88,7 @@ public struct CaptureFileHeader: Sendable, Equatable {
     public var creationRealtimeNs: UInt64
     /// CLOCK_MONOTONIC at creation, ns.
     public var creationMonotonicNs: UInt64
-    /// Reserved, 0 in 1.0.
+    /// Reserved, 0 in 1.0 and 2.0.
     public var flags: UInt32
     /// Byte order of the capturing host (CaptureFormat.byteOrderLittle/Big):
     /// record payloads are stored as delivered, i.e. in this byte order.
@@ -82,8 +96,8 @@ public struct CaptureFileHeader: Sendable, Equatable {
     /// Chunk size the writer used (informational).
     public var writerChunkSize: UInt32
 
-    public init(majorVersion: UInt16 = CaptureFormat.majorVersion,
-                minorVersion: UInt16 = CaptureFormat.minorVersion,
+    public init(majorVersion: UInt16 = CaptureFormat.rawMajorVersion,
+                minorVersion: UInt16 = 0,
                 headerLength: UInt32 = UInt32(CaptureFormat.fileHeaderSize),
                 creationRealtimeNs: UInt64, creationMonotonicNs: UInt64,
                 flags: UInt32 = 0,
@@ -103,7 +117,7 @@ public struct CaptureFileHeader: Sendable, Equatable {
         1.littleEndian == 1 ? CaptureFormat.byteOrderLittle : CaptureFormat.byteOrderBig
     }
 
-    /// Encodes the 64-byte version-1.0 header (with checksum).
+    /// Encodes the 64-byte header of versions 1.0 and 2.0 (with checksum).
     /// `headerLength` is forced to 64.
     public func encoded() -> [UInt8] {
         var out = [UInt8](repeating: 0, count: CaptureFormat.fileHeaderSize)
@@ -135,9 +149,9 @@ public struct CaptureFileHeader: Sendable, Equatable {
             throw .badMagic(offset: 0, found: Array(UnsafeRawBufferPointer(start: p, count: 8)))
         }
         let major = le.field(UInt16.self, at: 8), minor = le.field(UInt16.self, at: 10)
-        guard major == CaptureFormat.majorVersion else {
+        guard CaptureFormat.readableMajorVersions.contains(major) else {
             throw .unsupportedVersion(offset: 8, major: major, minor: minor,
-                                      supportedMajor: CaptureFormat.majorVersion)
+                                      supportedMajor: CaptureFormat.readableMajorVersions.upperBound)
         }
         let hlen = le.field(UInt32.self, at: 12)
         guard hlen >= UInt32(CaptureFormat.fileHeaderSize), hlen <= UInt32(CaptureFormat.maxFileHeaderSize),
@@ -164,6 +178,9 @@ public struct CaptureFileHeader: Sendable, Equatable {
 /// A chunk header (48 bytes).
 public struct CaptureChunkHeader: Sendable, Equatable {
     public var flags: UInt16
+    /// How the payload stores the records (`CaptureChunkEncoding`), in a
+    /// 2.x file; reserved in 1.x, where readers ignore it (`isEncoded(in:)`).
+    public var encoding: UInt16
     /// 0 for the first chunk, +1 for each following chunk.
     public var sequence: UInt64
     /// Bytes of records following the header; multiple of 8, at most 64 MiB.
@@ -175,9 +192,11 @@ public struct CaptureChunkHeader: Sendable, Equatable {
     /// CRC-32C of the payload bytes.
     public var payloadCRC: UInt32
 
-    public init(flags: UInt16, sequence: UInt64, payloadLength: UInt32, recordCount: UInt32,
+    public init(flags: UInt16, encoding: UInt16 = CaptureChunkEncoding.raw.rawValue, sequence: UInt64,
+                payloadLength: UInt32, recordCount: UInt32,
                 minTimestamp: UInt64, maxTimestamp: UInt64, payloadCRC: UInt32) {
         self.flags = flags
+        self.encoding = encoding
         self.sequence = sequence
         self.payloadLength = payloadLength
         self.recordCount = recordCount
@@ -188,6 +207,12 @@ public struct CaptureChunkHeader: Sendable, Equatable {
 
     /// Total chunk size in the file (header + payload).
     public var totalLength: UInt64 { UInt64(CaptureFormat.chunkHeaderSize) + UInt64(payloadLength) }
+
+    /// Whether the payload must be decoded to get the records, in a file
+    /// of major version `major` (1.x has no encodings: the field is reserved).
+    public func isEncoded(inMajorVersion major: UInt16) -> Bool {
+        major >= CaptureFormat.encodedMajorVersion && encoding != CaptureChunkEncoding.raw.rawValue
+    }
 
     public enum ParseResult: Sendable, Equatable {
         case ok(CaptureChunkHeader)
@@ -201,7 +226,7 @@ public struct CaptureChunkHeader: Sendable, Equatable {
     public func encode(into p: UnsafeMutableRawPointer) {
         st32(p, 0, CaptureFormat.chunkMagic)
         st16(p, 4, flags)
-        st16(p, 6, 0)
+        st16(p, 6, encoding)
         st64(p, 8, sequence)
         st32(p, 16, payloadLength)
         st32(p, 20, recordCount)
@@ -231,7 +256,8 @@ public struct CaptureChunkHeader: Sendable, Equatable {
         guard len % 8 == 0 else {
             return .invalid(.payloadNotAligned(len))
         }
-        return .ok(CaptureChunkHeader(flags: le.field(UInt16.self, at: 4), sequence: le.field(UInt64.self, at: 8),
+        return .ok(CaptureChunkHeader(flags: le.field(UInt16.self, at: 4), encoding: le.field(UInt16.self, at: 6),
+                                      sequence: le.field(UInt64.self, at: 8),
                                       payloadLength: len, recordCount: le.field(UInt32.self, at: 20),
                                       minTimestamp: le.field(UInt64.self, at: 24),
                                       maxTimestamp: le.field(UInt64.self, at: 32),

@@ -22,6 +22,12 @@ public struct CaptureSummary {
     public internal(set) var snapshots: [NodeSnapshot]
     /// The clock samples, in order (the first, at creation, is the capture's clock).
     public let clockSamples: [CaptureClockSample]
+    /// Its chunks, and how many of them were stored compressed.
+    public let chunks: UInt64
+    public let compressedChunks: UInt64
+    /// Bytes of records (decoded) and what their chunks' payloads took in the file.
+    public let recordBytes: UInt64
+    public let storedBytes: UInt64
 
     public init(path: String) throws(SessionError) {
         let reader: CaptureReader
@@ -53,5 +59,9 @@ public struct CaptureSummary {
         corruptions = reader.corruptions
         snapshots = reader.hostSnapshots.compactMap { try? NodeSnapshot(json: $0) }
         clockSamples = reader.clockSamples
+        chunks = reader.stats.chunks
+        compressedChunks = reader.stats.encodedChunks
+        recordBytes = reader.stats.recordBytes
+        storedBytes = reader.stats.storedPayloadBytes
     }
 }

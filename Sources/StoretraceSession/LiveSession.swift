@@ -15,6 +15,8 @@ public struct RecordOptions: Sendable {
     public var overwrite = false
     /// `--rotate SIZE --keep N`: a ring of files in the directory `path`.
     public var ring: CaptureRing?
+    /// `--compress`: zstd by default (format 2.0); `.none` writes 1.0.
+    public var compression = CaptureCompression.default
     public init(path: String) { self.path = path }
 }
 
@@ -146,6 +148,7 @@ public final class LiveSession {
             var options = CaptureWriterOptions()
             options.overwrite = record.overwrite
             options.maxFileSize = record.maxSize
+            options.compression = record.compression
             do {
                 recorder = try CaptureRecorder(path: record.path, options: options, decoder: decoder, ring: record.ring)
             } catch {

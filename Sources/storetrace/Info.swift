@@ -138,7 +138,9 @@ struct Info: ParsableCommand {
         var drops: [(String, UInt64)] = []
         var unclosed: [String] = []
         for (path, summary) in zip(paths, summaries) {
-            var line = "format \(summary.header.majorVersion).\(summary.header.minorVersion), "
+            var line = "format \(summary.header.majorVersion).\(summary.header.minorVersion)"
+            if summary.compressedChunks > 0 { line += " (zstd, \(Self.ratio(summary.recordBytes, summary.storedBytes)))" }
+            line += ", "
             if let (start, end) = summary.span {
                 let from = summary.clock.wallNanoseconds(monotonic: start), to = summary.clock.wallNanoseconds(monotonic: end)
                 first = min(first ?? from, from)
@@ -179,6 +181,7 @@ struct Info: ParsableCommand {
         let header = summary.header
         var lines: [(String, String)] = []
         lines.append(("capture", "\(file), format \(header.majorVersion).\(header.minorVersion)"))
+        lines.append(("compression", Self.compression(summary)))
         lines.append(("created", Self.wall(Int64(bitPattern: header.creationRealtimeNs))))
         if let (first, last) = summary.span {
             lines.append(("events", Self.wall(summary.clock.wallNanoseconds(monotonic: first)) + " to "
@@ -200,6 +203,23 @@ struct Info: ParsableCommand {
         lines.append(("end", summary.tail.description))
         for corruption in summary.corruptions { lines.append(("damaged", corruption.description)) }
         Self.printAligned(lines)
+    }
+
+    /// "zstd, 312 of 312 chunks: 216198160 bytes of records in 7012344 (30.83×)";
+    /// "none: 51744 bytes of records" for a file with no compressed chunk.
+    static func compression(_ summary: CaptureSummary) -> String {
+        let records = "\(summary.recordBytes) bytes of records"
+        guard summary.compressedChunks > 0 else { return "none: " + records }
+        return "zstd, \(summary.compressedChunks) of \(summary.chunks) chunks: \(records) in \(summary.storedBytes) ("
+            + ratio(summary.recordBytes, summary.storedBytes) + ")"
+    }
+
+    /// `30.83×`: records over what they were stored in, two decimals.
+    static func ratio(_ records: UInt64, _ stored: UInt64) -> String {
+        guard stored > 0 else { return "-" }
+        let hundredths = (records * 100 + stored / 2) / stored
+        let fraction = hundredths % 100
+        return "\(hundredths / 100)." + (fraction < 10 ? "0" : "") + "\(fraction)×"
     }
 
     /// Names, notes and file names come from the capture: escaped.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Glibc
+import StoretraceCapture
 import StoretraceDecode
 import StoretraceKernel
 import StoretraceRender
@@ -17,6 +18,12 @@ struct Record: ParsableCommand {
             after kill -9, power loss or a full disk, every chunk written before is readable. \
             Stops on Ctrl-C, SIGTERM, --duration or --max-size. The filters of `live` apply.
 
+            Each chunk is compressed with zstd on its own (capture format 2.0): a copy storm \
+            takes about 7 bytes an event instead of 216, and a damaged chunk still costs only \
+            itself. `--compress none` writes format 1.0, which storetrace versions from before \
+            compression read too; `--compress zstd:LEVEL` trades CPU for size (1 to 19, default \
+            \(CaptureCompression.defaultZstdLevel)). `info` shows what the chunks were compressed to.
+
             Flight recorder: with --rotate SIZE --keep N, -o names a directory (created, mode \
             0700, if missing; default: the current one) and the capture is a ring of files \
             storetrace-HOST-YYYYMMDDTHHMMSSZ-NNNNNNNNN.stcap whose names sort in time order. \
@@ -29,6 +36,7 @@ struct Record: ParsableCommand {
               storetrace record                              # storetrace-HOST-20261123T140731.stcap
               storetrace record -o reattach.stcap --duration 10m --live
               storetrace record -o /var/lib/storetrace --rotate 64M --keep 16
+              storetrace record -o for-an-old-storetrace.stcap --compress none
             """
     )
 
@@ -48,6 +56,10 @@ struct Record: ParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("With --rotate: how many files to keep, the one being written included (1 to 100000); older ones are removed.", valueName: "n"))
     var keep: Int?
+
+    @Option(name: .long, help: ArgumentHelp("How chunks are stored: zstd (level \(CaptureCompression.defaultZstdLevel)), zstd:LEVEL (1 to 19), or none (format 1.0, for storetrace versions without compression). --max-size and --rotate count the bytes on disk.", valueName: "codec"),
+            transform: CompressionValue.parse)
+    var compress = CompressionValue(text: "zstd", compression: .default)
 
     @Option(name: .long, help: ArgumentHelp("Write and sync the capture at least this often, from 10ms to 60s (default: 1s).", valueName: "duration"),
             transform: DurationValue.parse)
@@ -83,6 +95,7 @@ struct Record: ParsableCommand {
         var record = RecordOptions(path: path)
         record.overwrite = force
         record.maxSize = maxSize?.bytes
+        record.compression = compress.compression
         if let rotate, let keep {
             record.ring = CaptureRing(directory: Self.ringDirectory(path), fileSize: rotate.bytes, keep: keep, host: Self.hostName())
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import StoretraceCapture
 import StoretraceDecode
 import StoretraceSession
 
@@ -66,6 +67,25 @@ struct ByteSizeValue: CheckedArgument, Sendable {
     init(text: String, bytes: UInt64) {
         self.text = text
         self.bytes = bytes
+    }
+}
+
+/// `record --compress`: none, zstd or zstd:LEVEL.
+struct CompressionValue: CheckedArgument, Sendable {
+    let text: String
+    let compression: CaptureCompression
+
+    static func parse(_ text: String) throws -> CompressionValue {
+        do {
+            return CompressionValue(text: text, compression: try CaptureCompression.parse(text))
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
+    init(text: String, compression: CaptureCompression) {
+        self.text = text
+        self.compression = compression
     }
 }
 

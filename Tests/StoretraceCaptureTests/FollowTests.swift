@@ -4,11 +4,12 @@ import Testing
 @testable import StoretraceCapture
 
 @Suite struct FollowTests {
-    @Test func followsAFileAnotherThreadIsWriting() throws {
+    @Test(arguments: bothEncodings) func followsAFileAnotherThreadIsWriting(compression: CaptureCompression) throws {
         let path = tempPath("follow")
         defer { unlink(path) }
-        let records = randomRecords(count: 2000, seed: 31)
-        let writer = Box(try CaptureWriter(path: path, options: CaptureWriterOptions(chunkSize: 8192, syncOnFlush: false)))
+        let records = recordsFor(compression, count: 2000, seed: 31)
+        let writer = Box(try CaptureWriter(path: path, options: CaptureWriterOptions(chunkSize: 8192, syncOnFlush: false,
+                                                                                   compression: compression)))
         for t in testTypes { try writer.value.registerType(id: t.id, name: t.name, version: t.version, schema: t.schema) }
         let done = DispatchSemaphore(value: 0)
         let recs = Box(records)
@@ -40,6 +41,7 @@ import Testing
         #expect(got == records)
         #expect(reader.tail == .complete(offset: fileSize(path)))
         #expect(reader.trailer?.totalRecords == 2000)
+        #expect(reader.stats.encodedChunks == (compression == .none ? 0 : reader.stats.chunks))
     }
 
     @Test func followWaitsForAPartiallyWrittenChunk() throws {

@@ -2,18 +2,26 @@ import Glibc
 import Testing
 @testable import StoretraceCapture
 
-/// A small capture: several chunks (flush every 7 records) plus a trailer chunk.
-private func smallCapture() throws -> (bytes: [UInt8], records: [Rec]) {
+/// A small capture: several chunks (flush every 7 records) plus a trailer
+/// chunk; with compression, every chunk compressed (format 2.0).
+private func smallCapture(_ compression: CaptureCompression = .none) throws -> (bytes: [UInt8], records: [Rec]) {
     let path = tempPath("small")
     defer { unlink(path) }
-    let records = randomRecords(count: 30, seed: 99, maxPayload: 40)
-    try writeCapture(path: path, records: records, flushEvery: 7, snapshot: [9, 9])
-    return (readFile(path), records)
+    let records = recordsFor(compression, count: 30, seed: 99, maxPayload: 40)
+    try writeCapture(path: path, records: records, flushEvery: 7, snapshot: [9, 9], compression: compression)
+    let bytes = readFile(path)
+    if compression != .none {
+        #expect(bytes[8] == 2 && chunkMap(bytes).allSatisfy { $0.header.encoding == CaptureChunkEncoding.zstd.rawValue })
+    }
+    return (bytes, records)
 }
 
+/// The crash-safety and damage tests run on raw and on compressed chunks.
+let bothEncodings: [CaptureCompression] = [.none, .zstd(level: 3)]
+
 @Suite struct RobustnessTests {
-    @Test func truncationAtEveryByteOffset() throws {
-        let (bytes, records) = try smallCapture()
+    @Test(arguments: bothEncodings) func truncationAtEveryByteOffset(compression: CaptureCompression) throws {
+        let (bytes, records) = try smallCapture(compression)
         let chunks = chunkMap(bytes)
         #expect(chunks.count >= 5)
         for cut in 0...bytes.count {
@@ -50,10 +58,11 @@ private func smallCapture() throws -> (bytes: [UInt8], records: [Rec]) {
         }
     }
 
-    @Test func truncatedFileOnDisk() throws {
-        let (bytes, records) = try smallCapture()
+    @Test(arguments: bothEncodings) func truncatedFileOnDisk(compression: CaptureCompression) throws {
+        let (bytes, records) = try smallCapture(compression)
         let chunks = chunkMap(bytes)
         let cut = chunks[2].offset + 48 + 30  // inside chunk 2's payload
+        #expect(cut < chunks[2].end)
         let path = tempPath("trunc")
         defer { unlink(path) }
         writeFile(path, Array(bytes[..<cut]))
@@ -65,8 +74,8 @@ private func smallCapture() throws -> (bytes: [UInt8], records: [Rec]) {
         #expect(reader.tail.description.contains("torn tail at offset \(chunks[2].offset)"))
     }
 
-    @Test func flippedByteAnywhereLosesOnlyThatChunk() throws {
-        let (bytes, records) = try smallCapture()
+    @Test(arguments: bothEncodings) func flippedByteAnywhereLosesOnlyThatChunk(compression: CaptureCompression) throws {
+        let (bytes, records) = try smallCapture(compression)
         let chunks = chunkMap(bytes)
         for i in 0..<bytes.count {
             var damaged = bytes
@@ -120,8 +129,8 @@ private func smallCapture() throws -> (bytes: [UInt8], records: [Rec]) {
         #expect(r.stats.corruptBytes == chunks[2].header.totalLength)
     }
 
-    @Test func garbageBetweenChunksIsSkippedByResync() throws {
-        let (bytes, records) = try smallCapture()
+    @Test(arguments: bothEncodings) func garbageBetweenChunksIsSkippedByResync(compression: CaptureCompression) throws {
+        let (bytes, records) = try smallCapture(compression)
         let chunks = chunkMap(bytes)
         let garbage = (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 37) }
         let damaged = Array(bytes[..<chunks[1].offset]) + garbage + Array(bytes[chunks[1].offset...])
@@ -262,7 +271,7 @@ private func smallCapture() throws -> (bytes: [UInt8], records: [Rec]) {
 
     @Test func unknownMajorVersionIsRejected() throws {
         let (bytes, _) = try smallCapture()
-        for major: UInt16 in [0, 2, 0xFFFF] {
+        for major: UInt16 in [0, 3, 0xFFFF] {
             var b = bytes
             setU16(&b, 8, major)
             resealFileHeader(&b)
@@ -270,8 +279,8 @@ private func smallCapture() throws -> (bytes: [UInt8], records: [Rec]) {
                 _ = try CaptureReader(bytes: b)
                 Issue.record("major \(major) accepted")
             } catch {
-                #expect(error == .unsupportedVersion(offset: 8, major: major, minor: 0, supportedMajor: 1))
-                #expect(error.description.contains("unsupported capture format version \(major).0"))
+                #expect(error == .unsupportedVersion(offset: 8, major: major, minor: 0, supportedMajor: 2))
+                #expect(error.description == "offset 8: unsupported capture format version \(major).0 (this reader reads major versions 1 to 2; a newer storetrace is needed)")
             }
         }
     }
@@ -293,15 +302,21 @@ private func smallCapture() throws -> (bytes: [UInt8], records: [Rec]) {
         #expect(reader.tail == .complete(offset: UInt64(file.count)))
     }
 
-    @Test func writerKilledMidWrite() throws {
+    @Test(arguments: bothEncodings) func writerKilledMidWrite(compression: CaptureCompression) throws {
         let path = tempPath("killed")
         defer { unlink(path) }
-        let records = randomRecords(count: 200, seed: 11)
-        let w = try writeCapture(path: path, records: Array(records[..<120]), flushEvery: 40, close: false)
+        let records = recordsFor(compression, count: 200, seed: 11)
+        let w = try writeCapture(path: path, records: Array(records[..<120]), flushEvery: 40, close: false,
+                                 compression: compression)
         try w.flush()
         let flushedSize = fileSize(path)
-        // Records 120..<200 were "being written" when the process died: half a chunk on disk.
-        let partial = buildChunk(sequence: w.chunksWritten, records: Array(records[120...]))
+        // Records 120..<200 were "being written" when the process died: half a
+        // chunk on disk (the writer's own, compressed as it would have been).
+        let rest = tempPath("killed-rest")
+        defer { unlink(rest) }
+        try writeCapture(path: rest, records: Array(records[120...]), chunkSize: 64 << 10, close: false, compression: compression).flush()
+        let restBytes = readFile(rest)
+        let partial = Array(restBytes[chunkMap(restBytes)[0].offset...])
         appendToFile(path, Array(partial[..<(partial.count / 2)]))
         let reader = try CaptureReader(path: path)
         #expect(try readRecords(reader) == Array(records[..<120]))
@@ -317,12 +332,12 @@ private func smallCapture() throws -> (bytes: [UInt8], records: [Rec]) {
         #expect(r2.tail == .torn(offset: flushedSize, reason: "truncated chunk header: 20 of 48 bytes present"))
     }
 
-    @Test func writerDroppedWithoutClose() throws {
+    @Test(arguments: bothEncodings) func writerDroppedWithoutClose(compression: CaptureCompression) throws {
         let path = tempPath("dropped")
         defer { unlink(path) }
-        let records = randomRecords(count: 100, seed: 12)
+        let records = recordsFor(compression, count: 100, seed: 12)
         do {
-            let w = try writeCapture(path: path, records: Array(records[..<60]), close: false)
+            let w = try writeCapture(path: path, records: Array(records[..<60]), close: false, compression: compression)
             try w.flush()
             for r in records[60...] { try w.append(type: r.type, timestamp: r.timestamp, bytes: r.payload, flags: r.flags) }
             // w goes away without flush/close: buffered records are lost like in a crash.
@@ -334,11 +349,12 @@ private func smallCapture() throws -> (bytes: [UInt8], records: [Rec]) {
         #expect(!reader.closedCleanly)
     }
 
-    @Test func fuzzEntryPointNeverTraps() throws {
-        let (bytes, _) = try smallCapture()
+    @Test(arguments: bothEncodings) func fuzzEntryPointNeverTraps(compression: CaptureCompression) throws {
+        let (bytes, _) = try smallCapture(compression)
         var rng = SplitMix(seed: 2024)
         let s = CaptureFuzz.parse(bytes: bytes)
         #expect(s.headerError == nil && s.records == 30 && s.corruptions == 0)
+        #expect(s.rawRecordBytes == Int(s.recordBytes))
         // As a bare chunk stream: the file header is skipped 8 bytes at a time, then all chunks are found.
         #expect(s.rawChunks == chunkMap(bytes).count)
         for i in 0..<3000 {

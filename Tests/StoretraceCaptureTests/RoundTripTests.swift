@@ -23,12 +23,7 @@ import Testing
         #expect(st.st_mode & 0o777 == 0o600)
 
         let reader = try CaptureReader(path: path)
-        var aligned = true
-        var got: [Rec] = []
-        try reader.read { r in
-            if let b = r.payload.baseAddress, UInt(bitPattern: b) % 8 != 0 { aligned = false }
-            got.append(Rec(type: r.type, flags: r.flags, timestamp: r.timestamp, payload: Array(r.payload)))
-        }
+        let (got, aligned) = try readRecordsCheckingAlignment(reader)
         #expect(got.count == records.count)
         #expect(got == records)
         #expect(aligned)

@@ -101,12 +101,39 @@ func randomRecords(count: Int, seed: UInt64, maxPayload: Int = 300) -> [Rec] {
     return out
 }
 
+/// Records as a tracer writes them: each type's payload has one length and
+/// differs from the one before in a few bytes (a counter, a random byte),
+/// so that chunks of them compress as real captures do (random payloads
+/// do not compress, and the writer stores such chunks raw).
+func compressibleRecords(count: Int, seed: UInt64) -> [Rec] {
+    var rng = SplitMix(seed: seed)
+    var ts: UInt64 = 1_000_000
+    var out: [Rec] = []
+    for i in 0..<count {
+        let t = testTypes[Int(rng.next() % UInt64(testTypes.count))].id
+        var p = [UInt8](repeating: UInt8(t) &* 17, count: 20 + Int(t) * 9)
+        p.withUnsafeMutableBytes { st32($0.baseAddress!, 0, UInt32(i)) }
+        p[5] = UInt8(truncatingIfNeeded: rng.next() % 3)
+        ts += rng.next() % 5000
+        out.append(Rec(type: t, flags: UInt16(truncatingIfNeeded: rng.next() % 2), timestamp: ts, payload: p))
+    }
+    return out
+}
+
+/// The records a capture test writes: random ones raw, compressible ones
+/// when compressing (so that the chunks are compressed indeed).
+func recordsFor(_ compression: CaptureCompression, count: Int, seed: UInt64, maxPayload: Int = 300) -> [Rec] {
+    compression == .none ? randomRecords(count: count, seed: seed, maxPayload: maxPayload)
+                         : compressibleRecords(count: count, seed: seed)
+}
+
 /// Writes a capture with the real writer; flushes every `flushEvery` records.
 @discardableResult
 func writeCapture(path: String, records: [Rec], chunkSize: Int = 4096, flushEvery: Int? = nil,
-                  snapshot: [UInt8]? = nil, close: Bool = true,
+                  snapshot: [UInt8]? = nil, close: Bool = true, compression: CaptureCompression = .none,
                   trailer: CaptureTrailerInfo = CaptureTrailerInfo(drops: [CaptureDropCounter(source: "ringbuf", count: 3)], note: "test")) throws -> CaptureWriter {
-    let w = try CaptureWriter(path: path, options: CaptureWriterOptions(chunkSize: chunkSize, syncOnFlush: false))
+    let w = try CaptureWriter(path: path, options: CaptureWriterOptions(chunkSize: chunkSize, syncOnFlush: false,
+                                                                      compression: compression))
     for t in testTypes { try w.registerType(id: t.id, name: t.name, version: t.version, schema: t.schema) }
     if let s = snapshot { try w.appendHostSnapshot(s) }
     for (i, r) in records.enumerated() {
@@ -115,6 +142,17 @@ func writeCapture(path: String, records: [Rec], chunkSize: Int = 4096, flushEver
     }
     if close { try w.close(trailer: trailer) }
     return w
+}
+
+/// The records a read delivers, and whether every payload was 8-byte aligned.
+func readRecordsCheckingAlignment(_ reader: CaptureReader) throws -> (records: [Rec], aligned: Bool) {
+    var aligned = true
+    var got: [Rec] = []
+    try reader.read { r in
+        if let b = r.payload.baseAddress, UInt(bitPattern: b) % 8 != 0 { aligned = false }
+        got.append(Rec(type: r.type, flags: r.flags, timestamp: r.timestamp, payload: Array(r.payload)))
+    }
+    return (got, aligned)
 }
 
 func readRecords(_ reader: CaptureReader, accept: (CaptureSchema) -> Bool = { _ in true }) throws -> [Rec] {
@@ -132,9 +170,12 @@ struct ChunkInfo {
     var dataRecords: Int
 }
 
-/// Walks the chunks of a valid capture with the pure parsers.
+/// Walks the chunks of a valid capture with the pure parsers (and the
+/// reader's decoder for the compressed chunks of a 2.x file).
 func chunkMap(_ bytes: [UInt8]) -> [ChunkInfo] {
-    bytes.withUnsafeBytes { b in
+    let major = UInt16(bytes[8]) | UInt16(bytes[9]) << 8
+    let decoder = ChunkDecoder()
+    return bytes.withUnsafeBytes { b in
         var off = CaptureFormat.fileHeaderSize
         var out: [ChunkInfo] = []
         while off < b.count {
@@ -142,7 +183,14 @@ func chunkMap(_ bytes: [UInt8]) -> [ChunkInfo] {
                 fatalError("chunkMap: invalid chunk at \(off)")
             }
             var n = 0
-            CaptureChunk.walkRecords(UnsafeRawBufferPointer(rebasing: b[(off + range.lowerBound)..<(off + range.upperBound)])) {
+            var records = UnsafeRawBufferPointer(rebasing: b[(off + range.lowerBound)..<(off + range.upperBound)])
+            if h.isEncoded(inMajorVersion: major) {
+                guard let decoded = try? decoder.decode(encoding: h.encoding, payload: records) else {
+                    fatalError("chunkMap: chunk at \(off) does not decode")
+                }
+                records = decoded
+            }
+            CaptureChunk.walkRecords(records) {
                 _, type, _, _, _ in
                 if type < CaptureFormat.firstReservedType { n += 1 }
                 return true
@@ -157,7 +205,7 @@ func chunkMap(_ bytes: [UInt8]) -> [ChunkInfo] {
 /// Builds a chunk from raw records (for hand-made test files).
 func buildChunk(sequence: UInt64, records: [Rec], flags: UInt16 = 0,
                 rawPayloadOverride: [UInt8]? = nil, recordCountOverride: UInt32? = nil,
-                payloadLengthOverride: UInt32? = nil) -> [UInt8] {
+                payloadLengthOverride: UInt32? = nil, encoding: UInt16 = 0) -> [UInt8] {
     var payload: [UInt8] = []
     for r in records {
         var h = [UInt8](repeating: 0, count: 16)
@@ -171,7 +219,7 @@ func buildChunk(sequence: UInt64, records: [Rec], flags: UInt16 = 0,
         payload += [UInt8](repeating: 0, count: (8 - r.payload.count % 8) % 8)
     }
     if let o = rawPayloadOverride { payload = o }
-    let header = CaptureChunkHeader(flags: flags, sequence: sequence,
+    let header = CaptureChunkHeader(flags: flags, encoding: encoding, sequence: sequence,
                                     payloadLength: payloadLengthOverride ?? UInt32(payload.count),
                                     recordCount: recordCountOverride ?? UInt32(records.count),
                                     minTimestamp: records.map(\.timestamp).min() ?? 0,

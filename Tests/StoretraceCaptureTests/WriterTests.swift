@@ -74,11 +74,12 @@ import Testing
         #expect(fileSize(path) < limit + 4096)  // the trailer chunk may exceed the limit slightly
     }
 
-    @Test func diskFullKeepsEarlierChunksAndCanBeRetried() throws {
+    @Test(arguments: bothEncodings) func diskFullKeepsEarlierChunksAndCanBeRetried(compression: CaptureCompression) throws {
         let path = tempPath("enospc")
         defer { unlink(path) }
-        let records = randomRecords(count: 400, seed: 21)
-        let w = try CaptureWriter(path: path, options: CaptureWriterOptions(chunkSize: 4096, syncOnFlush: false))
+        let records = recordsFor(compression, count: 400, seed: 21)
+        let w = try CaptureWriter(path: path, options: CaptureWriterOptions(chunkSize: 4096, syncOnFlush: false,
+                                                                          compression: compression))
         for t in testTypes { try w.registerType(id: t.id, name: t.name, version: t.version, schema: t.schema) }
         for r in records[..<200] { try w.append(type: r.type, timestamp: r.timestamp, bytes: r.payload, flags: r.flags) }
         try w.flush()
@@ -88,7 +89,7 @@ import Testing
         // The disk fills up in the middle of the next chunk write.
         let real = w.pwriteImpl
         w.pwriteImpl = { fd, p, n, off in
-            if n > 100 { return real(fd, p, n / 2, off) }
+            if n > 40 { return real(fd, p, n / 2, off) }
             return (-1, ENOSPC)
         }
         var appendedBeforeFailure = 200
@@ -123,12 +124,14 @@ import Testing
         #expect(try readRecords(r2) == records)
         #expect(r2.tail == .complete(offset: fileSize(path)))
         #expect(r2.stats.sequenceGaps == 0)
+        if compression != .none { #expect(r2.stats.encodedChunks == r2.stats.chunks) }
     }
 
-    @Test func diskFullDuringCloseCanBeRetried() throws {
+    @Test(arguments: bothEncodings) func diskFullDuringCloseCanBeRetried(compression: CaptureCompression) throws {
         let path = tempPath("enospc-close")
         defer { unlink(path) }
-        let w = try writeCapture(path: path, records: randomRecords(count: 10, seed: 3), close: false)
+        let w = try writeCapture(path: path, records: recordsFor(compression, count: 10, seed: 3), close: false,
+                                 compression: compression)
         let real = w.pwriteImpl
         w.pwriteImpl = { _, _, _, _ in (-1, EDQUOT) }
         #expect(throws: CaptureError.diskFull(path: path, offset: 64)) { try w.close() }
@@ -139,6 +142,7 @@ import Testing
         #expect(r.stats.recordsDelivered == 10)
         #expect(r.tail == .complete(offset: fileSize(path)))
         #expect(r.trailer?.totalRecords == 10)
+        #expect(r.stats.encodedChunks == (compression == .none ? 0 : r.stats.chunks))
     }
 
     @Test func otherWriteErrorsAreStickyFailures() throws {

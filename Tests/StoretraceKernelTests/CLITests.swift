@@ -9,6 +9,7 @@ struct CLI {
     static let executable = URL(fileURLWithPath: CommandLine.arguments[0])
         .deletingLastPathComponent().appendingPathComponent("storetrace").path
 
+
     struct Result {
         var status: Int32
         var stdout: String
@@ -62,6 +63,16 @@ func loadedBPFProgramNames() -> [String] {
 }
 
 @Suite struct CLIArgumentTests {
+    @Test func compressionValuesAreChecked() throws {
+        for (value, message) in [("gzip", "'gzip' is not a compression: none, zstd or zstd:LEVEL (1 to 19)"),
+                                 ("zstd:22", "zstd level '22' is not a number from 1 to 19")] {
+            let result = try CLI.run(["record", "--compress", value])
+            #expect(result.status == 64, "\(result.stderr)")
+            #expect(result.stderr.contains(message), "\(result.stderr)")
+            #expect(result.stdout.isEmpty)
+        }
+    }
+
     @Test func unknownTypeIsOneClearLine() throws {
         let result = try CLI.run(["live", "--type", "mkdir"])
         #expect(result.status != 0)

@@ -1,6 +1,7 @@
 import CStoretraceSys
 import Foundation
 import Glibc
+import StoretraceFixtures
 import Testing
 @testable import StoretraceKernel
 
@@ -117,10 +118,11 @@ extension KernelTests {
         #expect(jsonLines(failed.stdout).filter { $0["type"] as? String == "mount_op" }.map { $0["operation"] as? String } == ["unmount"])
 
         // The independent reader written from docs/capture-format.md reads
-        // the same file: every record, the trailer, a clean end.
+        // the same file: every record, the trailer, a clean end; compressed
+        // (format 2.0, record's default), every chunk.
         let reference = Process()
         reference.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        reference.arguments = ["python3", URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        reference.arguments = [TestPython.interpreter, URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../docs/reference_reader.py").standardized.path, capture]
         let referenceOutput = Pipe()
         reference.standardOutput = referenceOutput
@@ -147,9 +149,15 @@ extension KernelTests {
         #expect(total == counts.values.reduce(0, +), "\(recordsLine)")
         #expect(referenceText.contains("schema 2: storetrace.ftrace v2 (3 fields)"), "\(referenceText)")
         #expect(referenceText.contains("tail ('complete',"), "\(referenceText)")
+        #expect(referenceText.hasPrefix("version 2.0\n"), "\(referenceText)")
+        let chunksLine = try #require(referenceText.split(separator: "\n").first { $0.hasPrefix("chunks: ") })
+        #expect(!chunksLine.hasPrefix("chunks: 0 "), "\(chunksLine)")
 
         let info = try CLI.run(["info", capture])
         #expect(info.status == 0)
+        #expect(info.stdout.contains("format 2.0\n"))
+        #expect(info.stdout.contains(try Regex(#"\ncompression +zstd, [1-9][0-9]* of [0-9]+ chunks: [0-9]+ bytes of records in [0-9]+ \([0-9]+\.[0-9]{2}×\)\n"#)),
+                "\(info.stdout)")
         #expect(info.stdout.contains("storetrace.syscall v1"))
         #expect(info.stdout.contains("complete: closed cleanly"))
         #expect(info.stdout.contains("drops "))
@@ -240,7 +248,7 @@ extension KernelTests {
         #expect(recorder.waitUntilReady())
         var calls = 0
         while recorder.process.isRunning && calls < 100_000 {
-            for _ in 0..<100 { _ = umount2(notMounted, 0) } // EINVAL, about 250 bytes of capture each
+            for _ in 0..<100 { _ = umount2(notMounted, 0) } // EINVAL, about 250 bytes of records each, ~10 compressed
             calls += 100
             usleep(20_000)
         }
@@ -258,6 +266,30 @@ extension KernelTests {
         #expect(replay.status == 0, "\(replay.stderr)")
         #expect(callLines(replay.stdout).count == recorded)
         #expect(replay.stderr.contains("not closed cleanly"), "\(replay.stderr)")
+    }
+
+    /// `--compress none` writes format 1.0, which storetrace versions from
+    /// before compression read: the same events, uncompressed chunks.
+    @Test func recordWithoutCompressionWritesFormatOne() throws {
+        let scratch = Scratch()
+        let source = scratch.dir("src"), target = scratch.dir("dst")
+        let capture = scratch.path + "/plain.stcap"
+        let recorder = try RunningCLI(["record", "-o", capture, "--compress", "none", "--live", "--json",
+                                       "--type", "mount", "--type", "umount", "--comm", "mount", "--comm", "umount"])
+        #expect(recorder.waitUntilReady())
+        run("/bin/mount", ["--bind", source, target])
+        run("/bin/umount", [target])
+        usleep(300_000)
+        let live = recorder.stop()
+        #expect(live.status == 0, "\(live.stderr)")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: capture))
+        #expect(bytes[8] == 1 && bytes[9] == 0)
+        let replay = try CLI.run(["replay", capture, "--json", "--type", "mount", "--type", "umount"])
+        #expect(replay.stdout == live.stdout)
+        #expect(callLines(replay.stdout).filter { $0["target"] as? String == target }.count == 2)
+        let info = try CLI.run(["info", capture])
+        #expect(info.stdout.contains("format 1.0\n"))
+        #expect(info.stdout.contains(try Regex(#"\ncompression +none: [0-9]+ bytes of records\n"#)), "\(info.stdout)")
     }
 
     /// kill -9 while recording: every chunk flushed before is readable.

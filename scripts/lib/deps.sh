@@ -1,8 +1,8 @@
 # Sourced by scripts/*: installs the Debian/Ubuntu packages storetrace needs
-# to build (libbpf and its libraries) if any is missing. Swift itself must
+# to build (libbpf and its libraries, libzstd for captures) if any is missing. Swift itself must
 # already be installed (https://www.swift.org/install/linux/).
 storetrace_install_deps() {
-    local packages=(libbpf-dev libelf-dev zlib1g-dev pkg-config "$@")
+    local packages=(libbpf-dev libelf-dev zlib1g-dev libzstd-dev pkg-config "$@")
     local missing=()
     local package
     for package in "${packages[@]}"; do
