@@ -17,6 +17,7 @@ import PackageDescription
 //   StoretraceAnalyze analyzers over decoded events: mount operations assembled from calls, summaries
 //   StoretraceRender terminal text and JSON lines
 //   StoretraceSession wires sources to sinks: filters, counters, signals
+//   StoretraceReport the HTML incident report (`storetrace report`): a consumer of the replay pipeline
 //   storetrace      thin ArgumentParser CLI, one file per subcommand
 // The per-event modules (decode, the tracer, analyzers, render, the pipeline,
 // the capture reader) are
@@ -91,10 +92,15 @@ let package = Package(
                            "StoretraceAnalyze"],
             swiftSettings: perEventPath
         ),
+        .target(
+            name: "StoretraceReport",
+            dependencies: ["StoretraceSession", "StoretraceRender", "StoretraceDecode", "StoretraceAnalyze", "StoretraceRecords",
+                           "StoretraceCapture"]
+        ),
         .executableTarget(
             name: "storetrace",
             dependencies: [
-                "StoretraceSession", "StoretraceKernel", "StoretraceDecode", "StoretraceRender",
+                "StoretraceSession", "StoretraceReport", "StoretraceKernel", "StoretraceDecode", "StoretraceRender",
                 "StoretraceCapture", "StoretraceRecords", "StoretraceAnalyze",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -130,6 +136,11 @@ let package = Package(
                            "StoretraceRender", "StoretraceFixtures"],
             // Read by path (#filePath), not bundled: captures and the outputs they replay to.
             exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "StoretraceReportTests",
+            dependencies: ["StoretraceReport", "StoretraceSession", "StoretraceRender", "StoretraceDecode", "StoretraceRecords",
+                           "StoretraceFixtures"]
         ),
         .testTarget(
             name: "StoretraceKernelTests",

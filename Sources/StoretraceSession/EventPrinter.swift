@@ -15,7 +15,8 @@ public final class EventPrinter: EventConsumer {
     public var text: TextRenderer
     public var json: JSONRenderer
     public let sink: OutputSink
-    private let decoder: EventDecoder
+    /// The decoder whose events it renders (threads, pods, kernel symbols).
+    public let decoder: EventDecoder
     /// What both renderers add from the node snapshot, with the queue
     /// settings in force (`applyQueueSetting`): one copy, given to each.
     public var enrichment: SnapshotEnrichment? {
@@ -72,43 +73,48 @@ public final class EventPrinter: EventConsumer {
     }
 
     public func consume(_ event: Event, raw: RawRecord) {
-        switch (event, format) {
-        case (.syscall(let record), .text):
-            let pod = decoder.pods.isActive ? decoder.pods.pod(of: record) : nil
-            unit { text.render(record, pod: pod, into: &$0) }
-        case (.syscall(let record), .json):
-            let pod = decoder.pods.isActive ? decoder.pods.pod(of: record) : nil
-            unit { json.render(record, pod: pod, into: &$0) }
-        case (.uevent(let message), .text): unit { text.renderUevent(message, monotonic: raw.timestamp, into: &$0) }
-        case (.uevent(let message), .json): unit { json.renderUevent(message, monotonic: raw.timestamp, into: &$0) }
-        case (.kmsg(let record), .text): unit { text.renderKmsg(record, monotonic: raw.timestamp, into: &$0) }
-        case (.kmsg(let record), .json): unit { json.renderKmsg(record, monotonic: raw.timestamp, into: &$0) }
-        case (.ftrace(let view, let task), .text):
-            unit { text.renderFtrace(view, monotonic: raw.timestamp, cpu: raw.cpu, task: task, describe: decoder.describeAddress, into: &$0) }
-        case (.ftrace(let view, let task), .json):
-            unit { json.renderFtrace(view, monotonic: raw.timestamp, cpu: raw.cpu, task: task, describe: decoder.describeAddress, into: &$0) }
-        case (.claim(let record), .text): unit { text.renderClaim(record, into: &$0) }
-        case (.claim(let record), .json): unit { json.renderClaim(record, into: &$0) }
-        case (.mountOperation, _), (.mountHealth, _):
-            consumeDerived(event, timestamp: raw.timestamp)
-        case (.holders(let report, let explains), .text):
-            unit { HolderRenderer.renderText(report, clock: text.clock, explains: explains, into: &$0) }
-        case (.holders(let report, let explains), .json):
-            unit { HolderRenderer.renderJSON(report, clock: json.clock, explains: explains, kubelet: json, into: &$0) }
-        case (.queueSetting(let change), .text):
-            unit { text.renderQueueSetting(change, monotonic: raw.timestamp, into: &$0) }
-        case (.queueSetting(let change), .json):
-            unit { json.renderQueueSetting(change, monotonic: raw.timestamp, into: &$0) }
+        switch event {
+        case .mountOperation, .mountHealth: consumeDerived(event, timestamp: raw.timestamp)
+        default: unit { render(event, monotonic: raw.timestamp, cpu: raw.cpu, into: &$0) }
         }
     }
 
     public func consumeDerived(_ event: Event, timestamp: UInt64) {
-        switch (event, format) {
-        case (.mountOperation(let operation), .text): unit(derived: true) { text.renderMountOperation(operation, into: &$0) }
-        case (.mountOperation(let operation), .json): unit(derived: true) { json.renderMountOperation(operation, into: &$0) }
-        case (.mountHealth(let health), .text): unit(derived: true) { text.renderMountHealth(health, into: &$0) }
-        case (.mountHealth(let health), .json): unit(derived: true) { json.renderMountHealth(health, into: &$0) }
+        switch event {
+        case .mountOperation, .mountHealth: unit(derived: true) { render(event, monotonic: timestamp, cpu: 0, into: &$0) }
         default: return
+        }
+    }
+
+    /// One event's lines in the printer's format, as `replay` prints them,
+    /// into `out` rather than the sink: `storetrace report` words its marks
+    /// and findings with them. `monotonic` and `cpu` are the record's.
+    public func render(_ event: Event, monotonic: UInt64, cpu: UInt32, into out: inout OutputBuffer) {
+        switch (event, format) {
+        case (.syscall(let record), .text):
+            text.render(record, pod: decoder.pods.isActive ? decoder.pods.pod(of: record) : nil, into: &out)
+        case (.syscall(let record), .json):
+            json.render(record, pod: decoder.pods.isActive ? decoder.pods.pod(of: record) : nil, into: &out)
+        case (.uevent(let message), .text): text.renderUevent(message, monotonic: monotonic, into: &out)
+        case (.uevent(let message), .json): json.renderUevent(message, monotonic: monotonic, into: &out)
+        case (.kmsg(let record), .text): text.renderKmsg(record, monotonic: monotonic, into: &out)
+        case (.kmsg(let record), .json): json.renderKmsg(record, monotonic: monotonic, into: &out)
+        case (.ftrace(let view, let task), .text):
+            text.renderFtrace(view, monotonic: monotonic, cpu: cpu, task: task, describe: decoder.describeAddress, into: &out)
+        case (.ftrace(let view, let task), .json):
+            json.renderFtrace(view, monotonic: monotonic, cpu: cpu, task: task, describe: decoder.describeAddress, into: &out)
+        case (.claim(let record), .text): text.renderClaim(record, into: &out)
+        case (.claim(let record), .json): json.renderClaim(record, into: &out)
+        case (.holders(let report, let explains), .text):
+            HolderRenderer.renderText(report, clock: text.clock, explains: explains, into: &out)
+        case (.holders(let report, let explains), .json):
+            HolderRenderer.renderJSON(report, clock: json.clock, explains: explains, kubelet: json, into: &out)
+        case (.queueSetting(let change), .text): text.renderQueueSetting(change, monotonic: monotonic, into: &out)
+        case (.queueSetting(let change), .json): json.renderQueueSetting(change, monotonic: monotonic, into: &out)
+        case (.mountOperation(let operation), .text): text.renderMountOperation(operation, into: &out)
+        case (.mountOperation(let operation), .json): json.renderMountOperation(operation, into: &out)
+        case (.mountHealth(let health), .text): text.renderMountHealth(health, into: &out)
+        case (.mountHealth(let health), .json): json.renderMountHealth(health, into: &out)
         }
     }
 

@@ -159,36 +159,9 @@ public final class MetricsExporter: EventConsumer {
     /// Writes the text to `.NAME.tmp` beside PATH, then renames it over PATH.
     @discardableResult
     public func write() -> Bool {
-        let slash = path.lastIndex(of: "/")
-        let directory = slash.map { String(path[..<$0]) } ?? "."
-        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
-        let temporary = (directory.isEmpty ? "" : directory + "/") + "." + name + ".tmp"
         let bytes = Array(text().utf8)
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
-        guard fd >= 0 else {
-            failure = Glibc.errno
-            return false
-        }
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
-            if n < 0 && Glibc.errno == EINTR { continue }
-            guard n > 0 else {
-                failure = n < 0 ? Glibc.errno : EIO
-                close(fd)
-                unlink(temporary)
-                return false
-            }
-            done += n
-        }
-        close(fd)
-        guard rename(temporary, path) == 0 else {
-            failure = Glibc.errno
-            unlink(temporary)
-            return false
-        }
-        failure = nil
-        return true
+        failure = bytes.withUnsafeBytes { AtomicFile.write($0, to: path) }
+        return failure == nil
     }
 
     static func realtimeNow() -> UInt64 {

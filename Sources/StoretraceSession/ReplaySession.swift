@@ -69,6 +69,14 @@ public struct ReplaySummary: Sendable {
 /// pipeline as `live`, so the same events print the same bytes.
 public final class ReplaySession {
     public let configuration: ReplayConfiguration
+    /// `storetrace report`: makes a consumer, given the session's printer
+    /// (whose renderers, kept in step with the capture's clock, snapshot,
+    /// device table and read-ahead in force, word each event as `replay`
+    /// does), added after it; one that is also an `EventAnalyzer` sees every
+    /// event too, filtered out or not. With it, mount operations and mount
+    /// health are derived even when nothing is printed (`nullSink`).
+    /// Captures of one node only.
+    public var collector: ((EventPrinter) -> EventConsumer)?
 
     public init(configuration: ReplayConfiguration) {
         self.configuration = configuration
@@ -82,7 +90,12 @@ public final class ReplaySession {
         // Captures of several nodes (or boots): one timeline by wall clock.
         if config.paths.count > 1 {
             let streams = try CaptureSet.streams(files: config.paths)
-            if streams.count > 1 { return try MergedReplay(configuration: config, streams: streams).run() }
+            if streams.count > 1 {
+                if collector != nil {
+                    throw .readCapture(path: streams[1].paths[0], reason: "a report covers one node; these captures are from \(streams.count) (\(streams.map(\.label).joined(separator: ", ")))")
+                }
+                return try MergedReplay(configuration: config, streams: streams).run()
+            }
         }
         var readers: [CaptureReader] = []
         let open = Self.open
@@ -107,10 +120,13 @@ public final class ReplaySession {
                                    text: TextRenderer(color: config.color, utcOffsetSeconds: TextRenderer.localUTCOffset(), clock: clock),
                                    json: JSONRenderer(clock: clock), sink: OutputSink(fd: config.outputFD), decoder: decoder)
         printer.kubeletRoot = config.kubeletRoot
-        let pipeline = Pipeline(filter: config.filter, decoder: decoder, consumers: config.nullSink ? [] : [printer],
+        let collected = collector?(printer)
+        let pipeline = Pipeline(filter: config.filter, decoder: decoder,
+                                consumers: (config.nullSink ? [] : [printer]) + (collected.map { [$0] } ?? []),
                                 merging: false)
-        if !config.nullSink && config.filter.wants(.mountOperation) { pipeline.add(MountOperationAnalyzer(pipeline: pipeline)) }
-        let showsHealth = !config.nullSink && config.filter.wants(.mountHealth)
+        let derives = !config.nullSink || collected != nil
+        if derives && config.filter.wants(.mountOperation) { pipeline.add(MountOperationAnalyzer(pipeline: pipeline)) }
+        let showsHealth = derives && config.filter.wants(.mountHealth)
         let health = showsHealth || config.summary ? MountHealthAnalyzer(pipeline: pipeline, deliver: showsHealth) : nil
         if let health { pipeline.add(health) }
         // Copies show the read-ahead in force at their time.
@@ -119,6 +135,7 @@ public final class ReplaySession {
         summarizer?.mountHealth = health
         if config.filter.hasContextFilters { summarizer?.pipeline = pipeline }
         if let summarizer { pipeline.add(summarizer) }
+        if let analyzer = collected as? EventAnalyzer { pipeline.add(analyzer) }
         var files: [(path: String, tail: String, corruptions: [String])] = []
         var skipped: UInt64 = 0
         var node: String?

@@ -28,10 +28,11 @@ struct Storetrace: ParsableCommand {
               storetrace record -o reattach.stcap       # during a disk re-attach
               storetrace replay reattach.stcap          # later, on any machine
               storetrace summary copies.stcap           # copies per device and read-ahead
+              storetrace report reattach.stcap -o incident.html  # one HTML page for the ticket
               storetrace info --snapshot reattach.stcap
               storetrace holders /dev/loop0           # who keeps it busy, in every namespace
             """,
-        subcommands: [Live.self, Record.self, Replay.self, Summary.self, Info.self, Holders.self, Doctor.self],
+        subcommands: [Live.self, Record.self, Replay.self, Summary.self, Report.self, Info.self, Holders.self, Doctor.self],
         defaultSubcommand: Live.self
     )
 
