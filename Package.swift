@@ -19,6 +19,7 @@ import PackageDescription
 //   StoretraceRender terminal text and JSON lines
 //   StoretraceSession wires sources to sinks: filters, counters, signals
 //   StoretraceExport timelines for Perfetto (protobuf) and the Trace Event JSON (`export`)
+//   StoretraceReport the HTML incident report (`storetrace report`): a consumer of the replay pipeline
 //   storetrace      thin ArgumentParser CLI, one file per subcommand
 // The per-event modules (decode, the tracer, analyzers, render, the pipeline,
 // the capture reader) are
@@ -104,10 +105,15 @@ let package = Package(
             name: "StoretraceExport",
             dependencies: ["StoretraceSession", "StoretraceRender", "StoretraceDecode", "StoretraceAnalyze", "StoretraceRecords"]
         ),
+        .target(
+            name: "StoretraceReport",
+            dependencies: ["StoretraceSession", "StoretraceRender", "StoretraceDecode", "StoretraceAnalyze", "StoretraceRecords",
+                           "StoretraceCapture"]
+        ),
         .executableTarget(
             name: "storetrace",
             dependencies: [
-                "StoretraceSession", "StoretraceExport", "StoretraceKernel", "StoretraceDecode", "StoretraceRender",
+                "StoretraceSession", "StoretraceExport", "StoretraceReport", "StoretraceKernel", "StoretraceDecode", "StoretraceRender",
                 "StoretraceCapture", "StoretraceRecords", "StoretraceAnalyze",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -155,6 +161,11 @@ let package = Package(
                            "StoretraceAnalyze", "StoretraceFixtures"],
             // decode_trace.py is run by path, not bundled.
             exclude: ["decode_trace.py"]
+        ),
+        .testTarget(
+            name: "StoretraceReportTests",
+            dependencies: ["StoretraceReport", "StoretraceSession", "StoretraceRender", "StoretraceDecode", "StoretraceRecords",
+                           "StoretraceFixtures"]
         ),
         .testTarget(
             name: "StoretraceKernelTests",

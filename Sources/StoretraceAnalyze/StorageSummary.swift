@@ -62,9 +62,9 @@ public struct StorageSummary: Sendable {
         public var change: QueueSettingChange
     }
 
-    public var limits: StorageSummaryLimits
+    public let limits: StorageSummaryLimits
     /// By device, then by the time the period started.
-    public private(set) var periods: [CopyPeriod] = []
+    public var periods: [CopyPeriod] { periodRows.rows }
     public private(set) var calls: [Calls] = []
     /// Slowest first.
     public private(set) var slowest: [SlowCall] = []
@@ -72,7 +72,7 @@ public struct StorageSummary: Sendable {
     /// Changes beyond `limits.maxSettingChanges`, and copies of periods
     /// beyond `limits.maxPeriods`: counted, not kept.
     public private(set) var settingChangesLeftOut: UInt64 = 0
-    public private(set) var copiesLeftOut: UInt64 = 0
+    public var copiesLeftOut: UInt64 { periodRows.leftOut }
     /// First and last event seen (CLOCK_MONOTONIC), nil before any.
     public private(set) var span: (first: UInt64, last: UInt64)?
     /// Unhealthy mounts: the mount-health analysis (issue 11 item 2) fills
@@ -82,7 +82,7 @@ public struct StorageSummary: Sendable {
     /// The devices and read-ahead in force, from the start snapshot; every
     /// `add(_:at:)` of a change updates it.
     public private(set) var devices: BlockDevicesInForce
-    private var periodIndex: [PeriodKey: Int] = [:]
+    private var periodRows: BoundedRows<PeriodKey, CopyPeriod>
     private var callIndex: [Int] = Array(repeating: -1, count: 64)
     private var errnoIndex: [[Int32: Int]] = []
 
@@ -94,6 +94,7 @@ public struct StorageSummary: Sendable {
     public init(devices: BlockDevicesInForce, limits: StorageSummaryLimits = StorageSummaryLimits()) {
         self.devices = devices
         self.limits = limits
+        periodRows = BoundedRows(limit: limits.maxPeriods)
     }
 
     /// A new start snapshot (replay reads it with the first record).
@@ -145,29 +146,20 @@ public struct StorageSummary: Sendable {
 
     private mutating func addCopy(_ record: SyscallRecord, file: FileRef, device: BlockDevicesInForce.Device?, readAhead: UInt64?) {
         let key = PeriodKey(device: BlockDevicesInForce.key(file.major, file.minor), readAheadKB: readAhead)
-        let index: Int
-        if let known = periodIndex[key] {
-            index = known
-        } else {
-            guard periods.count < limits.maxPeriods else {
-                copiesLeftOut &+= 1
-                return
-            }
-            index = periods.count
-            periodIndex[key] = index
-            periods.append(CopyPeriod(device: device?.name, major: file.major, minor: file.minor, readAheadKB: readAhead))
-        }
+        guard let index = periodRows.row(for: key, orAdd: {
+            CopyPeriod(device: device?.name, major: file.major, minor: file.minor, readAheadKB: readAhead)
+        }) else { return }
         let timestamp = record.timestamp
-        periods[index].calls &+= 1
-        periods[index].first = Swift.min(periods[index].first, timestamp)
-        periods[index].last = Swift.max(periods[index].last, timestamp)
+        periodRows[index].calls &+= 1
+        periodRows[index].first = Swift.min(periodRows[index].first, timestamp)
+        periodRows[index].last = Swift.max(periodRows[index].last, timestamp)
         if record.errno != nil {
-            periods[index].failed &+= 1
+            periodRows[index].failed &+= 1
         } else if record.returnValue == 0 {
-            periods[index].empty &+= 1
+            periodRows[index].empty &+= 1
         } else {
-            periods[index].bytes &+= UInt64(record.returnValue)
-            periods[index].latency.add(record.latency)
+            periodRows[index].bytes &+= UInt64(record.returnValue)
+            periodRows[index].latency.add(record.latency)
         }
     }
 

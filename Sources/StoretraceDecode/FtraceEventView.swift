@@ -70,6 +70,11 @@ public struct FtraceEventCatalog: Sendable {
 
     public var formats: [UInt16: EventFormat] { entries.mapValues(\.format) }
 
+    /// Every event it decodes, by id: its system ("block", "ftrace") and name.
+    public var events: [(system: String, name: String)] {
+        entries.sorted { $0.key < $1.key }.map { ($0.value.system, $0.value.format.name) }
+    }
+
     public func format(id: UInt16) -> EventFormat? { entries[id]?.format }
 
     /// Decodes the common fields and finds the record's format. The view

@@ -234,3 +234,16 @@ public enum ProcCgroupFile {
         return (pod ?? unified ?? systemd ?? first).map { Array(text.view($0)) }
     }
 }
+
+extension NodeSnapshot.ProcessEntry {
+    /// The pod and container of a process the snapshot saw, from its
+    /// cgroup lines (the unified one and the v1 ones, as /proc/PID/cgroup
+    /// gave them); nil for a process that is in no pod.
+    public var pod: PodCgroup? {
+        var file = cgroup.map { "0::" + $0 + "\n" } ?? ""
+        for line in cgroupV1 ?? [] { file += line + "\n" }
+        return file.utf8.withContiguousStorageIfAvailable { text in
+            ProcCgroupFile.bestPath(UnsafeRawBufferPointer(text)).flatMap { path in path.withUnsafeBytes { PodCgroup(path: $0) } }
+        } ?? nil
+    }
+}

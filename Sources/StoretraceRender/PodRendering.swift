@@ -30,7 +30,7 @@ extension TextRenderer {
     /// ` [by pod 7f3e1c2a… ctr 0123456789ab besteffort]`: the pod UID cut to
     /// 8 characters and the container id to 12, as `crictl ps` shows it
     /// (JSON has both whole).
-    func appendPod(_ pod: PodCgroup, into out: inout OutputBuffer) {
+    public func appendPod(_ pod: PodCgroup, into out: inout OutputBuffer) {
         paint(.dim, into: &out)
         out.append(" [by pod ")
         pod.podUID.withUnsafeBytes { uid in

@@ -20,20 +20,13 @@ public enum SnapshotRenderer {
                 // Who is in a pod's or unshare's namespace: what an inode
                 // number alone cannot tell days later.
                 let members = snapshot.processes.filter { $0.mountNamespace == namespace.inode }
-                if !members.isEmpty { out += table(header: ["PID", "PPID", "UID", "COMM", "CGROUP"], rows: members.map { process in
-                    [String(process.pid), process.ppid.map { String($0) } ?? "-", process.uid.map { String($0) } ?? "-",
-                     process.comm.map(cell) ?? "-", process.cgroup.map(cell) ?? "-"]
-                }) }
+                if !members.isEmpty { out += table(header: processColumns, rows: members.map(processRow)) }
             }
             guard let mounts = namespace.mounts else {
                 out += "  (mount table unreadable: no process in it would give /proc/PID/mountinfo)\n"
                 continue
             }
-            let rows = mounts.map { mount in
-                [cell(mount.mountPoint), cell(mount.source), cell(mount.fstype), cell(mount.options),
-                 mount.optionalFields.isEmpty ? "private" : mount.optionalFields.map(cell).joined(separator: ",")]
-            }
-            out += table(header: ["MOUNT POINT", "SOURCE", "FSTYPE", "OPTIONS", "PROPAGATION"], rows: rows)
+            out += table(header: mountColumns, rows: mounts.map(mountRow))
             if namespace.mountsOverLimit > 0 {
                 out += "  (\(plural(namespace.mountsOverLimit, "more mount")) past the limit, not recorded)\n"
             }
@@ -47,20 +40,14 @@ public enum SnapshotRenderer {
             out += "  (none)\n"
         } else {
             let rows = snapshot.blockDevices.map(blockDeviceRow)
-            out += table(header: ["NAME", "MAJ:MIN", "SIZE", "RA_KB", "ROT", "SCHED", "SERIAL", "PCI", "PCI DRIVER", "BACKING FILE"],
-                         rows: rows)
+            out += table(header: blockDeviceColumns, rows: rows)
         }
 
         out += "\nPCI storage functions\n"
         if snapshot.pciFunctions.isEmpty {
             out += "  (none)\n"
         } else {
-            let rows = snapshot.pciFunctions.map { function in
-                [cell(function.address), function.vendor.map(cell) ?? "-", function.device.map(cell) ?? "-",
-                 function.pciClass.map(cell) ?? "-", function.driver.map(cell) ?? "(none)",
-                 function.driverOverride.map(cell) ?? ""]
-            }
-            out += table(header: ["ADDRESS", "VENDOR", "DEVICE", "CLASS", "DRIVER", "DRIVER OVERRIDE"], rows: rows)
+            out += table(header: pciColumns, rows: snapshot.pciFunctions.map(pciRow))
         }
 
         if !snapshot.virtioDevices.isEmpty {
@@ -74,7 +61,35 @@ public enum SnapshotRenderer {
         return out
     }
 
-    static func blockDeviceRow(_ device: NodeSnapshot.BlockDevice) -> [String] {
+    // MARK: Rows
+    // The cells of each table, escaped (`cell`): `info --snapshot` lays
+    // them out as text, `storetrace report` as HTML tables.
+
+    public static let processColumns = ["PID", "PPID", "UID", "COMM", "CGROUP"]
+
+    public static func processRow(_ process: NodeSnapshot.ProcessEntry) -> [String] {
+        [String(process.pid), process.ppid.map { String($0) } ?? "-", process.uid.map { String($0) } ?? "-",
+         process.comm.map(cell) ?? "-", process.cgroup.map(cell) ?? "-"]
+    }
+
+    public static let mountColumns = ["MOUNT POINT", "SOURCE", "FSTYPE", "OPTIONS", "PROPAGATION"]
+
+    public static func mountRow(_ mount: NodeSnapshot.Mount) -> [String] {
+        [cell(mount.mountPoint), cell(mount.source), cell(mount.fstype), cell(mount.options),
+         mount.optionalFields.isEmpty ? "private" : mount.optionalFields.map(cell).joined(separator: ",")]
+    }
+
+    public static let pciColumns = ["ADDRESS", "VENDOR", "DEVICE", "CLASS", "DRIVER", "DRIVER OVERRIDE"]
+
+    public static func pciRow(_ function: NodeSnapshot.PCIFunction) -> [String] {
+        [cell(function.address), function.vendor.map(cell) ?? "-", function.device.map(cell) ?? "-",
+         function.pciClass.map(cell) ?? "-", function.driver.map(cell) ?? "(none)",
+         function.driverOverride.map(cell) ?? ""]
+    }
+
+    public static let blockDeviceColumns = ["NAME", "MAJ:MIN", "SIZE", "RA_KB", "ROT", "SCHED", "SERIAL", "PCI", "PCI DRIVER", "BACKING FILE"]
+
+    public static func blockDeviceRow(_ device: NodeSnapshot.BlockDevice) -> [String] {
         var number = "-"
         if let major = device.major, let minor = device.minor { number = "\(major):\(minor)" }
         var pciDriver = "-"
@@ -149,7 +164,7 @@ public enum SnapshotRenderer {
         return lines.map { label, value in label.padding(to: 10) + value }.joined(separator: "\n") + "\n"
     }
 
-    static func namespaceTitle(_ namespace: NodeSnapshot.MountNamespace) -> String {
+    public static func namespaceTitle(_ namespace: NodeSnapshot.MountNamespace) -> String {
         var title = "Mount namespace mnt:\(namespace.inode)" + (namespace.isHost ? " (host)" : "")
         if let pid = namespace.ownerPID {
             title += "  owner \(pid)" + (namespace.ownerComm.map { " (" + printable($0) + ")" } ?? "")
@@ -164,7 +179,7 @@ public enum SnapshotRenderer {
         return title
     }
 
-    static func omissions(_ omitted: NodeSnapshot.Omissions) -> String? {
+    public static func omissions(_ omitted: NodeSnapshot.Omissions) -> String? {
         var parts: [String] = []
         if omitted.processesExited > 0 { parts.append(plural(omitted.processesExited, "process", "processes") + " exited during the scan") }
         if omitted.processesOverLimit > 0 { parts.append(plural(omitted.processesOverLimit, "process", "processes") + " past the limit") }
@@ -212,7 +227,7 @@ public enum SnapshotRenderer {
     /// (`OutputBuffer.appendPrintable`): control characters (C0, DEL, C1),
     /// and backslashes, become octal escapes of their UTF-8 bytes, like
     /// mountinfo's "\012".
-    static func printable(_ text: String) -> String {
+    public static func printable(_ text: String) -> String {
         printable(text, escapingSpaces: false)
     }
 
@@ -255,7 +270,7 @@ public enum SnapshotRenderer {
         return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
     }
 
-    static func plural(_ count: Int, _ singular: String, _ pluralForm: String? = nil) -> String {
+    public static func plural(_ count: Int, _ singular: String, _ pluralForm: String? = nil) -> String {
         "\(count) " + (count == 1 ? singular : pluralForm ?? singular + "s")
     }
 }

@@ -68,7 +68,7 @@ public final class TextRenderer {
     /// kubelet path says, pod UIDs cut to 8 characters (JSON has them whole);
     /// the volume and driver it does not name come from the volume's
     /// vol_data.json in the snapshot, if recorded.
-    func appendKubelet(_ path: KubeletPath, into out: inout OutputBuffer) {
+    public func appendKubelet(_ path: KubeletPath, into out: inout OutputBuffer) {
         paint(.dim, into: &out)
         out.append(" [")
         out.append(path.role.name)
@@ -97,7 +97,7 @@ public final class TextRenderer {
     }
 
     /// `name(arguments) = result`, as strace writes a call.
-    func appendCall(_ record: SyscallRecord, into out: inout OutputBuffer) {
+    public func appendCall(_ record: SyscallRecord, into out: inout OutputBuffer) {
         paint(.bold, into: &out)
         out.append(record.kind.callName)
         paint(.reset, into: &out)
@@ -178,7 +178,7 @@ public final class TextRenderer {
     }
 
     /// 812ns, 12.3µs, 4.56ms, 1.23s: three significant digits at most.
-    func appendLatency(_ ns: UInt64, into out: inout OutputBuffer) {
+    public func appendLatency(_ ns: UInt64, into out: inout OutputBuffer) {
         if ns < 1_000 {
             out.appendDecimal(ns)
             out.append("ns")

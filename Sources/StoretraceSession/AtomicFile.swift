@@ -26,12 +26,29 @@ public final class AtomicFile {
 
     /// Writes all of `bytes`.
     public func write(_ bytes: [UInt8]) throws(AtomicFileError) {
+        try bytes.withUnsafeBytes { (all) throws(AtomicFileError) in try write(all) }
+    }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws(AtomicFileError) {
         var done = 0
         while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
+            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
             if n < 0 && Glibc.errno == EINTR { continue }
             guard n > 0 else { throw AtomicFileError(errno: n < 0 ? Glibc.errno : EIO) }
             done += n
+        }
+    }
+
+    /// The whole of `bytes` as the file at `path` in one step; nil when
+    /// written, else the errno of the step that failed (nothing is left behind).
+    public static func write(_ bytes: UnsafeRawBufferPointer, to path: String, mode: mode_t = 0o644) -> Int32? {
+        do {
+            let file = try AtomicFile(path: path, mode: mode)
+            try file.write(bytes)
+            try file.commit()
+            return nil
+        } catch {
+            return error.errno
         }
     }
 

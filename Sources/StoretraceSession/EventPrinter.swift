@@ -15,7 +15,8 @@ public final class EventPrinter: EventConsumer {
     public var text: TextRenderer
     public var json: JSONRenderer
     public let sink: OutputSink
-    private let decoder: EventDecoder
+    /// The decoder whose events it renders (threads, pods, kernel symbols).
+    public let decoder: EventDecoder
     /// What both renderers add from the node snapshot, with the queue
     /// settings in force (`applyQueueSetting`): one copy, given to each.
     public var enrichment: SnapshotEnrichment? {

@@ -34,10 +34,11 @@ struct Storetrace: ParsableCommand {
               storetrace replay reattach.stcap          # later, on any machine
               storetrace summary copies.stcap           # copies per device and read-ahead
               storetrace export reattach.stcap -o reattach.pftrace  # a timeline for ui.perfetto.dev
+              storetrace report reattach.stcap -o incident.html  # one HTML page for the ticket
               storetrace info --snapshot reattach.stcap
               storetrace holders /dev/loop0           # who keeps it busy, in every namespace
             """,
-        subcommands: [Live.self, Record.self, Replay.self, Summary.self, Export.self, Info.self, Holders.self, Doctor.self],
+        subcommands: [Live.self, Record.self, Replay.self, Summary.self, Export.self, Report.self, Info.self, Holders.self, Doctor.self],
         defaultSubcommand: Live.self
     )
 

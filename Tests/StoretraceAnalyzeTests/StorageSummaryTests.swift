@@ -68,16 +68,9 @@ import StoretraceRender
                                            old: Array("4".utf8), new: Array("128".utf8))
 
     static func copy(at seconds: UInt64, latency: UInt64, bytes: Int64, device: UInt64 = 7 << 20, pid: UInt32 = 500) -> RecordBuilder {
-        var builder = RecordBuilder()
-        builder.kind = 10 // copy_file_range
-        builder.comm = "io.Copy"
+        var builder = RecordBuilder.copyCall(bytes: bytes, device: device, latency: latency)
         builder.pid = pid
         builder.timestamp = seconds * 1_000_000_000
-        builder.latency = latency
-        builder.args = [3, 0, 4, 0, UInt64(max(bytes, 0)), 0]
-        builder.detail = [12, device, 13, device, 0, 0]
-        builder.strings = ["src.bin", "dst.bin"]
-        builder.ret = bytes
         return builder
     }
 

@@ -90,3 +90,15 @@ public func inSequence(_ calls: [RecordBuilder], from start: UInt64 = 1_000_000_
         return timed
     }
 }
+
+extension RecordBuilder {
+    /// copy_file_range(3<src.bin>, NULL, 4<dst.bin>, NULL, bytes, 0) = bytes,
+    /// both files on `device` (the kernel's dev_t: major << 20 | minor).
+    public static func copyCall(bytes: Int64, device: UInt64 = 7 << 20, latency: UInt64) -> RecordBuilder {
+        var builder = call(.copyFileRange, [3, 0, 4, 0, UInt64(max(bytes, 0)), 0], ["src.bin", "dst.bin"], ret: bytes)
+        builder.comm = "io.Copy"
+        builder.latency = latency
+        builder.detail = [12, device, 13, device, 0, 0]
+        return builder
+    }
+}
