@@ -5,12 +5,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/timex.h>
+#include <termios.h>
 #include <unistd.h>
 
 #ifndef SYS_fsopen
@@ -268,5 +270,95 @@ int st_clock_sync(int *synchronized, long *max_error_us, long *est_error_us) {
     *synchronized = !(state.status & STA_UNSYNC) && result != TIME_ERROR;
     *max_error_us = state.maxerror;
     *est_error_us = state.esterror;
+    return 0;
+}
+
+/* The terminal of `storetrace top` (storetrace_sys.h). */
+static struct {
+    volatile sig_atomic_t active;
+    int in_fd, out_fd, raw;
+    struct termios saved;
+    char leave[256];
+    size_t leave_length;
+    struct sigaction before[32];
+} st_terminal;
+
+static const int st_terminal_crash_signals[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP };
+
+static void st_terminal_write_all(int fd, const char *bytes, size_t length) {
+    while (length > 0) {
+        ssize_t written = write(fd, bytes, length);
+        if (written < 0 && errno == EINTR) continue;
+        if (written <= 0) return;
+        bytes += written;
+        length -= (size_t)written;
+    }
+}
+
+static void st_terminal_crashed(int signal_number) {
+    int saved_errno = errno;
+    st_terminal_leave();
+    /* The handler that was there before gets the signal once this returns
+     * (it is blocked while this runs); a fault happens again and reaches it. */
+    sigaction(signal_number, &st_terminal.before[signal_number], NULL);
+    raise(signal_number);
+    errno = saved_errno;
+}
+
+int st_terminal_enter(int in_fd, int out_fd, const char *enter, size_t enter_length,
+                      const char *leave, size_t leave_length) {
+    if (st_terminal.active || leave_length > sizeof(st_terminal.leave)) {
+        errno = EINVAL;
+        return -1;
+    }
+    st_terminal.raw = 0;
+    if (in_fd >= 0) {
+        if (tcgetattr(in_fd, &st_terminal.saved) != 0) return -1;
+        struct termios raw = st_terminal.saved;
+        raw.c_iflag &= ~(tcflag_t)(BRKINT | ICRNL | INLCR | IGNCR | INPCK | ISTRIP | IXON);
+        raw.c_lflag &= ~(tcflag_t)(ECHO | ICANON | IEXTEN | ISIG);
+        raw.c_cflag |= CS8;
+        raw.c_cc[VMIN] = 1;
+        raw.c_cc[VTIME] = 0;
+        if (tcsetattr(in_fd, TCSAFLUSH, &raw) != 0) return -1;
+        st_terminal.raw = 1;
+    }
+    st_terminal.in_fd = in_fd;
+    st_terminal.out_fd = out_fd;
+    memcpy(st_terminal.leave, leave, leave_length);
+    st_terminal.leave_length = leave_length;
+    for (size_t i = 0; i < sizeof(st_terminal_crash_signals) / sizeof(st_terminal_crash_signals[0]); i++) {
+        int number = st_terminal_crash_signals[i];
+        struct sigaction action;
+        memset(&action, 0, sizeof(action));
+        action.sa_handler = st_terminal_crashed;
+        sigemptyset(&action.sa_mask);
+        sigaction(number, &action, &st_terminal.before[number]);
+    }
+    st_terminal.active = 1;
+    st_terminal_write_all(out_fd, enter, enter_length);
+    return 0;
+}
+
+void st_terminal_leave(void) {
+    if (!st_terminal.active) return;
+    st_terminal.active = 0;
+    st_terminal_write_all(st_terminal.out_fd, st_terminal.leave, st_terminal.leave_length);
+    if (st_terminal.raw) tcsetattr(st_terminal.in_fd, TCSAFLUSH, &st_terminal.saved);
+    for (size_t i = 0; i < sizeof(st_terminal_crash_signals) / sizeof(st_terminal_crash_signals[0]); i++) {
+        int number = st_terminal_crash_signals[i];
+        struct sigaction current;
+        /* Put back the handlers this replaced, unless a crash handler already did. */
+        if (sigaction(number, NULL, &current) == 0 && current.sa_handler == st_terminal_crashed) {
+            sigaction(number, &st_terminal.before[number], NULL);
+        }
+    }
+}
+
+int st_terminal_size(int fd, unsigned short *columns, unsigned short *rows) {
+    struct winsize size;
+    if (ioctl(fd, TIOCGWINSZ, &size) != 0) return -1;
+    *columns = size.ws_col;
+    *rows = size.ws_row;
     return 0;
 }

@@ -29,6 +29,18 @@ public struct Log2Histogram: Equatable, Sendable {
         if value > max { max = value }
     }
 
+    /// Adds every value `other` holds: the histogram of both sets of values
+    /// (a window of several seconds from one histogram per second).
+    public mutating func merge(_ other: Log2Histogram) {
+        guard other.count > 0 else { return }
+        for index in buckets.indices { buckets[index] &+= other.buckets[index] }
+        count &+= other.count
+        let (total, overflow) = sum.addingReportingOverflow(other.sum)
+        sum = overflow ? .max : total
+        if other.min < min { min = other.min }
+        if other.max > max { max = other.max }
+    }
+
     /// The `percent` percentile (0 to 100) by nearest rank: the bucket that
     /// holds the value of rank ⌈percent/100 × count⌉ (at least 1), and within
     /// it the value as far from its lower end as the rank is into the

@@ -31,13 +31,19 @@ public final class EventLoop {
         if epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &event) != 0 { throw .system("epoll_ctl") }
     }
 
+    /// Stops calling the handler of `fd` (a terminal that went away).
+    public func remove(fd: Int32) {
+        epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil)
+    }
+
     /// Delivers SIGINT, SIGTERM and SIGHUP through the loop instead of
-    /// interrupting it, so a stop always runs the normal clean-up path.
-    /// Must run before any other thread starts (the mask is inherited).
-    public func handleTerminationSignals(_ handler: @escaping (Int32) -> Void) throws(KernelError) {
+    /// interrupting it, so a stop always runs the normal clean-up path;
+    /// `also` adds signals the handler takes the same way (SIGWINCH for
+    /// `top`). Must run before any other thread starts (the mask is inherited).
+    public func handleTerminationSignals(also: [Int32] = [], _ handler: @escaping (Int32) -> Void) throws(KernelError) {
         var set = sigset_t()
         sigemptyset(&set)
-        for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&set, signal) }
+        for signal in [SIGINT, SIGTERM, SIGHUP] + also { sigaddset(&set, signal) }
         pthread_sigmask(SIG_BLOCK, &set, nil)
         let fd = signalfd(-1, &set, Int32(SFD_CLOEXEC | SFD_NONBLOCK))
         if fd < 0 { throw .system("signalfd") }

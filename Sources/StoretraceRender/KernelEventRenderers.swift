@@ -33,6 +33,12 @@ extension TextRenderer {
 
     public func renderUevent(_ message: UeventMessage, monotonic: UInt64, into out: inout OutputBuffer) {
         appendKernelPrefix(monotonic: monotonic, into: &out) { $0.append("[uevent]") }
+        appendUeventBody(message, into: &out)
+        out.append(UInt8(ascii: "\n"))
+    }
+
+    /// "bind pci 0000:1d:01.4 driver=nvme seq=4242": the line after the columns.
+    func appendUeventBody(_ message: UeventMessage, into out: inout OutputBuffer) {
         paint(.bold, into: &out)
         out.appendPrintable(message.actionName)
         paint(.reset, into: &out)
@@ -76,11 +82,24 @@ extension TextRenderer {
                 out.append(UInt8(ascii: ")"))
             }
         }
-        out.append(UInt8(ascii: "\n"))
     }
 
     public func renderKmsg(_ record: KmsgRecord, monotonic: UInt64, into out: inout OutputBuffer) {
         appendKernelPrefix(monotonic: monotonic, into: &out) { $0.append("[kmsg]") }
+        appendKmsgBody(record, into: &out)
+        out.append(UInt8(ascii: "\n"))
+        let message = record.message
+        if let mention = KmsgDevicePatterns.find(in: message, severe: record.level.rawValue <= 3) {
+            let index = devices.table.resolve(mention, in: message)
+            // A leading word or a bus device is only worth a line when known.
+            if index != nil || mention.role == .blockDevice {
+                devices.appendTextLine(index, name: mention.name(in: message), into: &out)
+            }
+        }
+    }
+
+    /// "<3>err I/O error, dev loop1, ...": the line after the columns.
+    func appendKmsgBody(_ record: KmsgRecord, into out: inout OutputBuffer) {
         let severe = record.level.rawValue <= 3
         if severe { paint(.red, into: &out) }
         out.append(UInt8(ascii: "<"))
@@ -97,14 +116,6 @@ extension TextRenderer {
             out.appendPrintable(UnsafeRawBufferPointer(rebasing: scratch[..<count]))
         }
         if severe { paint(.reset, into: &out) }
-        out.append(UInt8(ascii: "\n"))
-        if let mention = KmsgDevicePatterns.find(in: message, severe: severe) {
-            let index = devices.table.resolve(mention, in: message)
-            // A leading word or a bus device is only worth a line when known.
-            if index != nil || mention.role == .blockDevice {
-                devices.appendTextLine(index, name: mention.name(in: message), into: &out)
-            }
-        }
     }
 
     /// `describe` turns a kernel address into `symbol+0xoff`.

@@ -9,6 +9,12 @@ import StoretraceDecode
 extension TextRenderer {
     public func renderQueueSetting(_ change: QueueSettingChange, monotonic: UInt64, into out: inout OutputBuffer) {
         appendKernelPrefix(monotonic: monotonic, into: &out) { $0.append("[queue]") }
+        appendQueueSettingBody(change, into: &out)
+        out.append(UInt8(ascii: "\n"))
+    }
+
+    /// "queue_setting loop0 7:0 read_ahead_kb 4 -> 128": the line after the columns.
+    func appendQueueSettingBody(_ change: QueueSettingChange, into out: inout OutputBuffer) {
         paint(.bold, into: &out)
         out.append("queue_setting")
         paint(.reset, into: &out)
@@ -31,7 +37,6 @@ extension TextRenderer {
             change.new.withUnsafeBytes { out.appendPrintable($0) }
             out.append(" (new disk)")
         }
-        out.append(UInt8(ascii: "\n"))
     }
 }
 

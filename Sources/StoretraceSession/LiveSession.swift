@@ -45,6 +45,8 @@ public struct LiveConfiguration: Sendable {
     /// `--kubelet-root`: where kubelet keeps volumes; nil finds kubelet
     /// paths by their shape and reads vol_data.json under /var/lib/kubelet.
     public var kubeletRoot: String?
+    /// `top`: a dashboard instead of lines (`outputFD` is then ignored).
+    public var dashboard: DashboardOptions?
     public init() {}
 }
 
@@ -135,7 +137,12 @@ public final class LiveSession {
             stopReason = reason
             loop.stop()
         }
-        try kernel { () throws(KernelError) in try loop.handleTerminationSignals { stop(.signal($0)) } }
+        // `top` on a terminal also redraws on SIGWINCH, through the same signalfd.
+        var dashboard: LiveDashboard?
+        let resizes = config.dashboard?.interactive == true ? [SIGWINCH] : []
+        try kernel { () throws(KernelError) in try loop.handleTerminationSignals(also: resizes) { number in
+            if number == SIGWINCH { dashboard?.resized() } else { stop(.signal(number)) }
+        } }
         signal(SIGPIPE, SIG_IGN)
         StartupTiming.mark("event loop and signals")
 
@@ -168,8 +175,12 @@ public final class LiveSession {
         if config.filter.pids.count == 1 { tracerOptions.targetPID = config.filter.pids[0] }
         tracerOptions.excludePID = UInt32(getpid())
         let syscalls: SyscallTracer?
+        var refusals: [String] = []
         do {
-            syscalls = try LiveSources.openSyscallTracer(tracerOptions, tracefs: tracefs) { say(status, "storetrace: " + $0) }
+            syscalls = try LiveSources.openSyscallTracer(tracerOptions, tracefs: tracefs) {
+                say(status, "storetrace: " + $0)
+                refusals.append($0) // shown by the dashboard, made after
+            }
         } catch {
             tracefs.release()
             throw .kernel(error)
@@ -194,7 +205,7 @@ public final class LiveSession {
         if let recorder { decoder.pods.onResolved = { recorder.appendCgroupPath($0, timestamp: $1) } }
         let clock = recorder?.clock ?? KernelClock.measureOffset()
         var printer: EventPrinter?
-        if let fd = config.outputFD {
+        if let fd = config.outputFD, config.dashboard == nil {
             printer = EventPrinter(format: config.format,
                                    text: TextRenderer(color: config.color, utcOffsetSeconds: TextRenderer.localUTCOffset(), clock: clock),
                                    json: JSONRenderer(clock: clock), sink: OutputSink(fd: fd), decoder: decoder)
@@ -225,11 +236,24 @@ public final class LiveSession {
             printer?.enrichment?.kubeletVolumes = KubeletVolumeTable(NodeSnapshot.takeKubeletVolumes(root: kubeletRoot))
         }
         StartupTiming.mark("node snapshot or block devices and kubelet volumes")
+        if let options = config.dashboard {
+            let view = DashboardView(clock: clock, utcOffsetSeconds: TextRenderer.localUTCOffset())
+            view.text.kubeletRoot = config.kubeletRoot.map { Array($0.utf8) }
+            let feed = DashboardFeed(model: DashboardModel(devices: BlockDevicesInForce(blockDevices)), view: view, decoder: decoder)
+            feed.podOfProcess = { pid in
+                cgroups.path(ofProcess: UInt32(bitPattern: pid)).flatMap { path in path.withUnsafeBytes { PodCgroup(path: $0) } }
+            }
+            feed.model.header.recording = config.record.map { $0.ring?.directory ?? $0.path }
+            dashboard = LiveDashboard(options: options, feed: feed, stop: stop)
+            consumers.append(feed)
+            for refusal in refusals { dashboard?.noteRefusal(refusal) }
+        }
 
         // The other sources.
         let opened = LiveSources(syscalls: syscalls, tracer: tracerOptions, sources: config.sources, filter: config.filter,
                                  tracefs: tracefs, decoder: decoder, recorder: recorder, blockDevices: blockDevices) {
             say(status, "storetrace: " + $0)
+            dashboard?.noteRefusal($0)
         }
         StartupTiming.mark("sources opened")
         var filter = config.filter
@@ -243,6 +267,7 @@ public final class LiveSession {
             if filter.hasContextFilters { explainer.pipeline = pipeline }
             pipeline.add(explainer)
         }
+        if let feed = dashboard?.feed { pipeline.add(feed) }
         // Operations are derived wherever events are shown; a capture holds
         // the calls, and replay derives them again.
         if printer != nil && filter.wants(.mountOperation) { pipeline.add(MountOperationAnalyzer(pipeline: pipeline)) }
@@ -251,7 +276,7 @@ public final class LiveSession {
         let devices = DeviceWatch(pipeline: pipeline, kubeletRoot: kubeletRoot)
         pipeline.add(devices)
         // mount_health events where they are shown; the summary's unhealthy mounts in any case.
-        let showsHealth = printer != nil && filter.wants(.mountHealth)
+        let showsHealth = (printer != nil || dashboard != nil) && filter.wants(.mountHealth)
         let health = showsHealth || config.summary || metrics != nil ? MountHealthAnalyzer(pipeline: pipeline, deliver: showsHealth) : nil
         if let health { pipeline.add(health) }
         devices.refresh()
@@ -326,7 +351,7 @@ public final class LiveSession {
             devices.refresh()
             let losses = driver.losses
             let lost = losses.lostEvents
-            if lost > reportedLost && !config.statusLine {
+            if lost > reportedLost && !config.statusLine && config.dashboard?.interactive != true {
                 say(status, "storetrace: lost \(lost - reportedLost) events in the last second (\(lost) in all): "
                     + losses.describeNonZero(information: false))
             }
@@ -342,6 +367,7 @@ public final class LiveSession {
                 status.flush()
             }
             pipeline.batchEnded()
+            dashboard?.tick(at: UInt64(now), counts: pipeline.counts, losses: losses)
             ticks += 1
             if ticks % 5 == 0 { writeMetrics() }
             checkStop()
@@ -358,19 +384,24 @@ public final class LiveSession {
             try kernel { () throws(KernelError) in try loop.addTimer(milliseconds: max(Int(duration / 1_000_000), 1)) { stop(.duration) } }
         }
 
+        dashboard?.showRates(of: sources.map(\.kind))
+        try kernel { () throws(KernelError) in try dashboard?.start(loop: loop, at: UInt64(started)) }
+        // Whatever ends the session, the terminal is restored before anything is printed.
+        defer { dashboard?.abandon() }
         loop.run()
         if config.statusLine { say(status, "") }
         // Drain what arrived before the stop, then detach.
         driver.drainAll()
         let losses = driver.losses
         closeAll()
+        dashboard?.finish(at: KernelClock.monotonicNow(), counts: pipeline.counts, losses: losses)
         if let recorder {
             recorder.appendSnapshot(Array(NodeSnapshot.take(kubeletRoot: kubeletRoot).jsonText(.compact).utf8))
             recorder.close(drops: losses, note: "stopped by \(stopReason)")
         }
         var summary = LiveSummary(counts: pipeline.counts, losses: losses, stopReason: stopReason)
         summary.unwritten = recorder?.unwritten
-        summary.rendered = printer != nil
+        summary.rendered = printer != nil || dashboard != nil
         summary.eventsWithoutTask = decoder.tasks.eventsWithoutTask
         summary.eventsWithoutCgroup = decoder.pods.unresolvedEvents
         summary.storage = summarizer?.summary
@@ -384,7 +415,7 @@ public final class LiveSession {
         metrics?.running = false
         writeMetrics()
         say(status, summary.line)
-        if let failure = printer?.sink.failure, failure != EPIPE { throw .output(errno: failure) }
+        if let failure = printer?.sink.failure ?? dashboard?.outputFailure, failure != EPIPE { throw .output(errno: failure) }
         if let failure = recorder?.failure { throw .writeCapture(failure) }
         return summary
     }

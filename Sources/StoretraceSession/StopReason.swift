@@ -14,6 +14,8 @@ public enum StopReason: Equatable, Sendable, CustomStringConvertible {
     case outputError
     case diskFull
     case captureWriteError
+    /// `q` in `storetrace top`.
+    case quitKey
 
     public var description: String {
         switch self {
@@ -25,6 +27,7 @@ public enum StopReason: Equatable, Sendable, CustomStringConvertible {
         case .outputError: "output error"
         case .diskFull: "a full disk"
         case .captureWriteError: "a capture write error"
+        case .quitKey: "q"
         }
     }
 }

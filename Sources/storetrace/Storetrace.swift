@@ -29,6 +29,7 @@ struct Storetrace: ParsableCommand {
               storetrace                          # same as `storetrace live`
               storetrace live --failed            # only calls that returned an error
               storetrace live --type mount --type umount --json
+              storetrace top                      # a live dashboard: failures and their holders, mounts, copies
               storetrace live --comm kubelet --min-latency 10ms
               storetrace record -o reattach.stcap       # during a disk re-attach
               storetrace replay reattach.stcap          # later, on any machine
@@ -38,7 +39,7 @@ struct Storetrace: ParsableCommand {
               storetrace info --snapshot reattach.stcap
               storetrace holders /dev/loop0           # who keeps it busy, in every namespace
             """,
-        subcommands: [Live.self, Record.self, Replay.self, Summary.self, Export.self, Report.self, Info.self, Holders.self, Doctor.self],
+        subcommands: [Live.self, Top.self, Record.self, Replay.self, Summary.self, Export.self, Report.self, Info.self, Holders.self, Doctor.self],
         defaultSubcommand: Live.self
     )
 

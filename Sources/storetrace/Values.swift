@@ -1,6 +1,7 @@
 import ArgumentParser
 import StoretraceCapture
 import StoretraceDecode
+import StoretraceRender
 import StoretraceSession
 
 /// Typed option values. Parsing is StoretraceDecode's (DurationText,
@@ -128,6 +129,28 @@ struct KubeletRootValue: CheckedArgument, Sendable {
         }
         guard !path.utf8.contains(0) else { throw ValidationError("--kubelet-root: a path without NUL bytes") }
         return KubeletRootValue(text: text, path: path)
+    }
+}
+
+/// `top --snapshot-size`: COLUMNSxROWS, from the smallest screen `top` draws to 1000x1000.
+struct ScreenSizeValue: CheckedArgument, Sendable {
+    let text: String
+    let columns: Int
+    let rows: Int
+
+    init(columns: Int, rows: Int) {
+        text = "\(columns)x\(rows)"
+        self.columns = columns
+        self.rows = rows
+    }
+
+    static func parse(_ text: String) throws -> ScreenSizeValue {
+        let parts = text.split(separator: "x", omittingEmptySubsequences: false)
+        guard parts.count == 2, let columns = Int(parts[0]), let rows = Int(parts[1]),
+              (DashboardView.minimumWidth...1000).contains(columns), (DashboardView.minimumHeight...1000).contains(rows) else {
+            throw ValidationError("write COLUMNSxROWS, from \(DashboardView.minimumWidth)x\(DashboardView.minimumHeight) to 1000x1000, e.g. 200x50")
+        }
+        return ScreenSizeValue(columns: columns, rows: rows)
     }
 }
 

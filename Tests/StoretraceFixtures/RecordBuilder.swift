@@ -28,6 +28,17 @@ public struct RecordBuilder {
 
     public init() {}
 
+    /// A call of `kind` by process `pid` (its only thread), entered at
+    /// `timestamp`, that returned `ret`: what most tests vary.
+    public init(_ kind: SyscallKind, at timestamp: UInt64, pid: UInt32 = 4120, strings: [String?] = [], ret: Int64 = 0) {
+        self.kind = kind.rawValue
+        self.timestamp = timestamp
+        self.pid = pid
+        self.tid = pid
+        self.strings = strings
+        self.ret = ret
+    }
+
     public var bytes: [UInt8] {
         var out = [UInt8]()
         func put<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) } }

@@ -150,6 +150,19 @@ func loadedBPFProgramNames() -> [String] {
         }
     }
 
+    /// `top`'s own options: one line each, before anything is traced.
+    @Test func topRefusesWhatItCannotShow() throws {
+        let json = try Self.errorLine(["top", "--json"])
+        #expect(json.status == 64 && json.line == "Error: `top` draws a screen; `live --json` prints the events as JSON lines")
+        let size = try Self.errorLine(["top", "--snapshot-size", "30x5"])
+        #expect(size.status == 64 && size.line == "Error: The value '30x5' is invalid for '--snapshot-size <size>': write COLUMNSxROWS, from 40x10 to 1000x1000, e.g. 200x50")
+        #expect(try Self.errorLine(["top", "--force"]).line == "Error: --force replaces the --record file; give --record FILE")
+        let help = try CLI.run(["top", "--help"])
+        for text in ["q quit, p pause, f filter by text, s sort", "--record <file>", "--snapshot-size <size>", "--pid", "--no-holders"] {
+            #expect(help.stdout.contains(text), "\(text)")
+        }
+    }
+
     @Test func verifierFailureIsSummarized() {
         let log = [
             "libbpf: prog 'st_exit_mount': BPF program load failed: Permission denied",

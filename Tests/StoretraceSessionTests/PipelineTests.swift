@@ -33,14 +33,10 @@ final class Collected: EventConsumer {
 
 func syscall(_ kind: SyscallKind, at timestamp: UInt64, ret: Int64 = 0, latency: UInt64 = 1000,
              pid: UInt32 = 4120, comm: String = "mount") -> [UInt8] {
-    var builder = RecordBuilder()
-    builder.kind = kind.rawValue
-    builder.timestamp = timestamp
-    builder.ret = ret
+    var builder = RecordBuilder(kind, at: timestamp, pid: pid,
+                                strings: kind == .umount ? ["/mnt/x"] : kind == .mount ? ["/dev/vdb", "/mnt/x", "ext4", nil] : [], ret: ret)
     builder.latency = latency
-    builder.pid = pid
     builder.comm = comm
-    builder.strings = kind == .umount ? ["/mnt/x"] : kind == .mount ? ["/dev/vdb", "/mnt/x", "ext4", nil] : []
     return builder.bytes
 }
 

@@ -102,4 +102,21 @@ struct st_mount_brief {
 };
 int st_statmount(uint64_t unique_id, uint64_t ns_id, struct st_mount_brief *out, char *strings, size_t capacity);
 
+/* The terminal of `storetrace top`. st_terminal_enter saves the settings
+ * of in_fd (a terminal, or -1 for none), puts it in raw mode (no echo, no
+ * line editing, no signals from keys: Ctrl-C arrives as a byte), writes
+ * `enter` to out_fd, and keeps `leave` (at most 255 bytes) for
+ * st_terminal_leave, which writes it and restores the settings: at the
+ * normal exit, and from handlers for SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+ * SIGABRT and SIGTRAP that it installs, which restore the terminal and then
+ * hand the signal to the handler that was there before (the Swift
+ * runtime's backtracer, or the default). Only async-signal-safe calls run
+ * in the handler. Returns 0, or -1 with errno set (nothing changed). */
+int st_terminal_enter(int in_fd, int out_fd, const char *enter, size_t enter_length,
+                      const char *leave, size_t leave_length);
+/* Idempotent; async-signal-safe. */
+void st_terminal_leave(void);
+/* The size of the terminal on fd: 0, or -1 with errno set. */
+int st_terminal_size(int fd, unsigned short *columns, unsigned short *rows);
+
 #endif
