@@ -236,7 +236,7 @@ public final class ReportCollector: ReplayConsumer, EventAnalyzer {
     /// newline, cut at `limits.textBytes`.
     private func text(_ event: Event, monotonic: UInt64, cpu: UInt32) -> [UInt8] {
         scratch.removeAll()
-        printer.render(event, monotonic: monotonic, cpu: cpu, into: &scratch)
+        printer.render(event, timestamp: monotonic, cpu: cpu, into: &scratch)
         var bytes = scratch.bytes
         while bytes.last == UInt8(ascii: "\n") { bytes.removeLast() }
         return Self.cut(bytes, to: limits.textBytes)

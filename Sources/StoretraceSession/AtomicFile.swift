@@ -26,7 +26,11 @@ public final class AtomicFile {
 
     /// Writes all of `bytes`.
     public func write(_ bytes: [UInt8]) throws(AtomicFileError) {
-        try bytes.withUnsafeBytes { (all) throws(AtomicFileError) in try write(all) }
+        var failure: AtomicFileError?
+        bytes.withUnsafeBytes { all in
+            do throws(AtomicFileError) { try write(all) } catch { failure = error }
+        }
+        if let failure { throw failure }
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws(AtomicFileError) {

@@ -160,7 +160,6 @@ public final class ReplaySession {
         if let summarizer { pipeline.add(summarizer) }
         // A consumer that is also an analyzer (`storetrace report`) sees every event, filtered out or not.
         if let analyzer = consumer as? EventAnalyzer { pipeline.add(analyzer) }
-        if let analyzer = collected as? EventAnalyzer { pipeline.add(analyzer) }
         var files: [(path: String, tail: String, corruptions: [String])] = []
         var skipped: UInt64 = 0
         var node: String?
