@@ -261,13 +261,26 @@ public struct DashboardModel: Sendable {
             id = new
         }
         let key = id!
-        let occurrence = Occurrence(record: Array(record.bytes), pod: pod, timestamp: record.timestamp,
-                                    pid: record.pid, comm: Array(record.comm))
-        failures[key]!.count &+= 1
-        failures[key]!.last = max(failures[key]!.last, record.timestamp)
-        if kind == .mount, let source = record.string(0) { failures[key]!.source = Array(source) }
-        if failures[key]!.recent.count >= limits.occurrencesPerFailure { failures[key]!.recent.removeFirst() }
-        failures[key]!.recent.append(occurrence)
+        let limit = limits.occurrencesPerFailure
+        Self.modify(&failures[key]!) { failure in
+            failure.count &+= 1
+            failure.last = max(failure.last, record.timestamp)
+            if kind == .mount, let source = record.string(0), failure.source?.elementsEqual(source) != true {
+                failure.source = Array(source)
+            }
+            // A failure that repeats reuses the buffers of its oldest call:
+            // a storm of one failure allocates nothing once they are full.
+            var occurrence = failure.recent.count >= limit ? failure.recent.removeFirst()
+                : Occurrence(record: [], pod: nil, timestamp: 0, pid: 0, comm: [])
+            occurrence.record.removeAll(keepingCapacity: true)
+            occurrence.record.append(contentsOf: record.bytes)
+            occurrence.comm.removeAll(keepingCapacity: true)
+            occurrence.comm.append(contentsOf: record.comm)
+            occurrence.pod = pod
+            occurrence.timestamp = record.timestamp
+            occurrence.pid = record.pid
+            failure.recent.append(occurrence)
+        }
         // The scan after an EBUSY names its call by entry stamp and thread.
         if errno == 16 /* EBUSY */ && (kind == .umount || kind == .mount || kind.tracedForEBUSYOnly) {
             if explainable.count >= 4096 { explainable.removeAll(keepingCapacity: true) }

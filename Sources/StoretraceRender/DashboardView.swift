@@ -553,7 +553,7 @@ public final class DashboardView {
         ]
         if !model.header.refusals.isEmpty {
             rows.append([])
-            rows.append(heading("REFUSED BY THE KERNEL"))
+            rows.append(heading("AT START: WHAT THE KERNEL REFUSED, AND OTHER NOTICES"))
             for notice in model.header.refusals { rows.append([Span("  " + escapedForTerminal(notice), .color(.yellow))]) }
         }
         return rows

@@ -24,8 +24,9 @@ public struct DashboardOptions: Sendable {
 /// (`DashboardFeed`), drawn from the loop's one-second timer (never per
 /// event), on keys, and on SIGWINCH (from the loop's signalfd). On a
 /// terminal it diffs each frame against the last one sent; the terminal is
-/// restored by `finish`, which the session calls before it prints its
-/// summary, whatever stopped it (q, Ctrl-C, SIGTERM, --duration, an error).
+/// restored by `restoreTerminal`, which the session calls as the loop ends,
+/// whatever stopped it (q, Ctrl-C, SIGTERM, --duration, an error), before
+/// anything else is printed.
 final class LiveDashboard {
     let options: DashboardOptions
     let feed: DashboardFeed
@@ -151,19 +152,17 @@ final class LiveDashboard {
         stop(errno == EPIPE ? .closedOutput : .outputError)
     }
 
-    /// After the loop, before the summary line: the terminal as it was; or,
-    /// not on a terminal, the last snapshot with every event counted.
-    func finish(at now: UInt64, counts: PipelineCounts, losses: [LossCount]) {
-        if let terminal {
-            terminal.leave()
-        } else {
-            update(at: now, counts: counts, losses: losses)
-            snapshot()
-        }
-    }
+    /// The terminal as it was: right after the loop, before the session
+    /// detaches (anything it says goes to the normal screen), and on a path
+    /// that throws. Idempotent.
+    func restoreTerminal() { terminal?.leave() }
 
-    /// Restores the terminal on a path that throws.
-    func abandon() { terminal?.leave() }
+    /// Not on a terminal: the last snapshot, with every event counted.
+    func finish(at now: UInt64, counts: PipelineCounts, losses: [LossCount]) {
+        guard terminal == nil else { return }
+        update(at: now, counts: counts, losses: losses)
+        snapshot()
+    }
 
     /// The notices the session printed at start: what the kernel refused.
     func noteRefusal(_ notice: String) {

@@ -387,8 +387,9 @@ public final class LiveSession {
         dashboard?.showRates(of: sources.map(\.kind))
         try kernel { () throws(KernelError) in try dashboard?.start(loop: loop, at: UInt64(started)) }
         // Whatever ends the session, the terminal is restored before anything is printed.
-        defer { dashboard?.abandon() }
+        defer { dashboard?.restoreTerminal() }
         loop.run()
+        dashboard?.restoreTerminal()
         if config.statusLine { say(status, "") }
         // Drain what arrived before the stop, then detach.
         driver.drainAll()

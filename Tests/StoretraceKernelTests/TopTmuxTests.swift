@@ -186,8 +186,8 @@ extension KernelTests {
         }
 
         /// Ctrl-C (a byte in raw mode) and SIGTERM end it as `live` ends,
-        /// restoring the terminal; a resize redraws at the new size.
-        @Test func ctrlCAndSIGTERMRestoreTheTerminalAndResizeRedraws() throws {
+        /// restoring the terminal; so does a crash; a resize redraws at the new size.
+        @Test func ctrlCSIGTERMAndACrashRestoreTheTerminalAndResizeRedraws() throws {
             let scratch = Scratch()
             let wasMounted = TracefsMount.existing() != nil
             let pane = try TmuxPane(columns: 200, rows: 50)
@@ -218,6 +218,19 @@ extension KernelTests {
             expectNothingAttached(pid: second, wasMounted: wasMounted)
             // The tty's settings as before (the window is smaller now: stty -g does not hold the size).
             #expect(try pane.terminalState(sttyFile: scratch.path + "/stty-after") == before)
+
+            // A crash (here SIGSEGV from outside): the handler restores the
+            // terminal before the signal goes on to the runtime (told not to
+            // write a backtrace) and kills the process.
+            try pane.send("clear", "Enter")
+            try pane.send("ulimit -c 0; SWIFT_BACKTRACE=enable=no " + command, "Enter")
+            #expect(pane.waitFor(seconds: 30) { $0.contains("FAILURES newest first") } != nil, "\(pane.capture())")
+            let third = try #require(pane.foregroundPID())
+            kill(third, SIGSEGV)
+            #expect(pane.waitFor(seconds: 20) { _ in pane.format("#{alternate_on} #{pane_current_command}") == "0 bash" } != nil)
+            #expect(!pane.capture().contains("FAILURES"), "\(pane.capture())")
+            expectNothingAttached(pid: third, wasMounted: wasMounted)
+            #expect(try pane.terminalState(sttyFile: scratch.path + "/stty-crash") == before)
         }
 
         /// Not a terminal: plain snapshots (no escape sequence), the last one

@@ -268,6 +268,33 @@ struct DashboardScenario {
         #expect(!bytes.contains(0x07))
     }
 
+    /// Every page at sizes from the smallest up: no row wider than the
+    /// screen, the footer on the last row; below the smallest, one line says so.
+    @Test func everySizeFits() throws {
+        let scenario = DashboardScenario.stuckTeardown()
+        let view = scenario.feed.view
+        let stuck = try #require(scenario.feed.model.failures.values.first { $0.count == 12 })
+        var pages = [DashboardViewState(), DashboardViewState(), DashboardViewState()]
+        pages[1].page = .help
+        pages[2].page = .failure(id: stuck.id)
+        pages[2].scroll = 1000
+        for width in stride(from: 40, through: 240, by: 11) {
+            for height in stride(from: 10, through: 70, by: 6) {
+                for state in pages {
+                    let screen = view.draw(scenario.feed.model, state: state, width: width, height: height)
+                    let rows = screen.text().split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+                    #expect(rows.count == height)
+                    #expect(rows.allSatisfy { Screen.columns(of: String($0)) <= width }, "\(width)x\(height)")
+                    #expect(rows.last?.contains("sort: newest") == true, "\(width)x\(height): \(rows.last ?? "")")
+                }
+            }
+        }
+        #expect(view.draw(scenario.feed.model, state: DashboardViewState(), width: 39, height: 9).text()
+                == "storetrace top needs 40x10; this termi…\n" + String(repeating: "\n", count: 8))
+        #expect(view.draw(scenario.feed.model, state: DashboardViewState(), width: 60, height: 3).text()
+                == "storetrace top needs 40x10; this terminal is 60x3\n\n\n")
+    }
+
     /// The model's counts, exactly: what the panes are drawn from.
     @Test func modelCounts() throws {
         let model = DashboardScenario.stuckTeardown().feed.model
