@@ -80,7 +80,6 @@ let package = Package(
         .target(name: "CStoretraceCRC"),
         .systemLibrary(
             name: "CZstd",
-            pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]
         ),
         .target(name: "StoretraceCapture", dependencies: ["CStoretraceCRC", "CZstd", "StoretraceBytes"],
