@@ -17,7 +17,7 @@ private func smallCapture(_ compression: CaptureCompression = .none) throws -> (
 }
 
 /// The crash-safety and damage tests run on raw and on compressed chunks.
-let bothEncodings: [CaptureCompression] = [.none, .zstd(level: 3)]
+let bothEncodings: [CaptureCompression] = [.none, .default]
 
 @Suite struct RobustnessTests {
     @Test(arguments: bothEncodings) func truncationAtEveryByteOffset(compression: CaptureCompression) throws {

@@ -120,7 +120,7 @@ import Testing
 
     /// The disk-attach fixture holds every source: syscalls of most kinds,
     /// tracepoints with their threads, uevents and kernel log lines.
-    @Test(arguments: [("attach.stcap", 72048), ("attach-zstd.stcap", 11024)])
+    @Test(arguments: [("attach.stcap", 72048), ("attach-zstd.stcap", 11184)])
     func theAttachFixtureCoversEverySource(capture: String, size: Int) throws {
         let (_, summary) = try Self.replay(Self.fixture(capture))
         #expect(summary.counts.bySource == [26, 101, 3, 3, 0, 0, 0, 0])
