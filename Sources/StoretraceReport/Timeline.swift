@@ -6,7 +6,7 @@ public struct ReportLimits: Sendable {
     /// Events drawn one by one in a lane; past it the lane is drawn as buckets.
     public var marksPerLane = 400
     /// Buckets of a lane drawn that way (an even number).
-    public var bucketsPerLane = 400
+    public var bucketsPerLane = 240
     /// Lanes of their own for processes; later processes share one lane.
     public var processLanes = 40
     /// Distinct findings listed; later ones are counted.

@@ -200,6 +200,50 @@ import Testing
         #expect(page.contains("<text class=\"lane\" x=\"204.00\" y=\"72.00\">loop0 (7:0)</text>"))
     }
 
+    /// A million events from 1,000 processes, every hundredth call failing
+    /// the same way and a kernel error line with a new block number every
+    /// thousandth: the page stays small, the lanes are counts, the repeats
+    /// are one finding, the findings past the limit are counted.
+    @Test func aMillionEventsMakeAPageOfBoundedSize() throws {
+        let incident = Incident()
+        var call = RecordBuilder.umountCall("/mnt/x").bytes
+        var failed = RecordBuilder.umountCall("/mnt/x", ret: -16).bytes
+        func stamp(_ record: inout [UInt8], pid: UInt32, at time: UInt64) {
+            record.withUnsafeMutableBytes { bytes in
+                bytes.storeBytes(of: pid.littleEndian, toByteOffset: 8, as: UInt32.self)   // pid
+                bytes.storeBytes(of: pid.littleEndian, toByteOffset: 12, as: UInt32.self)  // tid
+                bytes.storeBytes(of: time.littleEndian, toByteOffset: 32, as: UInt64.self) // entry stamp
+            }
+        }
+        for index in 0..<1_000_000 {
+            let time = 2 * Self.second + UInt64(index) * 10_000
+            if index % 1000 == 999 {
+                incident.add(.kmsg, Self.kernelError("EXT4-fs error (device loop0): block \(index)", sequence: index), at: time)
+            } else if index % 100 == 50 {
+                stamp(&failed, pid: UInt32(1000 + index % 1000), at: time)
+                incident.add(.syscall, failed, at: time)
+            } else {
+                stamp(&call, pid: UInt32(1000 + index % 1000), at: time)
+                incident.add(.syscall, call, at: time)
+            }
+        }
+        let page = incident.page()
+        #expect(page.utf8.count < 1_500_000, "\(page.utf8.count) bytes")
+        let lanes = incident.collector.lanes.filter { $0.events > 0 }
+        #expect(lanes.count == 42) // kernel log, 40 processes, the other processes
+        #expect(lanes.allSatisfy { $0.isAggregated })
+        #expect(lanes.allSatisfy { $0.buckets?.slots.count == 240 })
+        let shared = try #require(lanes.last)
+        #expect(shared.kind == .otherProcesses && shared.processes == 959) // 1999 logged, made no call
+        let findings = incident.collector.findings
+        #expect(findings.list.count == 200)
+        #expect(findings.list[0].count == 10_000 && findings.list[0].kind == .failure)
+        // Distinct ones are counted up to four times the limit.
+        #expect(findings.notListed == 801 && findings.distinctNotListed == 800)
+        #expect(page.contains("801 more occurrences of 800 or more other findings are not listed (the report lists 200)"))
+        #expect(page.contains("<p class=\"where\">×10000, 23:33:22.000500 to 23:33:31.999500 · "))
+    }
+
     @Test func anEmptyStreamSaysSo() {
         let incident = Incident(snapshot: nil)
         let page = incident.page()
