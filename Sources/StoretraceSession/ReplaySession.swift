@@ -270,11 +270,19 @@ final class CaptureFeed {
         printer?.clock = clock
         // The start snapshot comes before the first event: enrich from it as
         // `record --live` did, and name pids of function events.
-        if let bytes = reader.hostSnapshots.first, let snapshot = try? NodeSnapshot(json: bytes) {
-            let index = NodeSnapshotIndex(snapshot)
+        let snapshot = reader.hostSnapshots.first.flatMap { try? NodeSnapshot(json: $0) }
+        if let snapshot {
             node = snapshot.hostname ?? "an unnamed host"
-            printer?.enrichment = SnapshotEnrichment(index)
+            printer?.enrichment = SnapshotEnrichment(NodeSnapshotIndex(snapshot))
             summarizer?.start(devices: BlockDevicesInForce(snapshot.blockDevices))
+        }
+        // A consumer in the printer's place (export, report) gets the printer
+        // before the first device table reaches it.
+        if let consumer, let printer {
+            consumer.captureStarted(CaptureStart(clock: clock, startMonotonic: reader.header.creationMonotonicNs,
+                                                 snapshot: snapshot, printer: printer, decoder: pipeline.decoder))
+        }
+        if let snapshot {
             // Captures from before device tables: the start snapshot's devices.
             if !reader.schemas.values.contains(where: { $0.name == CaptureRecordTypes.devices.name }) {
                 pipeline.updateDevices(DeviceTable(snapshot), json: [], timestamp: reader.header.creationMonotonicNs)
@@ -283,15 +291,11 @@ final class CaptureFeed {
             // main thread from the snapshot. Newer ones name exactly the
             // threads `live` named, as it named them.
             if !reader.schemas.values.contains(where: { $0.name == CaptureRecordTypes.task.name }) {
+                let index = NodeSnapshotIndex(snapshot)
                 pipeline.decoder.tasks.resolve = { tid in
                     index.process(pid: tid).map { TaskIdentity(tgid: $0.pid, comm: Array(($0.comm ?? "").utf8)) }
                 }
             }
-        }
-        if let consumer, let printer {
-            let snapshot = reader.hostSnapshots.first.flatMap { try? NodeSnapshot(json: $0) }
-            consumer.captureStarted(CaptureStart(clock: clock, startMonotonic: reader.header.creationMonotonicNs,
-                                                 snapshot: snapshot, printer: printer, decoder: pipeline.decoder))
         }
         let start = origin ?? reader.header.creationMonotonicNs
         lowerBound = since?.monotonic(start: start, clock: clock) ?? 0
