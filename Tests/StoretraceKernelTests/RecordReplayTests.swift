@@ -414,7 +414,7 @@ extension KernelTests {
         try fixture.write(to: URL(fileURLWithPath: future))
         let unsupported = try CLI.run(["replay", future])
         #expect(unsupported.status == 1)
-        #expect(unsupported.stderr == "storetrace: \(future): offset 8: unsupported capture format version 99.0 (this reader supports major version 1; a newer storetrace is needed)\n")
+        #expect(unsupported.stderr == "storetrace: \(future): offset 8: unsupported capture format version 99.0 (this reader reads major versions 1 to 2; a newer storetrace is needed)\n")
 
         // A flipped byte in the middle: that chunk is skipped and named, the rest reads.
         let original = try Data(contentsOf: URL(fileURLWithPath: RecordReplayTests.fixture))
