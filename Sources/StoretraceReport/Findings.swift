@@ -99,12 +99,9 @@ struct Findings {
         return (finding, place)
     }
 
+    /// Adds what explains a finding (each text once).
     mutating func explain(_ index: Int, with lines: [UInt8]) {
         guard !list[index].explanations.contains(lines) else { return }
         list[index].explanations.append(lines)
-    }
-
-    mutating func setExplanations(_ index: Int, _ lines: [[UInt8]]) {
-        list[index].explanations = lines
     }
 }

@@ -30,9 +30,9 @@ public final class ReportCollector: ReplayConsumer, EventAnalyzer {
     static let sharedPIDLimit = 65536
     private(set) var findings: Findings
     private(set) var copies: CopyCharts
-    /// Setting-change findings, with the disk they are about (explained
-    /// with the copies per read-ahead when the page is written).
-    private(set) var settingFindings: [(finding: Int, major: UInt32, minor: UInt32)] = []
+    /// Setting-change findings, with what changed (explained with the
+    /// copies before and after when the page is written).
+    private(set) var settingFindings: [(finding: Int, change: QueueSettingChange)] = []
     /// Earliest start and latest end of the events shown.
     private(set) var first: UInt64 = .max
     private(set) var last: UInt64 = 0
@@ -135,7 +135,7 @@ public final class ReportCollector: ReplayConsumer, EventAnalyzer {
             let lines = text(event, monotonic: time, cpu: raw.cpu)
             if let index = findings.add(.settingChange, key: [5] + lines, at: time, place: place, text: { lines }),
                findings.list[index].count == 1 {
-                settingFindings.append((index, change.major, change.minor))
+                settingFindings.append((index, change))
             }
         case .mountOperation, .mountHealth:
             consumeDerived(event, timestamp: time)

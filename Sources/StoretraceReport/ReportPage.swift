@@ -222,7 +222,7 @@ struct ReportPage {
             for index in list {
                 var finding = findings.list[index]
                 if kind == .settingChange, let about = collector.settingFindings.first(where: { $0.finding == index }) {
-                    finding.explanations += copiesAround(major: about.major, minor: about.minor, periods: periods)
+                    finding.explanations += copiesAround(about.change, periods: periods)
                 }
                 writeFinding(finding, id: "f\(index)", scale: scale, into: &out)
             }
@@ -267,29 +267,32 @@ struct ReportPage {
         out.append("</a></p></article>")
     }
 
-    /// A setting change explained by the copies on the disk (or its
-    /// partitions) with each read-ahead: the summary's periods
-    /// (`StorageSummary`), one line each.
-    private func copiesAround(major: UInt32, minor: UInt32, periods: [[StorageSummary.CopyPeriod]]) -> [[UInt8]] {
-        let disk = BlockDevicesInForce.key(major, minor)
+    /// A read_ahead_kb change explained by the copies on the disk (or its
+    /// partitions) with the value before and with the value after: the
+    /// summary's periods (`StorageSummary`), one line each.
+    private func copiesAround(_ change: QueueSettingChange, periods: [[StorageSummary.CopyPeriod]]) -> [[UInt8]] {
+        guard change.setting == .readAheadKB else { return [] }
+        let disk = BlockDevicesInForce.key(change.major, change.minor)
         let devices = collector.printer.enrichment?.devices
         var lines: [[UInt8]] = []
-        for period in periods.joined() {
-            let key = devices?.device(major: period.major, minor: period.minor)?.diskKey
-                ?? BlockDevicesInForce.key(period.major, period.minor)
-            guard key == disk else { continue }
-            var out = OutputBuffer(capacity: 128)
-            out.append("  ↳ copies on ")
-            if let name = period.device { name.withUnsafeBytes { out.appendPrintable($0) } } else { out.append("?") }
-            out.append(" with read_ahead_kb ")
-            if let value = period.readAheadKB { out.appendDecimal(value) } else { out.append("unknown") }
-            out.append(": ")
-            out.appendDecimal(period.calls)
-            out.append(period.calls == 1 ? " call, " : " calls, ")
-            out.append(string: SnapshotRenderer.humanSize(period.bytes))
-            out.append(", ")
-            out.appendThroughput(bytes: period.bytes, nanoseconds: period.latency.sum)
-            lines.append(out.bytes)
+        for case let value? in [change.oldNumber, change.newNumber] {
+            for period in periods.joined() where period.readAheadKB == value {
+                let key = devices?.device(major: period.major, minor: period.minor)?.diskKey
+                    ?? BlockDevicesInForce.key(period.major, period.minor)
+                guard key == disk else { continue }
+                var out = OutputBuffer(capacity: 128)
+                out.append("  ↳ copies on ")
+                if let name = period.device { name.withUnsafeBytes { out.appendPrintable($0) } } else { out.append("?") }
+                out.append(" with read_ahead_kb ")
+                if let value = period.readAheadKB { out.appendDecimal(value) } else { out.append("unknown") }
+                out.append(": ")
+                out.appendDecimal(period.calls)
+                out.append(period.calls == 1 ? " call, " : " calls, ")
+                out.append(string: SnapshotRenderer.humanSize(period.bytes))
+                out.append(", ")
+                out.appendThroughput(bytes: period.bytes, nanoseconds: period.latency.sum)
+                lines.append(out.bytes)
+            }
         }
         return lines
     }

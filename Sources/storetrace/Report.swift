@@ -28,7 +28,7 @@ struct Report: ParsableCommand {
             Examples:
               storetrace report reattach.stcap -o incident.html
               storetrace report node7.stcap --since +30s --until +90s -o umount.html
-              storetrace report /var/lib/storetrace --type umount --type mount -o mounts.html
+              storetrace report /var/lib/storetrace --type umount -o umounts.html
             """
     )
 

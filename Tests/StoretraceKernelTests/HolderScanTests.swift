@@ -28,6 +28,16 @@ final class BusyNode {
         return (shared, busy)
     }
 
+    /// The field note: `D` of `sharedTmpfs` held by a `sleep` whose cwd is in
+    /// it, in a mount namespace of its own (`unshare -m`), so that it holds
+    /// the peer copy there: umount2 of `D` fails with EBUSY.
+    func heldInAnotherNamespace() throws -> (busy: String, peerGroup: Int, holder: Int32, namespace: UInt64) {
+        let (_, busy) = try sharedTmpfs()
+        let group = try #require(try mountEntry(busy).peerGroup)
+        let pid = try sleeper("cd \(busy) && exec sleep 60", via: ["/usr/bin/unshare", "-m", "--propagation", "unchanged"])
+        return (busy, group, pid, try mountNamespace(of: pid))
+    }
+
     /// Starts a child and waits until `ready` holds (its comm, a file it writes).
     @discardableResult
     func spawn(_ arguments: [String], ready: (Int32) -> Bool) throws -> Int32 {

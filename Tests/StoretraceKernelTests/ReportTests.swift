@@ -68,10 +68,7 @@ extension KernelTests {
     @Suite struct ReportKernelTests {
         @Test func aStuckUmountIsAFindingWithItsHolder() throws {
             let node = BusyNode()
-            let (_, busy) = try node.sharedTmpfs()
-            let group = try #require(try mountEntry(busy).peerGroup)
-            let pid = try node.sleeper("cd \(busy) && exec sleep 60", via: ["/usr/bin/unshare", "-m", "--propagation", "unchanged"])
-            let theirs = try mountNamespace(of: pid)
+            let (busy, group, pid, theirs) = try node.heldInAnotherNamespace()
             let capture = node.path + "/stuck.stcap"
             let recorder = try RunningCLI(["record", "-o", capture, "--type", "umount", "--pid", "\(getpid())",
                                            "--no-ftrace", "--no-uevents", "--no-kmsg"])
