@@ -20,8 +20,8 @@ public enum CaptureCompression: Sendable, Equatable, CustomStringConvertible {
     case zstd(level: Int32)
 
     /// The fastest: on the copy_file_range storm level 3 stored as much
-    /// (about 7 bytes an event) for 2.5 times level 1's added CPU, and on
-    /// mixed captures 1-2 % less (BENCHMARKS.md, "Compressed captures").
+    /// (about 7 bytes an event) for more than twice level 1's added CPU, and
+    /// on mixed captures 1-2 % less (BENCHMARKS.md, "Compressed captures").
     public static let defaultZstdLevel: Int32 = 1
     /// zstd's levels without its "ultra" ones, which need far more memory.
     public static let zstdLevels: ClosedRange<Int32> = 1...19
@@ -182,8 +182,8 @@ final class ChunkDecoder {
 }
 
 /// Compresses a chunk's records for the writer, on its flush path (no
-/// thread: on the copy_file_range storm, level 1 added 0.03 s of the
-/// tracer's CPU per million events, level 3 0.1 s; BENCHMARKS.md). One zstd context, reused, and an output buffer for the
+/// thread: on the copy_file_range storm, level 1 added 0.05-0.09 s of the
+/// tracer's CPU per million events, level 3 0.11-0.21 s; BENCHMARKS.md). One zstd context, reused, and an output buffer for the
 /// chunk buffer's size; a larger (single-record) chunk gets a temporary one.
 final class ChunkEncoder {
     let level: Int32
