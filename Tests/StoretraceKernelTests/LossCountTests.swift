@@ -65,8 +65,11 @@ extension KernelTests {
         let input = scratch.path + "/in"
         #expect(FileManager.default.createFile(atPath: input, contents: Data("x".utf8)))
         let calls = 200_000
-        // Waits for a line on stdin (storetrace is attached), then copies one
-        // byte from offset 0 of the input `calls` times.
+        // Waits for a line on stdin (storetrace is attached), copies one byte
+        // from offset 0 of the input `calls` times, says "done" and stays
+        // until stdin closes: a process that has exited when its last events
+        // are decoded has no cgroup to read, and the summary would count
+        // those events as "without a known cgroup".
         let storm = Process()
         storm.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         storm.arguments = ["-c", """
@@ -75,19 +78,26 @@ extension KernelTests {
             dst = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT, 0o600)
             sys.stdin.readline()
             for _ in range(int(sys.argv[3])): os.copy_file_range(src, dst, 1, 0)
+            print("done", flush=True)
+            sys.stdin.read()
             """, input, scratch.path + "/out", "\(calls)"]
         let go = Pipe()
+        let done = Pipe()
         storm.standardInput = go
+        storm.standardOutput = done
         try storm.run()
         let live = try RunningCLI(["live", "--json", "--perf-buffer", "--buffer-size", "4K", "--wakeup-interval", "40ms",
                                    "--type", "copy_file_range", "--pid", "\(storm.processIdentifier)"])
         #expect(live.waitUntilReady(), "\(live.stderrText)")
         try go.fileHandleForWriting.write(contentsOf: Data("go\n".utf8))
-        storm.waitUntilExit()
-        #expect(storm.terminationStatus == 0)
+        let said = done.fileHandleForReading.readData(ofLength: 5)
+        #expect(String(decoding: said, as: UTF8.self) == "done\n")
         usleep(500_000)
         let end = live.stop(SIGINT)
         #expect(end.status == 0, "\(end.stderr)")
+        try go.fileHandleForWriting.close()
+        storm.waitUntilExit()
+        #expect(storm.terminationStatus == 0)
 
         let cpus = Int(sysconf(Int32(_SC_NPROCESSORS_CONF)))
         let notice = "storetrace: perf buffer: --buffer-size 4 KiB is below its minimum of 8 pages per CPU; using \(32 * cpus) KiB (32 KiB on each of \(cpus) CPUs)"
