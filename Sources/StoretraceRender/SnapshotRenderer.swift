@@ -187,6 +187,9 @@ public enum SnapshotRenderer {
         if omitted.namespacesWithoutMounts > 0 {
             parts.append(plural(omitted.namespacesWithoutMounts, "mount namespace") + " without a readable mount table")
         }
+        if omitted.kubeletVolumesOverLimit > 0 {
+            parts.append(plural(omitted.kubeletVolumesOverLimit, "kubelet volume") + " past the limit (vol_data.json not read)")
+        }
         return parts.isEmpty ? nil : parts.joined(separator: "; ")
     }
 

@@ -135,6 +135,21 @@ func smallNodeSnapshot() -> NodeSnapshot {
         #expect(SnapshotRenderer.cell("ü") == "ü")
     }
 
+    /// Every kind of omission is said, in one line, in the order of the
+    /// scan: a snapshot that left something out never reads as complete.
+    @Test func omissionsNameEveryKind() {
+        #expect(SnapshotRenderer.omissions(NodeSnapshot.Omissions()) == nil)
+        var omitted = NodeSnapshot.Omissions(processesExited: 1, processesOverLimit: 2, namespacesOverLimit: 3,
+                                             namespacesWithoutMounts: 1)
+        omitted.kubeletVolumesOverLimit = 4
+        #expect(SnapshotRenderer.omissions(omitted) == "1 process exited during the scan; 2 processes past the limit; "
+            + "3 mount namespaces past the limit; 1 mount namespace without a readable mount table; "
+            + "4 kubelet volumes past the limit (vol_data.json not read)")
+        var volumesOnly = NodeSnapshot.Omissions()
+        volumesOnly.kubeletVolumesOverLimit = 1
+        #expect(SnapshotRenderer.omissions(volumesOnly) == "1 kubelet volume past the limit (vol_data.json not read)")
+    }
+
     @Test func humanSizes() {
         #expect(SnapshotRenderer.humanSize(0) == "0 B")
         #expect(SnapshotRenderer.humanSize(1023) == "1023 B")
