@@ -68,8 +68,15 @@ public enum CaptureRecordTypes {
         id: 19, name: "storetrace.cgroup", version: 1,
         fields: "cgroup_id 0 8 u64\npid 8 4 u32\nsource 12 1 u8\nreserved 13 3 bytes\npath 16 * bytes")
 
+    /// A line storetrace said on its status output as it started: a source
+    /// the kernel refused, a syscall it could not trace, a buffer it had to
+    /// enlarge (`NoticeCodec`). A capture without some events then says why,
+    /// in `info` and `report`, wherever it is read.
+    public static let notice = CaptureRecordType(
+        id: 20, name: "storetrace.notice", version: 1, fields: "text 0 * bytes")
+
     /// What `record` registers in every capture it writes.
-    public static let written: [CaptureRecordType] = [syscall, ftrace, uevent, kmsg, holders, claim, queueSetting, ftraceFormat, kernelSymbol, task, devices, cgroupPath]
+    public static let written: [CaptureRecordType] = [syscall, ftrace, uevent, kmsg, holders, claim, queueSetting, ftraceFormat, kernelSymbol, task, devices, cgroupPath, notice]
     /// What `replay` reads: everything written now and every older version.
     public static let readable: [CaptureRecordType] = written + [ftraceV1]
 
@@ -103,6 +110,8 @@ public enum CaptureRecordRole: Equatable, Sendable {
     case task
     case devices
     case cgroupPath
+    /// Read by `info` and `report`, not by the pipeline.
+    case notice
 
     public init(_ schema: CaptureSchema?) {
         guard let schema else { self = .skip; return }
@@ -112,6 +121,7 @@ public enum CaptureRecordRole: Equatable, Sendable {
         else if types.task.matches(schema) { self = .task }
         else if types.devices.matches(schema) { self = .devices }
         else if types.cgroupPath.matches(schema) { self = .cgroupPath }
+        else if types.notice.matches(schema) { self = .notice }
         else if types.ftrace.matches(schema) { self = .data(.ftrace, cpuInPayload: true) }
         else if types.ftraceV1.matches(schema) { self = .data(.ftrace, cpuInPayload: false) }
         else if let kind = SourceKind.allCases.first(where: { CaptureRecordTypes.written(for: $0).matches(schema) }) {
@@ -325,6 +335,29 @@ public enum CgroupPathCodec {
               let rawSource = reader.read(UInt8.self), let source = Source(rawValue: rawSource), reader.skip(3),
               !reader.remaining.isEmpty, reader.remaining.count <= pathLimit else { return nil }
         return Entry(cgroupID: cgroupID, pid: pid, source: source, path: Array(reader.remaining))
+    }
+}
+
+/// storetrace.notice: the line's text (UTF-8 as said, without the
+/// "storetrace: " prefix), at most `textLimit` bytes.
+public enum NoticeCodec {
+    /// Notices are one line; a longer one is cut (at a character boundary).
+    public static let textLimit = 1024
+
+    public static func encode(_ text: String) -> [UInt8] {
+        var bytes = Array(text.utf8)
+        guard bytes.count > textLimit else { return bytes }
+        var end = textLimit
+        while end > 0 && bytes[end] & 0xC0 == 0x80 { end -= 1 } // not inside a character
+        bytes.removeSubrange(end...)
+        return bytes
+    }
+
+    /// nil if empty or longer than `textLimit`. The text is as stored:
+    /// whoever shows it escapes it.
+    public static func decode(_ payload: UnsafeRawBufferPointer) -> String? {
+        guard !payload.isEmpty, payload.count <= textLimit else { return nil }
+        return String(decoding: payload, as: UTF8.self)
     }
 }
 

@@ -114,7 +114,11 @@ struct ReportPage {
         if replay.skippedTypes > 0 { shown += "; \(replay.skippedTypes) records of types this storetrace does not know" }
         long.append(("in this report", shown))
         long.append(("sources", sourcesText(counts)))
-        if let missing = missingSourcesText(counts) { long.append(("not recorded", missing)) }
+        // What storetrace said as it started recording: why a source is missing.
+        var notices: [String] = []
+        for (_, summary) in captures { notices += summary.notices.filter { !notices.contains($0) } }
+        if let missing = missingSourcesText(counts, saidAtStart: !notices.isEmpty) { long.append(("not recorded", missing)) }
+        for notice in notices { long.append(("said at start", SnapshotRenderer.printable(notice))) }
         if let snapshot, let omitted = SnapshotRenderer.omissions(snapshot.omitted) {
             long.append(("snapshot omitted", omitted))
         }
@@ -175,7 +179,7 @@ struct ReportPage {
 
     /// The sources with no record in the capture, and what that means: a
     /// capture does not say which sources the kernel refused, only what it holds.
-    private func missingSourcesText(_ counts: [(String, UInt64)]) -> String? {
+    private func missingSourcesText(_ counts: [(String, UInt64)], saidAtStart: Bool) -> String? {
         var parts: [String] = []
         func has(_ type: String) -> Bool { counts.contains { $0.0.hasPrefix(type + " ") && $0.1 > 0 } }
         if !has("storetrace.syscall") { parts.append("no syscall events") }
@@ -187,7 +191,11 @@ struct ReportPage {
         if !has("storetrace.claim") { parts.append("no block-device claims (holders come from the /proc scan alone)") }
         if !has("storetrace.queue_setting") { parts.append("no queue setting changes") }
         guard !parts.isEmpty else { return nil }
-        return parts.joined(separator: "; ") + " (a capture holds what was recorded, not why: the kernel refused it or it was off; `storetrace doctor` on the node says which)"
+        // Captures record what storetrace said at start (the kernel's refusals)
+        // since 2026-12-07; before, only `doctor` on the node could tell.
+        return parts.joined(separator: "; ") + (saidAtStart
+            ? " (what the kernel refused is said below; a source not named there was off)"
+            : " (this capture does not say why: the kernel refused it or it was off; `storetrace doctor` on the node says which)")
     }
 
     static let sources: [(String, String)] = [

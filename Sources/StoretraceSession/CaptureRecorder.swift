@@ -36,6 +36,8 @@ public final class CaptureRecorder: EventConsumer {
     private var devicesJSON: [UInt8]?
     private var tasks: [Int32: TaskIdentity] = [:]
     private var cgroupPaths: [[UInt8]] = []
+    /// The notices said at start, repeated in each file of a ring.
+    private var notices: [[UInt8]] = []
     public private(set) var failure: CaptureError?
     /// --max-size was reached: a normal stop, not a failure.
     public private(set) var limitReached = false
@@ -130,6 +132,7 @@ public final class CaptureRecorder: EventConsumer {
             metadata(type: CaptureRecordTypes.task, timestamp: timestamp, TaskCodec.encode(tid: tid, identity))
         }
         for bytes in cgroupPaths { metadata(type: CaptureRecordTypes.cgroupPath, timestamp: timestamp, bytes) }
+        for bytes in notices { metadata(type: CaptureRecordTypes.notice, timestamp: timestamp, bytes) }
         symbolsWritten.removeAll(keepingCapacity: true)
         let failed = ring.prune()
         if !failed.isEmpty { pruneFailures = failed.reversed() + pruneFailures.prefix(8) }
@@ -208,6 +211,17 @@ public final class CaptureRecorder: EventConsumer {
         }
         metadata(type: CaptureRecordTypes.cgroupPath, timestamp: timestamp, bytes)
     }
+
+    /// Writes a line said on the status output at start (a source the
+    /// kernel refused, ...), so a capture that lacks its events says why.
+    public func appendNotice(_ text: String, timestamp: UInt64) {
+        let bytes = NoticeCodec.encode(text)
+        if ring != nil && notices.count < Self.noticeLimit { notices.append(bytes) }
+        metadata(type: CaptureRecordTypes.notice, timestamp: timestamp, bytes)
+    }
+
+    /// Notices a ring repeats in each file (a start says a few).
+    static let noticeLimit = 64
 
     private func metadata(type: CaptureRecordType, timestamp: UInt64, _ bytes: [UInt8]) {
         guard failure == nil else { return }

@@ -28,6 +28,11 @@ public struct CaptureSummary {
     /// Bytes of records (decoded) and what their chunks' payloads took in the file.
     public let recordBytes: UInt64
     public let storedBytes: UInt64
+    /// What storetrace said as it started recording (`storetrace.notice`):
+    /// sources the kernel refused, syscalls it could not trace. Each once,
+    /// at most `noticeLimit`; as stored (escape them to show them).
+    public let notices: [String]
+    public static let noticeLimit = 64
 
     public init(path: String) throws(SessionError) {
         let reader: CaptureReader
@@ -38,11 +43,22 @@ public struct CaptureSummary {
         }
         var first: UInt64 = .max, last: UInt64 = 0
         var counts: [UInt16: UInt64] = [:]
+        var isNotice: [UInt16: Bool] = [:] // by type id: ids are bound to one schema per file
+        var notices: [String] = []
         do {
             try reader.read { record in
                 first = min(first, record.timestamp)
                 last = max(last, record.timestamp)
                 counts[record.type, default: 0] += 1
+                let notice = isNotice[record.type] ?? {
+                    let matches = CaptureRecordRole(reader.schemas[record.type]) == .notice
+                    isNotice[record.type] = matches
+                    return matches
+                }()
+                if notice, notices.count < Self.noticeLimit, let text = NoticeCodec.decode(record.payload),
+                   !notices.contains(text) {
+                    notices.append(text)
+                }
             }
         } catch {
             throw .readCapture(path: path, reason: "\(error)")
@@ -63,5 +79,6 @@ public struct CaptureSummary {
         compressedChunks = reader.stats.encodedChunks
         recordBytes = reader.stats.recordBytes
         storedBytes = reader.stats.storedPayloadBytes
+        self.notices = notices
     }
 }

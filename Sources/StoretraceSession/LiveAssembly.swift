@@ -122,6 +122,9 @@ struct LiveConsumers {
                 printer?.enrichment = SnapshotEnrichment(NodeSnapshotIndex(stored))
                 blockDevices = stored.blockDevices
             }
+            // What was refused so far (the syscall tracer's), after the snapshot.
+            let now = KernelClock.monotonicNow()
+            for refusal in refusals { recorder.appendNotice(refusal, timestamp: now) }
             list.append(recorder)
             try LiveSession.checkStartFits(recorder, config.record!)
         } else {
@@ -177,6 +180,7 @@ final class LiveAssembly {
                              tracefs: tracing.tracefs, decoder: decoder, recorder: recorder, blockDevices: consumers.blockDevices) {
             say(status, "storetrace: " + $0)
             dashboard?.noteRefusal($0)
+            recorder?.appendNotice($0, timestamp: KernelClock.monotonicNow())
         }
         StartupTiming.mark("sources opened")
         var filter = config.filter

@@ -312,7 +312,7 @@ final class CaptureFeed {
             roles[Int(record.type)] = role
         }
         switch role {
-        case .skip:
+        case .skip, .notice:
             return
         case .ftraceFormat:
             // Repeated with every schema set: a format already known is skipped.

@@ -202,6 +202,7 @@ struct Info: ParsableCommand {
         }
         lines.append(("end", summary.tail.description))
         for corruption in summary.corruptions { lines.append(("damaged", corruption.description)) }
+        for notice in summary.notices { lines.append(("said at start", notice)) }
         Self.printAligned(lines)
     }
 

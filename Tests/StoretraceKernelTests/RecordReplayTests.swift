@@ -133,7 +133,8 @@ extension KernelTests {
         let syscalls = jsonLines(live.stdout).count
         // Beside the calls: the device tables (type 7), at the start and when
         // a mount changed them, and the cgroup paths of the callers (type 19:
-        // the unified root's, and those of processes still there to be asked).
+        // the unified root's, and those of processes still there to be asked),
+        // and what record said at start (type 20: a source the kernel refused).
         let recordsLine = try #require(referenceText.split(separator: "\n").first { $0.hasPrefix("records ") })
         // "records 9 {1: 6, 7: 2, 19: 1}"
         let total = Int(recordsLine.dropFirst(8).prefix { $0 != " " })
@@ -142,7 +143,9 @@ extension KernelTests {
             let parts = pair.components(separatedBy: ": ")
             if parts.count == 2, let id = Int(parts[0]), let count = Int(parts[1]) { counts[id] = count }
         }
-        #expect(Set(counts.keys).isSubset(of: [1, 7, 19]), "\(recordsLine)")
+        #expect(Set(counts.keys).isSubset(of: [1, 7, 19, 20]), "\(recordsLine)")
+        let saidAtStart = live.stderr.split(separator: "\n").filter { $0.hasPrefix("storetrace: not ") }.count
+        #expect(counts[20] ?? 0 == saidAtStart, "\(recordsLine) \(live.stderr)")
         #expect(counts[1] == syscalls, "\(recordsLine)")
         #expect((counts[7] ?? 0) >= 1, "\(recordsLine)")
         #expect((counts[19] ?? 0) >= 1, "the unified hierarchy's root at least: \(recordsLine)")

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import StoretraceFixtures
+import StoretraceKernel
 import Testing
 
 /// `storetrace report` as a user runs it: what it says when the capture or
@@ -66,6 +67,52 @@ extension KernelTests {
     /// the report of the capture, opened in Chromium, has the failure as a
     /// finding with its holder, linked to its red mark in the process's lane.
     @Suite struct ReportKernelTests {
+        /// What `record` said as it started is in the capture, so `info` and
+        /// the report say why a source is missing wherever the capture is
+        /// read. Here the claim tracer is refused (this kernel refuses fexit
+        /// and has no kprobes); where the kernel allows it, nothing is said.
+        @Test func whatTheKernelRefusedAtStartIsSaidByInfoAndTheReport() throws {
+            let expected: String?
+            do {
+                let tracer = try ClaimTracer()
+                tracer.close()
+                expected = nil
+            } catch {
+                expected = error.notice
+            }
+            if ProcessInfo.processInfo.environment["CI"] == "true" {
+                #expect(expected != nil, "CI's kernel refuses fexit and has no kprobes: the claim tracer should be refused")
+            }
+            let scratch = Scratch()
+            let capture = scratch.path + "/refused.stcap"
+            let recorder = try RunningCLI(["record", "-o", capture, "--type", "mount", "--type", "claim", "--pid", "\(getpid())",
+                                           "--no-ftrace", "--no-uevents", "--no-kmsg"])
+            #expect(recorder.waitUntilReady())
+            let recorded = recorder.stop()
+            #expect(recorded.status == 0, "\(recorded.stderr)")
+            let said = recorded.stderr.split(separator: "\n").filter { $0.hasPrefix("storetrace: not tracing") }.map(String.init)
+            #expect(said == (expected.map { ["storetrace: " + $0] } ?? []), "\(recorded.stderr)")
+
+            let info = try CLI.run(["info", capture])
+            #expect(info.status == 0, "\(info.stderr)")
+            let lines = info.stdout.split(separator: "\n").filter { $0.hasPrefix("said at start ") }
+                .map { $0.dropFirst("said at start".count).drop { $0 == " " } }
+            #expect(lines.map(String.init) == (expected.map { [$0] } ?? []), "\(info.stdout)")
+
+            let page = scratch.path + "/refused.html"
+            let report = try CLI.run(["report", capture, "-o", page])
+            #expect(report.status == 0, "\(report.stderr)")
+            let html = try String(contentsOfFile: page, encoding: .utf8)
+            if let expected {
+                let escaped = expected.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+                    .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;").replacingOccurrences(of: "'", with: "&#39;")
+                #expect(html.contains("<th>said at start</th><td colspan=\"5\">" + escaped + "</td>"), "\(expected)")
+                #expect(html.contains("(what the kernel refused is said below; a source not named there was off)"))
+            } else {
+                #expect(!html.contains("<th>said at start</th>"))
+            }
+        }
+
         @Test func aStuckUmountIsAFindingWithItsHolder() throws {
             let node = BusyNode()
             let (busy, group, pid, theirs) = try node.heldInAnotherNamespace()

@@ -135,6 +135,19 @@ import Testing
         #expect(([UInt8](bytes.prefix(16)) + [UInt8](repeating: 0x61, count: 4097)).withUnsafeBytes { CgroupPathCodec.decode($0) } == nil)
     }
 
+    /// A notice is its text; one past the limit is cut before a character,
+    /// not inside one, and an empty or oversized payload is refused.
+    @Test func noticeRoundTripsAndIsCutBeforeACharacter() {
+        let line = "not tracing block-device claims: the kernel refused fexit (EPERM) and has no kprobes"
+        #expect(NoticeCodec.encode(line).withUnsafeBytes { NoticeCodec.decode($0) } == line)
+        let long = String(repeating: "a", count: NoticeCodec.textLimit - 1) + "é" // é is 2 bytes: it would end past the limit
+        let cut = NoticeCodec.encode(long)
+        #expect(cut.count == NoticeCodec.textLimit - 1)
+        #expect(cut.withUnsafeBytes { NoticeCodec.decode($0) } == String(repeating: "a", count: NoticeCodec.textLimit - 1))
+        #expect([UInt8]().withUnsafeBytes { NoticeCodec.decode($0) } == nil)
+        #expect([UInt8](repeating: 0x61, count: NoticeCodec.textLimit + 1).withUnsafeBytes { NoticeCodec.decode($0) } == nil)
+    }
+
     @Test func kernelSymbolRecordsRoundTrip() {
         let bytes = KernelSymbolCodec.encode(address: 0xffff_ffff_8123_4560, name: "bind_store+0x10")
         #expect(Array(bytes.prefix(8)) == [0x60, 0x45, 0x23, 0x81, 0xff, 0xff, 0xff, 0xff])
