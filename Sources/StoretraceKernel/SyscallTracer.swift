@@ -227,7 +227,8 @@ public final class SyscallTracer: RecordSource {
         possibleCPUs = Int(max(libbpf_num_possible_cpus(), 1))
         let perf = options.forcePerfBuffer || !Self.kernelHasRingBuffer()
         usesPerfBuffer = perf
-        let taskStorage = !options.forceLegacyTaskState && Self.kernelHasTaskStorage()
+        let kernelHasTaskStorage = Self.kernelHasTaskStorage()
+        let taskStorage = !options.forceLegacyTaskState && kernelHasTaskStorage
         usesTaskStorage = taskStorage
         StartupTiming.mark("tracer: kernel probes")
 
@@ -268,8 +269,10 @@ public final class SyscallTracer: RecordSource {
         // The plain-load programs first, where a traced call has them: no
         // probe tells whether the kernel has bpf_rdonly_cast() short of
         // parsing its BTF, which the load does anyway. A kernel before 6.2
-        // refuses them and the helper-read programs are loaded instead.
-        let tryPlain = !options.forceHelperFileReads && wanted.contains(where: Self.plainFileLoadKinds.contains)
+        // refuses them and the helper-read programs are loaded instead; one
+        // without task storage (before 5.11) is not asked.
+        let tryPlain = !options.forceHelperFileReads && kernelHasTaskStorage
+            && wanted.contains(where: Self.plainFileLoadKinds.contains)
         var refusal: String?
         let object: OpaquePointer
         switch Result(catching: { () throws(KernelError) in try load.load(plainFileLoads: tryPlain) }) {
