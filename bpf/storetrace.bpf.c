@@ -24,6 +24,16 @@ typedef __s64 int64_t;
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* bpf_rdonly_cast (a kfunc, Linux 6.2+) makes a kernel address a read-only
+ * BTF pointer: its fields are then plain loads, a fault reading as zero as
+ * with a helper, instead of one bpf_probe_read_kernel call each. Weak, so
+ * that libbpf (Debian 12's 1.1.2 too) opens this object on kernels without
+ * it; only the st_exit_*_plain programs call it, and SyscallTracer loads
+ * them first and falls back to the helper-read programs if the kernel
+ * refuses them (before 6.2 a kfunc call in a tracepoint program does not
+ * load). */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+
 /* Settings written by the loader before load; the verifier sees them as
  * constants, so disabled paths are removed. */
 const volatile struct st_settings st_settings = {};
@@ -240,16 +250,17 @@ static __always_inline __u32 put_user_str(struct st_syscall_event *e, __u8 *buf,
     return off + (n - 1);
 }
 
-/* Append the last path component of an open file (its dentry name). */
+/* Append the last path component of an open file (its dentry name); plain:
+ * `f` is a BTF pointer (fd_file_plain), the pointer walk is plain loads. */
 static __always_inline __u32 put_file_name(struct st_syscall_event *e, __u8 *buf, __u32 off,
-                                           int slot, struct file *f)
+                                           int slot, struct file *f, int plain)
 {
     e->str_len[slot] = 0;
     if (!f) {
         e->null |= 1 << slot;
         return off;
     }
-    const unsigned char *name = BPF_CORE_READ(f, f_path.dentry, d_name.name);
+    const unsigned char *name = plain ? f->f_path.dentry->d_name.name : BPF_CORE_READ(f, f_path.dentry, d_name.name);
     long n = bpf_probe_read_kernel_str(buf + (off & ST_SCRATCH_MASK), 256, name);
     if (n <= 0) {
         e->faulted |= 1 << slot;
@@ -276,8 +287,7 @@ static __always_inline void fd_table(struct task_struct *task, struct st_fd_tabl
     table->max_fds = 0;
     if (st_settings.use_task_btf) {
         /* A BTF pointer: plain loads, faults caught by the kernel. */
-        struct task_struct *current = bpf_get_current_task_btf();
-        struct fdtable *fdt = current->files->fdt;
+        struct fdtable *fdt = task->files->fdt;
         if (!fdt)
             return;
         table->max_fds = fdt->max_fds;
@@ -299,6 +309,32 @@ static __always_inline struct file *fd_file(const struct st_fd_table *table, __u
     return f;
 }
 
+/* The same slot through a BTF pointer (the _plain programs): `fdt->fd` is
+ * a `struct file **`, which BTF hands over as a plain number, so the slot is
+ * cast as element 0 of a files_struct's fd_array (the same type, an array
+ * of `struct file *`) laid over it. The file that comes out is a BTF
+ * pointer too: file_ref_plain and put_file_name_plain load from it. */
+static __always_inline struct file *fd_file_plain(const struct st_fd_table *table, __u64 fd)
+{
+    if (!table->fds || fd >= table->max_fds)
+        return NULL;
+    unsigned long slot = (unsigned long)&table->fds[fd];
+    struct files_struct *over = bpf_rdonly_cast((void *)(slot - bpf_core_field_offset(struct files_struct, fd_array)),
+                                                bpf_core_type_id_kernel(struct files_struct));
+    return over->fd_array[0];
+}
+
+static __always_inline void file_ref_plain(struct file *f, struct st_file_ref *ref)
+{
+    if (!f)
+        return;
+    struct inode *inode = f->f_inode;
+    if (!inode)
+        return;
+    ref->ino = inode->i_ino;
+    ref->dev = inode->i_sb->s_dev;
+}
+
 static __always_inline void file_ref(struct file *f, struct st_file_ref *ref)
 {
     if (!f)
@@ -308,6 +344,38 @@ static __always_inline void file_ref(struct file *f, struct st_file_ref *ref)
         return;
     ref->ino = BPF_CORE_READ(inode, i_ino);
     ref->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+}
+
+/* The NUL bytes of a little-endian word, as each one's top bit: exact for
+ * the first NUL (a borrow can only mark bytes above it). */
+static __always_inline __u64 nul_bytes(__u64 word)
+{
+    return (word - 0x0101010101010101ULL) & ~word & 0x8080808080808080ULL;
+}
+
+/* `word` up to its first NUL, the bytes from it on zeroed. */
+static __always_inline __u64 before_nul(__u64 word)
+{
+    __u64 nul = nul_bytes(word);
+    return nul ? word & (((nul & -nul) >> 7) - 1) : word;
+}
+
+/* The task's name as bpf_get_current_comm() gives it (the string, NUL,
+ * zeros to 16 bytes; byte 15 always NUL), from two plain loads instead of
+ * a helper call that copies it byte by byte. */
+static __always_inline void current_comm(struct task_struct *task, char *comm)
+{
+    _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "nul_bytes reads little-endian words");
+    __u64 low = *(__u64 *)&task->comm[0];
+    __u64 high = *(__u64 *)&task->comm[8];
+    if (nul_bytes(low)) {
+        low = before_nul(low);
+        high = 0;
+    } else {
+        high = before_nul(high & 0x00ffffffffffffffULL);
+    }
+    __builtin_memcpy(comm, &low, 8);
+    __builtin_memcpy(comm + 8, &high, 8);
 }
 
 /* The exit consumed the entry: task storage stays allocated with the task
@@ -320,16 +388,23 @@ static __always_inline void forget_pending(struct st_pending *p, __u32 tid)
         bpf_map_delete_elem(&st_pending, &tid);
 }
 
-static __always_inline int on_exit(struct st_sys_exit *ctx, enum st_kind kind)
+/* plain (a constant per program): the _plain programs, which read the open
+ * files through bpf_rdonly_cast (Linux 6.2+; task storage too). */
+static __always_inline int on_exit(struct st_sys_exit *ctx, enum st_kind kind, int plain)
 {
     __u64 id = bpf_get_current_pid_tgid();
     __u32 tid = (__u32)id;
     if (!wanted(id >> 32))
         return 0;
 
+    /* The caller's task, got once: a BTF pointer where the kernel has them
+     * (use_task_btf: its fields are plain loads), else an address that
+     * BPF_CORE_READ reads through helper calls. */
+    struct task_struct *task = st_settings.use_task_btf ? bpf_get_current_task_btf()
+                                                        : (struct task_struct *)bpf_get_current_task();
     struct st_pending *p;
     if (st_settings.use_task_btf)
-        p = bpf_task_storage_get(&st_task_pending, bpf_get_current_task_btf(), 0, 0);
+        p = bpf_task_storage_get(&st_task_pending, task, 0, 0);
     else
         p = bpf_map_lookup_elem(&st_pending, &tid);
     if (failures_only(kind)) {
@@ -367,8 +442,6 @@ static __always_inline int on_exit(struct st_sys_exit *ctx, enum st_kind kind)
         e->str_len[i] = 0;
     e->pid = id >> 32;
     e->tid = tid;
-    e->uid = (__u32)bpf_get_current_uid_gid();
-    e->cgroup_id = bpf_get_current_cgroup_id();
     e->ts_ns = p->ts_ns;
     e->latency_ns = now - p->ts_ns;
     e->ret = ctx->ret;
@@ -377,13 +450,19 @@ static __always_inline int on_exit(struct st_sys_exit *ctx, enum st_kind kind)
         e->args[i] = p->args[i];
     __builtin_memcpy(&e->detail, &p->detail, sizeof(e->detail));
     forget_pending(p, tid);
-    bpf_get_current_comm(e->comm, sizeof(e->comm));
 
-    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-    if (st_settings.use_task_btf)
-        e->mntns = bpf_get_current_task_btf()->nsproxy->mnt_ns->ns.inum;
-    else
+    if (st_settings.use_task_btf) {
+        /* What the helpers read, read directly: the same values. */
+        e->uid = task->cred->uid.val; /* bpf_get_current_uid_gid: from_kuid(&init_user_ns), the identity */
+        e->cgroup_id = task->cgroups->dfl_cgrp->kn->id; /* bpf_get_current_cgroup_id */
+        current_comm(task, e->comm);
+        e->mntns = task->nsproxy->mnt_ns->ns.inum;
+    } else {
+        e->uid = (__u32)bpf_get_current_uid_gid();
+        e->cgroup_id = bpf_get_current_cgroup_id();
+        bpf_get_current_comm(e->comm, sizeof(e->comm));
         e->mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+    }
 
     /* Which argument each string is read from: st_string_slot in
      * storetrace_abi.h, the definition SyscallDescription is tested against.
@@ -404,12 +483,22 @@ static __always_inline int on_exit(struct st_sys_exit *ctx, enum st_kind kind)
     case ST_KIND_SENDFILE: { /* in file name, out file name */
         struct st_fd_table table;
         fd_table(task, &table);
-        struct file *in = fd_file(&table, e->args[ST_SLOT_ARG(st_string_slot(kind, 0))]);
-        struct file *out = fd_file(&table, e->args[ST_SLOT_ARG(st_string_slot(kind, 1))]);
-        file_ref(in, &e->detail.copy.in);
-        file_ref(out, &e->detail.copy.out);
-        off = put_file_name(e, buf, off, 0, in);
-        off = put_file_name(e, buf, off, 1, out);
+        __u64 fd_in = e->args[ST_SLOT_ARG(st_string_slot(kind, 0))];
+        __u64 fd_out = e->args[ST_SLOT_ARG(st_string_slot(kind, 1))];
+        struct file *in, *out;
+        if (plain) {
+            in = fd_file_plain(&table, fd_in);
+            out = fd_file_plain(&table, fd_out);
+            file_ref_plain(in, &e->detail.copy.in);
+            file_ref_plain(out, &e->detail.copy.out);
+        } else {
+            in = fd_file(&table, fd_in);
+            out = fd_file(&table, fd_out);
+            file_ref(in, &e->detail.copy.in);
+            file_ref(out, &e->detail.copy.out);
+        }
+        off = put_file_name(e, buf, off, 0, in, plain);
+        off = put_file_name(e, buf, off, 1, out, plain);
         break;
     }
     default: /* every other string is a user string read from its argument */
@@ -443,7 +532,14 @@ static __always_inline int on_exit(struct st_sys_exit *ctx, enum st_kind kind)
     SEC("tracepoint/syscalls/sys_enter_" #name)                            \
     int st_enter_##name(struct st_sys_enter *ctx) { return on_enter(ctx, nargs, kind); } \
     SEC("tracepoint/syscalls/sys_exit_" #name)                             \
-    int st_exit_##name(struct st_sys_exit *ctx) { return on_exit(ctx, kind); }
+    int st_exit_##name(struct st_sys_exit *ctx) { return on_exit(ctx, kind, 0); }
+
+/* The calls that read open files also have an exit program that reads them
+ * with plain loads; SyscallTracer loads one of the two. */
+#define ST_TRACE_FILES(name, nargs, kind)                                  \
+    ST_TRACE(name, nargs, kind)                                            \
+    SEC("tracepoint/syscalls/sys_exit_" #name)                             \
+    int st_exit_##name##_plain(struct st_sys_exit *ctx) { return on_exit(ctx, kind, 1); }
 
 ST_TRACE(mount, 5, ST_KIND_MOUNT)
 ST_TRACE(umount, 2, ST_KIND_UMOUNT)
@@ -454,8 +550,8 @@ ST_TRACE(move_mount, 5, ST_KIND_MOVE_MOUNT)
 ST_TRACE(open_tree, 3, ST_KIND_OPEN_TREE)
 ST_TRACE(mount_setattr, 5, ST_KIND_MOUNT_SETATTR)
 ST_TRACE(fspick, 3, ST_KIND_FSPICK)
-ST_TRACE(copy_file_range, 6, ST_KIND_COPY_FILE_RANGE)
-ST_TRACE(splice, 6, ST_KIND_SPLICE)
-ST_TRACE(sendfile64, 4, ST_KIND_SENDFILE)
+ST_TRACE_FILES(copy_file_range, 6, ST_KIND_COPY_FILE_RANGE)
+ST_TRACE_FILES(splice, 6, ST_KIND_SPLICE)
+ST_TRACE_FILES(sendfile64, 4, ST_KIND_SENDFILE)
 ST_TRACE(rmdir, 1, ST_KIND_RMDIR)
 ST_TRACE(unlinkat, 3, ST_KIND_UNLINKAT)

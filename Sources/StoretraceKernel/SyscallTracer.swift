@@ -28,6 +28,10 @@ public struct TracerOptions: Sendable {
     /// and bpf_get_current_task_btf() exist (they are the path for kernels
     /// before 5.11; this forces it, for testing).
     public var forceLegacyTaskState = false
+    /// Read the copy calls' open files with helper calls even where the
+    /// kernel has bpf_rdonly_cast() (they are the path for kernels before
+    /// 6.2; this forces it, for testing).
+    public var forceHelperFileReads = false
 
     public init() {}
 
@@ -108,6 +112,13 @@ public final class SyscallTracer: RecordSource {
     public let usesPerfBuffer: Bool
     /// Pending calls in task storage, task read through BTF (Linux 5.11+).
     public let usesTaskStorage: Bool
+    /// The copy calls' exit programs read the open files with plain loads
+    /// through bpf_rdonly_cast() (Linux 6.2+), not helper calls. False when
+    /// no copy call is traced.
+    public let usesPlainFileLoads: Bool
+    /// Why the plain-load programs did not load where they were tried (the
+    /// load error, with the verifier's last lines); nil otherwise.
+    public let plainFileLoadsRefusal: String?
     /// How often the owner must call `consume()` after records arrived, since
     /// not every record wakes `pollFD` (see `TracerOptions.wakeupIntervalNanoseconds`);
     /// nil when every record wakes it.
@@ -216,7 +227,8 @@ public final class SyscallTracer: RecordSource {
         possibleCPUs = Int(max(libbpf_num_possible_cpus(), 1))
         let perf = options.forcePerfBuffer || !Self.kernelHasRingBuffer()
         usesPerfBuffer = perf
-        let taskStorage = !options.forceLegacyTaskState && Self.kernelHasTaskStorage()
+        let kernelHasTaskStorage = Self.kernelHasTaskStorage()
+        let taskStorage = !options.forceLegacyTaskState && kernelHasTaskStorage
         usesTaskStorage = taskStorage
         StartupTiming.mark("tracer: kernel probes")
 
@@ -224,20 +236,8 @@ public final class SyscallTracer: RecordSource {
             throw .missingFeature("an embedded BPF object (storetrace was built without it)")
         }
         StartupTiming.mark("tracer: object decoded")
-        var openOptions = bpf_object_open_opts()
-        openOptions.sz = MemoryLayout<bpf_object_open_opts>.size
-        let object: OpaquePointer? = "storetrace".withCString { name in
-            openOptions.object_name = name
-            return bytes.withUnsafeBytes { bpf_object__open_mem($0.baseAddress, $0.count, &openOptions) }
-        }
-        guard let object else {
-            throw .load(program: nil, errno: Errno(rawValue: errno), log: LibbpfLog.verifierFailure(in: LibbpfLog.drain()).log)
-        }
-        self.object = object
-        StartupTiming.mark("tracer: object opened")
 
-        // Settings into .rodata, before load: the verifier then prunes the
-        // paths they disable (the perf-buffer branch, the pid filter).
+        // What the programs are told before load (ObjectLoad writes it into .rodata).
         var settings = st_settings()
         settings.target_pid = options.targetPID
         settings.exclude_pid = options.excludePID
@@ -253,56 +253,48 @@ public final class SyscallTracer: RecordSource {
         } else {
             drainIntervalMilliseconds = nil
         }
-        do {
-            try Self.writeSettings(settings, into: object)
-        } catch {
-            bpf_object__close(object)
-            throw error
-        }
 
         // Which calls this kernel has: a missing tracepoint is reported, not fatal.
         var wanted: [SyscallKind] = []
-        for kind in SyscallKind.allCases {
-            let enter = "st_enter_\(kind.tracepoint)"
-            let exit = "st_exit_\(kind.tracepoint)"
-            let include = options.kinds.contains(kind)
-            var reason: String?
-            if include && !tracefs.exists("events/syscalls/sys_enter_\(kind.tracepoint)") {
-                reason = "tracepoint syscalls:sys_enter_\(kind.tracepoint) not in this kernel"
+        for kind in SyscallKind.allCases where options.kinds.contains(kind) {
+            if !tracefs.exists("events/syscalls/sys_enter_\(kind.tracepoint)") {
+                skipped.append((kind, "tracepoint syscalls:sys_enter_\(kind.tracepoint) not in this kernel"))
+            } else {
+                wanted.append(kind)
             }
-            for name in [enter, exit] {
-                if let program = bpf_object__find_program_by_name(object, name) {
-                    bpf_program__set_autoload(program, include && reason == nil)
-                }
-            }
-            if let reason { skipped.append((kind, reason)) } else if include { wanted.append(kind) }
         }
 
-        // The pending-call table of the other path is never created; its
-        // code is pruned by the verifier (use_task_btf is a constant).
-        bpf_map__set_autocreate(bpf_object__find_map_by_name(object, taskStorage ? "st_pending" : "st_task_pending"), false)
+        let load = ObjectLoad(bytes: bytes, settings: settings, wanted: wanted, perf: perf, taskStorage: taskStorage,
+                              bufferSize: options.bufferSize)
+        // The plain-load programs first, where a traced call has them: no
+        // probe tells whether the kernel has bpf_rdonly_cast() short of
+        // parsing its BTF, which the load does anyway. A kernel before 6.2
+        // refuses them and the helper-read programs are loaded instead; one
+        // without task storage (before 5.11) is not asked.
+        let tryPlain = !options.forceHelperFileReads && kernelHasTaskStorage
+            && wanted.contains(where: Self.plainFileLoadKinds.contains)
+        var refusal: String?
+        let object: OpaquePointer
+        switch Result(catching: { () throws(KernelError) in try load.load(plainFileLoads: tryPlain) }) {
+        case .success(let loaded):
+            object = loaded
+        case .failure(let error):
+            guard tryPlain else { throw error }
+            refusal = error.description
+            StartupTiming.mark("tracer: plain-load programs refused")
+            object = try load.load(plainFileLoads: false)
+        }
+        self.object = object
+        usesPlainFileLoads = tryPlain && refusal == nil
+        plainFileLoadsRefusal = refusal
         let events = bpf_object__find_map_by_name(object, "st_events")
         let perfEvents = bpf_object__find_map_by_name(object, "st_perf_events")
-        if perf {
-            bpf_map__set_autocreate(events, false)
-        } else {
-            bpf_map__set_max_entries(events, UInt32(options.bufferSize))
-            bpf_map__set_autocreate(perfEvents, false)
-        }
-
-        let loaded = bpf_object__load(object)
-        if loaded != 0 {
-            let failure = LibbpfLog.verifierFailure(in: LibbpfLog.drain())
-            bpf_object__close(object)
-            self.object = nil
-            throw .load(program: failure.program, errno: Errno(rawValue: -loaded), log: failure.log)
-        }
         countersFD = bpf_map__fd(bpf_object__find_map_by_name(object, "st_counters"))
         StartupTiming.mark("tracer: object loaded (BTF, maps, verifier)")
 
         do {
             for kind in wanted {
-                for name in ["st_enter_\(kind.tracepoint)", "st_exit_\(kind.tracepoint)"] {
+                for name in ObjectLoad.programs(for: kind, plainFileLoads: usesPlainFileLoads) {
                     guard let program = bpf_object__find_program_by_name(object, name) else { continue }
                     guard let link = bpf_program__attach(program) else {
                         throw KernelError.attach(program: name, errno: Errno(rawValue: errno))
@@ -364,11 +356,6 @@ public final class SyscallTracer: RecordSource {
     public static func perfBufferNotice(requestedBytes: Int) -> String? {
         perfBufferNotice(requestedBytes: requestedBytes, cpus: Int(max(libbpf_num_possible_cpus(), 1)),
                          pageSize: Int(sysconf(Int32(_SC_PAGESIZE))))
-    }
-
-    /// Finds `st_settings` in the object's .rodata through BTF and writes it.
-    private static func writeSettings(_ settings: st_settings, into object: OpaquePointer) throws(KernelError) {
-        try writeReadOnly(settings, named: "st_settings", into: object)
     }
 
     /// Finds the `const volatile` global `name` in an object's .rodata

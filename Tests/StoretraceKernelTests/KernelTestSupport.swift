@@ -51,12 +51,14 @@ final class TraceCollector {
     }
 }
 
-func traceSelf(perfBuffer: Bool = false, legacyTaskState: Bool = false, kinds: [SyscallKind] = SyscallKind.allCases,
+func traceSelf(perfBuffer: Bool = false, legacyTaskState: Bool = false, helperFileReads: Bool = false,
+               kinds: [SyscallKind] = SyscallKind.allCases,
                _ workload: () throws -> Void) throws -> (events: [[String: Any]], losses: LossCounters) {
     var options = TracerOptions()
     options.targetPID = UInt32(getpid())
     options.forcePerfBuffer = perfBuffer
     options.forceLegacyTaskState = legacyTaskState
+    options.forceHelperFileReads = helperFileReads
     options.kinds = kinds
     let tracefs = try TracefsMount()
     defer { tracefs.release() }
@@ -66,6 +68,11 @@ func traceSelf(perfBuffer: Bool = false, legacyTaskState: Bool = false, kinds: [
     #expect(tracer.usesPerfBuffer == perfBuffer)
     // This kernel (6.18) has task storage: the fast path must be the one used.
     #expect(tracer.usesTaskStorage == !legacyTaskState)
+    // And bpf_rdonly_cast (6.2+): a copy call's files are read with plain
+    // loads, unless forced not to; a refusal here is a bug, not a fallback.
+    let readsFiles = kinds.contains(where: SyscallTracer.plainFileLoadKinds.contains)
+    #expect(tracer.usesPlainFileLoads == (readsFiles && !helperFileReads), "\(tracer.plainFileLoadsRefusal ?? "not tried")")
+    #expect(tracer.plainFileLoadsRefusal == nil)
     try workload()
     while tracer.poll(timeoutMilliseconds: 50, collector.handle) > 0 {}
     #expect(collector.malformed == 0, "\(collector.malformedErrors)")

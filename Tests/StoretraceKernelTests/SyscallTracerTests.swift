@@ -47,6 +47,7 @@ extension KernelTests {
         #expect((event["latency_ns"] as? Int ?? -1) > 0)
         #expect((event["time"] as? String)?.hasSuffix("Z") == true)
         #expect((event["comm"] as? String)?.isEmpty == false)
+        #expect(event["uid"] as? Int == Int(getuid()))
         #expect(event["truncated"] == nil)
     }
 
@@ -174,9 +175,11 @@ extension KernelTests {
     }
 
     /// How the BPF side runs: the ring buffer with task storage (Linux
-    /// 5.11+), the perf buffer (before 5.8), the hash table and helper reads
-    /// (before 5.11). Each must record the same fields.
-    enum Path: CaseIterable { case ringBuffer, perfBuffer, legacyTaskState }
+    /// 5.11+) and the files read with plain loads (6.2+), the files read
+    /// with helper calls (before 6.2), the perf buffer (before 5.8), the
+    /// hash table and helper reads (before 5.11). Each must record the same
+    /// fields.
+    enum Path: CaseIterable { case ringBuffer, helperFileReads, perfBuffer, legacyTaskState }
 
     @Test(arguments: Path.allCases)
     func copyFileRangeOfOneMebibyte(path: Path) throws {
@@ -189,7 +192,7 @@ extension KernelTests {
         var offset: Int64 = 0
         var copied = 0
         let (events, _) = try traceSelf(perfBuffer: path == .perfBuffer, legacyTaskState: path == .legacyTaskState,
-                                        kinds: [.copyFileRange]) {
+                                        helperFileReads: path == .helperFileReads, kinds: [.copyFileRange]) {
             copied = st_copy_file_range(input, &offset, output, nil, 1 << 20, 0)
         }
         #expect(copied == 1 << 20)
@@ -211,6 +214,74 @@ extension KernelTests {
         let fileOut = try #require(event["file_out"] as? [String: Any])
         #expect(fileOut["ino"] as? Int == Int(outStat.st_ino))
         #expect(fileOut["name"] as? String == "out.bin")
+    }
+
+    /// in.bin (64 bytes, open to read) and out.bin (empty, open to write) in `scratch`.
+    func smallCopyFiles(in scratch: Scratch) throws -> (input: Int32, output: Int32, outPath: String) {
+        let inPath = scratch.path + "/in.bin", outPath = scratch.path + "/out.bin"
+        FileManager.default.createFile(atPath: inPath, contents: Data(repeating: 1, count: 64))
+        let input = try check(open(inPath, O_RDONLY), "open in")
+        let output = try check(open(outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600), "open out")
+        return (input, output, outPath)
+    }
+
+    /// The caller's name is read with two plain 8-byte loads on the task-BTF
+    /// path and with bpf_get_current_comm() on the other: names that end in
+    /// the first word, fill it, end in the second, fill the name, and are
+    /// cut at 15 bytes must come out alike on both.
+    @Test(arguments: [false, true])
+    func commIsTheThreadNameAtEveryLength(legacyTaskState: Bool) throws {
+        let scratch = Scratch()
+        let (input, output, _) = try smallCopyFiles(in: scratch)
+        defer { close(input); close(output) }
+        // Writing /proc/thread-self/comm renames this thread (prctl is variadic, out of Swift's reach).
+        let commPath = "/proc/thread-self/comm"
+        let original = try String(contentsOfFile: commPath, encoding: .utf8)
+        func rename(_ name: String) throws { try name.write(toFile: commPath, atomically: false, encoding: .utf8) }
+        defer { try? rename(original.trimmingCharacters(in: .newlines)) }
+        let names = ["a", "abcdefg", "abcdefgh", "abcdefghijklmno", "abcdefghijklmnopqrst", "x"]
+        let (events, _) = try traceSelf(legacyTaskState: legacyTaskState, kinds: [.copyFileRange]) {
+            for name in names {
+                try rename(name)
+                var offset: Int64 = 0
+                #expect(st_copy_file_range(input, &offset, output, nil, 1, 0) == 1)
+            }
+        }
+        let comms = events.filter { $0["type"] as? String == "copy_file_range" }.map { $0["comm"] as? String }
+        #expect(comms == ["a", "abcdefg", "abcdefgh", "abcdefghijklmno", "abcdefghijklmno", "x"])
+    }
+
+    /// A descriptor that is closed, or beyond the table, has no file: both
+    /// ways of reading the table give the empty file, not a fault.
+    @Test(arguments: [false, true])
+    func copyWithoutAnOpenFileHasAnEmptyFile(helperFileReads: Bool) throws {
+        let scratch = Scratch()
+        let (input, output, outPath) = try smallCopyFiles(in: scratch)
+        defer { close(input); close(output) }
+        // A slot inside the table (grown to hold it) that no other thread
+        // gets: descriptors are handed out lowest first.
+        let closed: Int32 = 1000
+        try check(dup2(input, closed), "dup2")
+        close(closed)
+        let (events, _) = try traceSelf(helperFileReads: helperFileReads, kinds: [.copyFileRange]) {
+            #expect(st_copy_file_range(closed, nil, output, nil, 1, 0) == -1 && errno == EBADF)
+            #expect(st_copy_file_range(input, nil, 1 << 20, nil, 1, 0) == -1 && errno == EBADF)
+        }
+        let copies = events.filter { $0["type"] as? String == "copy_file_range" }
+        #expect(copies.count == 2)
+        var outStat = stat()
+        stat(outPath, &outStat)
+        for (event, missing) in zip(copies, ["file_in", "file_out"]) {
+            try commonFields(event, type: "copy_file_range", ret: -9, errno: "EBADF")
+            let file = try #require(event[missing] as? [String: Any])
+            #expect(file.count == 3, "\(file)")
+            #expect(file["dev"] as? String == "0:0")
+            #expect(file["ino"] as? Int == 0)
+            #expect(file["name"] is NSNull)
+        }
+        let present = try #require(copies.first?["file_out"] as? [String: Any])
+        #expect(present["ino"] as? Int == Int(outStat.st_ino))
+        #expect(present["name"] as? String == "out.bin")
     }
 
     /// Directory removals are traced for their EBUSY failures only: a
@@ -245,7 +316,9 @@ extension KernelTests {
         #expect(losses.lost == 0)
     }
 
-    @Test func sendfileAndSplice() throws {
+    /// Both ways of reading the open files (plain loads, helper calls).
+    @Test(arguments: [false, true])
+    func sendfileAndSplice(helperFileReads: Bool) throws {
         let scratch = Scratch()
         let inPath = scratch.path + "/src", outPath = scratch.path + "/dst"
         FileManager.default.createFile(atPath: inPath, contents: Data(repeating: 7, count: 65536))
@@ -256,7 +329,7 @@ extension KernelTests {
         defer { for fd in [input, output] + pipeFDs { close(fd) } }
         var offset: off_t = 4096
         var sent = 0, spliced = 0
-        let (events, _) = try traceSelf(kinds: [.sendfile, .splice]) {
+        let (events, _) = try traceSelf(helperFileReads: helperFileReads, kinds: [.sendfile, .splice]) {
             sent = sendfile(output, input, &offset, 8192)
             spliced = st_splice(input, nil, pipeFDs[1], nil, 4096, 1 | 4 /* SPLICE_F_MOVE|SPLICE_F_MORE */)
         }
