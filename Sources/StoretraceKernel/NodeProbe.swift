@@ -28,6 +28,31 @@ public enum NodeProbe {
         }
     }
 
+    /// Whether the copy calls' exit programs read the open files with plain
+    /// loads (bpf_rdonly_cast, Linux 6.2+) or helper calls: the tracer is
+    /// loaded for copy_file_range alone, as `live` would load it, and closed.
+    static func plainFileLoads(_ tracefs: TracefsMount) -> ProbeResult {
+        let name = "BPF plain file loads"
+        guard SyscallTracer.taskStorageProbe() != .absent else {
+            return .init(name: name, state: .missing, detail: "kernel before 5.11: copy calls' open files are read with helper calls (slower, same events)")
+        }
+        var options = TracerOptions()
+        options.kinds = [.copyFileRange]
+        options.targetPID = UInt32(getpid()) // doctor makes no copies: nothing is traced
+        options.bufferSize = 64 << 10
+        do {
+            let tracer = try SyscallTracer(options: options, tracefs: tracefs)
+            defer { tracer.close() }
+            if tracer.usesPlainFileLoads {
+                return .init(name: name, state: .ok, detail: "bpf_rdonly_cast (Linux 6.2+): copy calls' open files read with plain loads")
+            }
+            let why = tracer.plainFileLoadsRefusal.map { $0.split(separator: "\n").first.map(String.init) ?? $0 } ?? "not tried"
+            return .init(name: name, state: .missing, detail: "helper calls instead (slower, same events): \(why)")
+        } catch {
+            return .init(name: name, state: .refused, detail: "not checked: the syscall tracer did not load (\(error))")
+        }
+    }
+
     public static func run() -> [ProbeResult] {
         var results: [ProbeResult] = []
         let caps = Privileges.effective()
@@ -84,6 +109,7 @@ public enum NodeProbe {
                     results.append(.init(name: "syscall \(kind.callName)", state: .missing, detail: "no tracepoint \(event)"))
                 }
             }
+            results.append(plainFileLoads(tracefs))
             let function = functionTracer(tracefs)
             let graph = functionGraphTracer(tracefs)
             results += [function, graph, driverBinding(graph: graph, function: function)]

@@ -224,6 +224,22 @@ extension KernelTests {
         if !((try? String(contentsOfFile: "/sys/kernel/tracing/available_tracers", encoding: .utf8)) ?? "").contains("function_graph") {
             #expect(graph.hasSuffix("kernel built without CONFIG_FUNCTION_GRAPH_TRACER (not in available_tracers)"), "\(graph)")
         }
+        // The copy calls' file reads: what the tracer itself decides here.
+        let plain = result.stdout.split(separator: "\n").first { $0.hasPrefix("BPF plain file loads ") } ?? ""
+        var options = TracerOptions()
+        options.kinds = [.copyFileRange]
+        options.targetPID = UInt32(getpid())
+        let tracefs = try TracefsMount()
+        let tracer = try SyscallTracer(options: options, tracefs: tracefs)
+        let usesPlain = tracer.usesPlainFileLoads
+        tracer.close()
+        tracefs.release()
+        if usesPlain {
+            #expect(plain.hasSuffix(" ok      bpf_rdonly_cast (Linux 6.2+): copy calls' open files read with plain loads"), "\(plain)")
+        } else {
+            #expect(plain.contains(" missing helper calls instead (slower, same events): ") || plain.contains(" missing kernel before 5.11"),
+                    "\(plain)")
+        }
         #expect((TracefsMount.existing() != nil) == wasMounted, "doctor left tracefs changed")
         let instances = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/kernel/tracing/instances")) ?? []
         #expect(!instances.contains { $0.hasPrefix("storetrace-doctor") })
