@@ -170,7 +170,7 @@ let package = Package(
             name: "StoretraceKernelTests",
             dependencies: [
                 "StoretraceKernel", "StoretraceSession", "StoretraceDecode", "StoretraceRender", "StoretraceRecords",
-                "StoretraceAnalyze", "StoretraceFixtures", "CStoretraceSys", "CAllocCounter", "CLibbpf",
+                "StoretraceAnalyze", "StoretraceFixtures", "CStoretraceSys", "CAllocCounter", "CLibbpf", "StoretraceBPF",
             ]
         ),
     ],
