@@ -290,7 +290,7 @@ public final class SyscallTracer: RecordSource {
             bpf_map__set_autocreate(perfEvents, false)
         }
 
-        let loaded = bpf_object__load(object)
+        let loaded = ObjectLoad.load(object)
         if loaded != 0 {
             let failure = LibbpfLog.verifierFailure(in: LibbpfLog.drain())
             bpf_object__close(object)
