@@ -214,89 +214,34 @@ public final class SyscallTracer: RecordSource {
         _ = LibbpfLog.drain()
         handlerBox = HandlerBox()
         possibleCPUs = Int(max(libbpf_num_possible_cpus(), 1))
-        let perf = options.forcePerfBuffer || !Self.kernelHasRingBuffer()
-        usesPerfBuffer = perf
-        let taskStorage = !options.forceLegacyTaskState && Self.kernelHasTaskStorage()
-        usesTaskStorage = taskStorage
-        StartupTiming.mark("tracer: kernel probes")
 
         guard let bytes = EmbeddedBPF.object(named: "storetrace.bpf.o") else {
             throw .missingFeature("an embedded BPF object (storetrace was built without it)")
         }
         StartupTiming.mark("tracer: object decoded")
-        var openOptions = bpf_object_open_opts()
-        openOptions.sz = MemoryLayout<bpf_object_open_opts>.size
-        let object: OpaquePointer? = "storetrace".withCString { name in
-            openOptions.object_name = name
-            return bytes.withUnsafeBytes { bpf_object__open_mem($0.baseAddress, $0.count, &openOptions) }
-        }
-        guard let object else {
-            throw .load(program: nil, errno: Errno(rawValue: errno), log: LibbpfLog.verifierFailure(in: LibbpfLog.drain()).log)
-        }
-        self.object = object
-        StartupTiming.mark("tracer: object opened")
-
-        // Settings into .rodata, before load: the verifier then prunes the
-        // paths they disable (the perf-buffer branch, the pid filter).
-        var settings = st_settings()
-        settings.target_pid = options.targetPID
-        settings.exclude_pid = options.excludePID
-        settings.use_perfbuf = perf ? 1 : 0
-        settings.use_task_btf = taskStorage ? 1 : 0
-        if !perf && options.wakeupIntervalNanoseconds > 0 {
-            settings.wakeup_interval_ns = options.wakeupIntervalNanoseconds
-            settings.wakeup_bytes = UInt64(options.bufferSize / 4)
-            // Twice the interval: every record written without a wake-up
-            // follows a forced one by less than an interval, so a drain that
-            // late always finds it.
-            drainIntervalMilliseconds = max(Int(2 * options.wakeupIntervalNanoseconds / 1_000_000), 1)
-        } else {
-            drainIntervalMilliseconds = nil
-        }
-        do {
-            try Self.writeSettings(settings, into: object)
-        } catch {
-            bpf_object__close(object)
-            throw error
-        }
 
         // Which calls this kernel has: a missing tracepoint is reported, not fatal.
         var wanted: [SyscallKind] = []
-        for kind in SyscallKind.allCases {
-            let enter = "st_enter_\(kind.tracepoint)"
-            let exit = "st_exit_\(kind.tracepoint)"
-            let include = options.kinds.contains(kind)
-            var reason: String?
-            if include && !tracefs.exists("events/syscalls/sys_enter_\(kind.tracepoint)") {
-                reason = "tracepoint syscalls:sys_enter_\(kind.tracepoint) not in this kernel"
+        for kind in SyscallKind.allCases where options.kinds.contains(kind) {
+            if tracefs.exists("events/syscalls/sys_enter_\(kind.tracepoint)") {
+                wanted.append(kind)
+            } else {
+                skipped.append((kind, "tracepoint syscalls:sys_enter_\(kind.tracepoint) not in this kernel"))
             }
-            for name in [enter, exit] {
-                if let program = bpf_object__find_program_by_name(object, name) {
-                    bpf_program__set_autoload(program, include && reason == nil)
-                }
-            }
-            if let reason { skipped.append((kind, reason)) } else if include { wanted.append(kind) }
         }
 
-        // The pending-call table of the other path is never created; its
-        // code is pruned by the verifier (use_task_btf is a constant).
-        bpf_map__set_autocreate(bpf_object__find_map_by_name(object, taskStorage ? "st_pending" : "st_task_pending"), false)
+        let (object, paths) = try Self.load(bytes, options: options, wanted: wanted)
+        self.object = object
+        let perf = paths.perfBuffer
+        usesPerfBuffer = perf
+        usesTaskStorage = paths.taskStorage
+        // Twice the interval: every record written without a wake-up
+        // follows a forced one by less than an interval, so a drain that
+        // late always finds it.
+        drainIntervalMilliseconds = !perf && options.wakeupIntervalNanoseconds > 0
+            ? max(Int(2 * options.wakeupIntervalNanoseconds / 1_000_000), 1) : nil
         let events = bpf_object__find_map_by_name(object, "st_events")
         let perfEvents = bpf_object__find_map_by_name(object, "st_perf_events")
-        if perf {
-            bpf_map__set_autocreate(events, false)
-        } else {
-            bpf_map__set_max_entries(events, UInt32(options.bufferSize))
-            bpf_map__set_autocreate(perfEvents, false)
-        }
-
-        let loaded = ObjectLoad.load(object)
-        if loaded != 0 {
-            let failure = LibbpfLog.verifierFailure(in: LibbpfLog.drain())
-            bpf_object__close(object)
-            self.object = nil
-            throw .load(program: failure.program, errno: Errno(rawValue: -loaded), log: failure.log)
-        }
         countersFD = bpf_map__fd(bpf_object__find_map_by_name(object, "st_counters"))
         StartupTiming.mark("tracer: object loaded (BTF, maps, verifier)")
 
@@ -319,6 +264,98 @@ public final class SyscallTracer: RecordSource {
         } catch {
             close()
             throw .system(call: "attach", errno: .invalidArgument)
+        }
+    }
+
+    /// How the object keeps its records and its pending calls: the perf
+    /// buffer (before Linux 5.8) or the ring buffer, a per-thread hash map
+    /// (before 5.11) or task storage.
+    struct LoadPaths: Equatable {
+        var perfBuffer: Bool
+        var taskStorage: Bool
+
+        /// The paths to load with after the kernel refused these, given
+        /// what it has; nil when it has what they use (the refusal is then
+        /// the answer).
+        func fallback(ringBuffer: Bool, taskStorage hasTaskStorage: Bool) -> LoadPaths? {
+            var next = self
+            if !perfBuffer && !ringBuffer { next.perfBuffer = true }
+            if taskStorage && !hasTaskStorage { next.taskStorage = false }
+            return next == self ? nil : next
+        }
+    }
+
+    /// The object opened, configured and loaded with the ring buffer and
+    /// task storage first. The kernel is probed for them only when it
+    /// refuses the object, which is then loaded again without what it
+    /// lacks: a kernel that has both (Linux 5.11 and later) pays for no
+    /// probe (0.25 ms of each start-up, BENCHMARKS.md).
+    private static func load(_ bytes: [UInt8], options: TracerOptions,
+                             wanted: [SyscallKind]) throws(KernelError) -> (OpaquePointer, LoadPaths) {
+        var paths = LoadPaths(perfBuffer: options.forcePerfBuffer, taskStorage: !options.forceLegacyTaskState)
+        while true {
+            var openOptions = bpf_object_open_opts()
+            openOptions.sz = MemoryLayout<bpf_object_open_opts>.size
+            let opened: OpaquePointer? = "storetrace".withCString { name in
+                openOptions.object_name = name
+                return bytes.withUnsafeBytes { bpf_object__open_mem($0.baseAddress, $0.count, &openOptions) }
+            }
+            guard let object = opened else {
+                throw .load(program: nil, errno: Errno(rawValue: errno), log: LibbpfLog.verifierFailure(in: LibbpfLog.drain()).log)
+            }
+            StartupTiming.mark("tracer: object opened")
+            do {
+                try configure(object, paths: paths, options: options, wanted: wanted)
+            } catch {
+                bpf_object__close(object)
+                throw error
+            }
+            let loaded = ObjectLoad.load(object)
+            if loaded == 0 { return (object, paths) }
+            let failure = LibbpfLog.verifierFailure(in: LibbpfLog.drain())
+            bpf_object__close(object)
+            guard let next = paths.fallback(ringBuffer: paths.perfBuffer || kernelHasRingBuffer(),
+                                            taskStorage: !paths.taskStorage || kernelHasTaskStorage()) else {
+                throw .load(program: failure.program, errno: Errno(rawValue: -loaded), log: failure.log)
+            }
+            paths = next
+        }
+    }
+
+    /// Settings, programs and maps of an opened object, before its load.
+    private static func configure(_ object: OpaquePointer, paths: LoadPaths, options: TracerOptions,
+                                  wanted: [SyscallKind]) throws(KernelError) {
+        // Settings into .rodata, before load: the verifier then prunes the
+        // paths they disable (the perf-buffer branch, the pid filter).
+        var settings = st_settings()
+        settings.target_pid = options.targetPID
+        settings.exclude_pid = options.excludePID
+        settings.use_perfbuf = paths.perfBuffer ? 1 : 0
+        settings.use_task_btf = paths.taskStorage ? 1 : 0
+        if !paths.perfBuffer && options.wakeupIntervalNanoseconds > 0 {
+            settings.wakeup_interval_ns = options.wakeupIntervalNanoseconds
+            settings.wakeup_bytes = UInt64(options.bufferSize / 4)
+        }
+        try writeSettings(settings, into: object)
+
+        for kind in SyscallKind.allCases {
+            for name in ["st_enter_\(kind.tracepoint)", "st_exit_\(kind.tracepoint)"] {
+                if let program = bpf_object__find_program_by_name(object, name) {
+                    bpf_program__set_autoload(program, wanted.contains(kind))
+                }
+            }
+        }
+
+        // The pending-call table of the other path is never created; its
+        // code is pruned by the verifier (use_task_btf is a constant).
+        bpf_map__set_autocreate(bpf_object__find_map_by_name(object, paths.taskStorage ? "st_pending" : "st_task_pending"), false)
+        let events = bpf_object__find_map_by_name(object, "st_events")
+        let perfEvents = bpf_object__find_map_by_name(object, "st_perf_events")
+        if paths.perfBuffer {
+            bpf_map__set_autocreate(events, false)
+        } else {
+            bpf_map__set_max_entries(events, UInt32(options.bufferSize))
+            bpf_map__set_autocreate(perfEvents, false)
         }
     }
 

@@ -9,7 +9,7 @@ extension KernelTests {
 @Suite struct StartupTimingTests {
     static let phases = [
         "arguments parsed", "privileges checked", "event loop and signals", "tracefs mounted",
-        "tracer: kernel probes", "tracer: object decoded", "tracer: object opened",
+        "tracer: object decoded", "tracer: object opened",
         "tracer: object loaded (BTF, maps, verifier)", "tracer: programs attached",
         "cgroups indexed", "clock offset and renderers", "node snapshot or block devices and kubelet volumes",
         "sources opened", "device table", "sources joined to the event loop",
