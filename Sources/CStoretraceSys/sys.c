@@ -5,9 +5,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <malloc.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
@@ -361,4 +363,42 @@ int st_terminal_size(int fd, unsigned short *columns, unsigned short *rows) {
     *columns = size.ws_col;
     *rows = size.ws_row;
     return 0;
+}
+
+#define ST_HUGE_PAGE ((size_t)2 << 20)
+
+int st_heap_prepare_for_load(size_t bytes)
+{
+    if (bytes == 0 || bytes > ((size_t)30 << 20)) {
+        errno = EINVAL;
+        return -1;
+    }
+    /* Above the threshold: mmap'ed; freed, it raises the threshold (and
+     * the trim threshold to twice that) past `bytes`. */
+    void *raise = malloc(bytes + ST_HUGE_PAGE);
+    if (!raise)
+        return -1;
+    /* A malloc freed unused is elided by the compiler: the block escapes. */
+    __asm__ volatile("" : : "r"(raise) : "memory");
+    free(raise);
+    /* Now from the heap: advise the whole huge pages inside it, and free it
+     * back to the heap's top, below the trim threshold, where the load's
+     * blocks are carved from. */
+    void *region = malloc(bytes);
+    if (!region)
+        return -1;
+    uintptr_t start = ((uintptr_t)region + ST_HUGE_PAGE - 1) & ~(ST_HUGE_PAGE - 1);
+    uintptr_t end = ((uintptr_t)region + bytes) & ~(ST_HUGE_PAGE - 1);
+    int result = 0;
+    if (end > start)
+        result = madvise((void *)start, end - start, MADV_HUGEPAGE);
+    int saved = errno;
+    free(region);
+    errno = saved;
+    return result;
+}
+
+void st_heap_after_load(void)
+{
+    malloc_trim(0);
 }

@@ -147,7 +147,7 @@ public final class ClaimTracer: RecordSource {
             let set = bpf_program__set_attach_target(bpf_object__find_program_by_name(object, "st_claim_fexit"), 0, target.name)
             if set != 0 { throw fail(.system(call: "set attach target \(target.name)", errno: Errno(rawValue: -set))) }
         }
-        let loaded = bpf_object__load(object)
+        let loaded = ObjectLoad.load(object)
         if loaded != 0 {
             let failure = LibbpfLog.verifierFailure(in: LibbpfLog.drain(), keep: 2)
             throw fail(.load(program: failure.program, errno: Errno(rawValue: -loaded), log: failure.log))

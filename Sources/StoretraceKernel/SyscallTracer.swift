@@ -225,68 +225,34 @@ public final class SyscallTracer: RecordSource {
         _ = LibbpfLog.drain()
         handlerBox = HandlerBox()
         possibleCPUs = Int(max(libbpf_num_possible_cpus(), 1))
-        let perf = options.forcePerfBuffer || !Self.kernelHasRingBuffer()
-        usesPerfBuffer = perf
-        let kernelHasTaskStorage = Self.kernelHasTaskStorage()
-        let taskStorage = !options.forceLegacyTaskState && kernelHasTaskStorage
-        usesTaskStorage = taskStorage
-        StartupTiming.mark("tracer: kernel probes")
 
         guard let bytes = EmbeddedBPF.object(named: "storetrace.bpf.o") else {
             throw .missingFeature("an embedded BPF object (storetrace was built without it)")
         }
         StartupTiming.mark("tracer: object decoded")
 
-        // What the programs are told before load (ObjectLoad writes it into .rodata).
-        var settings = st_settings()
-        settings.target_pid = options.targetPID
-        settings.exclude_pid = options.excludePID
-        settings.use_perfbuf = perf ? 1 : 0
-        settings.use_task_btf = taskStorage ? 1 : 0
-        if !perf && options.wakeupIntervalNanoseconds > 0 {
-            settings.wakeup_interval_ns = options.wakeupIntervalNanoseconds
-            settings.wakeup_bytes = UInt64(options.bufferSize / 4)
-            // Twice the interval: every record written without a wake-up
-            // follows a forced one by less than an interval, so a drain that
-            // late always finds it.
-            drainIntervalMilliseconds = max(Int(2 * options.wakeupIntervalNanoseconds / 1_000_000), 1)
-        } else {
-            drainIntervalMilliseconds = nil
-        }
-
         // Which calls this kernel has: a missing tracepoint is reported, not fatal.
         var wanted: [SyscallKind] = []
         for kind in SyscallKind.allCases where options.kinds.contains(kind) {
-            if !tracefs.exists("events/syscalls/sys_enter_\(kind.tracepoint)") {
-                skipped.append((kind, "tracepoint syscalls:sys_enter_\(kind.tracepoint) not in this kernel"))
-            } else {
+            if tracefs.exists("events/syscalls/sys_enter_\(kind.tracepoint)") {
                 wanted.append(kind)
+            } else {
+                skipped.append((kind, "tracepoint syscalls:sys_enter_\(kind.tracepoint) not in this kernel"))
             }
         }
 
-        let load = ObjectLoad(bytes: bytes, settings: settings, wanted: wanted, perf: perf, taskStorage: taskStorage,
-                              bufferSize: options.bufferSize)
-        // The plain-load programs first, where a traced call has them: no
-        // probe tells whether the kernel has bpf_rdonly_cast() short of
-        // parsing its BTF, which the load does anyway. A kernel before 6.2
-        // refuses them and the helper-read programs are loaded instead; one
-        // without task storage (before 5.11) is not asked.
-        let tryPlain = !options.forceHelperFileReads && kernelHasTaskStorage
-            && wanted.contains(where: Self.plainFileLoadKinds.contains)
-        var refusal: String?
-        let object: OpaquePointer
-        switch Result(catching: { () throws(KernelError) in try load.load(plainFileLoads: tryPlain) }) {
-        case .success(let loaded):
-            object = loaded
-        case .failure(let error):
-            guard tryPlain else { throw error }
-            refusal = error.description
-            StartupTiming.mark("tracer: plain-load programs refused")
-            object = try load.load(plainFileLoads: false)
-        }
+        let (object, paths, plainRefusal) = try Self.load(bytes, options: options, wanted: wanted)
         self.object = object
-        usesPlainFileLoads = tryPlain && refusal == nil
-        plainFileLoadsRefusal = refusal
+        let perf = paths.perfBuffer
+        usesPerfBuffer = perf
+        usesTaskStorage = paths.taskStorage
+        usesPlainFileLoads = paths.plainFileLoads
+        plainFileLoadsRefusal = plainRefusal
+        // Twice the interval: every record written without a wake-up
+        // follows a forced one by less than an interval, so a drain that
+        // late always finds it.
+        drainIntervalMilliseconds = !perf && options.wakeupIntervalNanoseconds > 0
+            ? max(Int(2 * options.wakeupIntervalNanoseconds / 1_000_000), 1) : nil
         let events = bpf_object__find_map_by_name(object, "st_events")
         let perfEvents = bpf_object__find_map_by_name(object, "st_perf_events")
         countersFD = bpf_map__fd(bpf_object__find_map_by_name(object, "st_counters"))
@@ -294,7 +260,7 @@ public final class SyscallTracer: RecordSource {
 
         do {
             for kind in wanted {
-                for name in ObjectLoad.programs(for: kind, plainFileLoads: usesPlainFileLoads) {
+                for name in Self.programs(for: kind, plainFileLoads: usesPlainFileLoads) {
                     guard let program = bpf_object__find_program_by_name(object, name) else { continue }
                     guard let link = bpf_program__attach(program) else {
                         throw KernelError.attach(program: name, errno: Errno(rawValue: errno))
@@ -311,6 +277,119 @@ public final class SyscallTracer: RecordSource {
         } catch {
             close()
             throw .system(call: "attach", errno: .invalidArgument)
+        }
+    }
+
+    /// How the object keeps its records and its pending calls: the perf
+    /// buffer (before Linux 5.8) or the ring buffer, a per-thread hash map
+    /// (before 5.11) or task storage.
+    /// and whether the copy calls' exit programs read open files with plain
+    /// loads (bpf_rdonly_cast, Linux 6.2+) or helper calls.
+    struct LoadPaths: Equatable {
+        var perfBuffer: Bool
+        var taskStorage: Bool
+        var plainFileLoads = false
+
+        /// The paths to load with after the kernel refused these, given
+        /// what it has; nil when it has what they use and the plain loads
+        /// were not tried (the refusal is then the answer).
+        func fallback(ringBuffer: Bool, taskStorage hasTaskStorage: Bool) -> LoadPaths? {
+            var next = self
+            if !perfBuffer && !ringBuffer { next.perfBuffer = true }
+            if taskStorage && !hasTaskStorage { next.taskStorage = false }
+            if next != self {
+                // A kernel without either is older than 6.2: no bpf_rdonly_cast.
+                next.plainFileLoads = false
+                return next
+            }
+            // It has both: what it refused is bpf_rdonly_cast (Linux 5.11 to 6.1).
+            guard plainFileLoads else { return nil }
+            next.plainFileLoads = false
+            return next
+        }
+    }
+
+    /// The object opened, configured and loaded with the ring buffer, task
+    /// storage and (where a traced call has them) the plain-load programs
+    /// first. The kernel is probed only when it refuses the object, which
+    /// is then loaded again without what it lacks: a kernel that has
+    /// everything (Linux 6.2 and later) pays for no probe (0.25 ms of each
+    /// start-up, BENCHMARKS.md), one from 5.11 to 6.1 for a second load.
+    /// Also returns why the plain-load programs were given up, if they were.
+    private static func load(_ bytes: [UInt8], options: TracerOptions, wanted: [SyscallKind])
+        throws(KernelError) -> (OpaquePointer, LoadPaths, plainRefusal: String?) {
+        var paths = LoadPaths(perfBuffer: options.forcePerfBuffer, taskStorage: !options.forceLegacyTaskState)
+        paths.plainFileLoads = paths.taskStorage && !options.forceHelperFileReads
+            && wanted.contains(where: plainFileLoadKinds.contains)
+        var plainRefusal: String?
+        while true {
+            var openOptions = bpf_object_open_opts()
+            openOptions.sz = MemoryLayout<bpf_object_open_opts>.size
+            let opened: OpaquePointer? = "storetrace".withCString { name in
+                openOptions.object_name = name
+                return bytes.withUnsafeBytes { bpf_object__open_mem($0.baseAddress, $0.count, &openOptions) }
+            }
+            guard let object = opened else {
+                throw .load(program: nil, errno: Errno(rawValue: errno), log: LibbpfLog.verifierFailure(in: LibbpfLog.drain()).log)
+            }
+            StartupTiming.mark("tracer: object opened")
+            do {
+                try configure(object, paths: paths, options: options, wanted: wanted)
+            } catch {
+                bpf_object__close(object)
+                throw error
+            }
+            let loaded = ObjectLoad.load(object)
+            if loaded == 0 { return (object, paths, plainRefusal) }
+            let failure = LibbpfLog.verifierFailure(in: LibbpfLog.drain())
+            bpf_object__close(object)
+            let refusal = KernelError.load(program: failure.program, errno: Errno(rawValue: -loaded), log: failure.log)
+            guard let next = paths.fallback(ringBuffer: paths.perfBuffer || kernelHasRingBuffer(),
+                                            taskStorage: !paths.taskStorage || kernelHasTaskStorage()) else {
+                throw refusal
+            }
+            if paths.plainFileLoads && !next.plainFileLoads {
+                plainRefusal = refusal.description
+                StartupTiming.mark("tracer: plain-load programs refused")
+            }
+            paths = next
+        }
+    }
+
+    /// Settings, programs and maps of an opened object, before its load.
+    private static func configure(_ object: OpaquePointer, paths: LoadPaths, options: TracerOptions,
+                                  wanted: [SyscallKind]) throws(KernelError) {
+        // Settings into .rodata, before load: the verifier then prunes the
+        // paths they disable (the perf-buffer branch, the pid filter).
+        var settings = st_settings()
+        settings.target_pid = options.targetPID
+        settings.exclude_pid = options.excludePID
+        settings.use_perfbuf = paths.perfBuffer ? 1 : 0
+        settings.use_task_btf = paths.taskStorage ? 1 : 0
+        if !paths.perfBuffer && options.wakeupIntervalNanoseconds > 0 {
+            settings.wakeup_interval_ns = options.wakeupIntervalNanoseconds
+            settings.wakeup_bytes = UInt64(options.bufferSize / 4)
+        }
+        try writeReadOnly(settings, named: "st_settings", into: object)
+
+        // Only the traced calls' programs, one exit variant each.
+        let names = Set(wanted.flatMap { programs(for: $0, plainFileLoads: paths.plainFileLoads) })
+        var program = bpf_object__next_program(object, nil)
+        while let current = program {
+            bpf_program__set_autoload(current, names.contains(String(cString: bpf_program__name(current))))
+            program = bpf_object__next_program(object, current)
+        }
+
+        // The pending-call table of the other path is never created; its
+        // code is pruned by the verifier (use_task_btf is a constant).
+        bpf_map__set_autocreate(bpf_object__find_map_by_name(object, paths.taskStorage ? "st_pending" : "st_task_pending"), false)
+        let events = bpf_object__find_map_by_name(object, "st_events")
+        let perfEvents = bpf_object__find_map_by_name(object, "st_perf_events")
+        if paths.perfBuffer {
+            bpf_map__set_autocreate(events, false)
+        } else {
+            bpf_map__set_max_entries(events, UInt32(options.bufferSize))
+            bpf_map__set_autocreate(perfEvents, false)
         }
     }
 

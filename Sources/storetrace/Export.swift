@@ -5,6 +5,7 @@ import StoretraceSession
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "export",
         abstract: "Write a capture as a timeline for Perfetto (ui.perfetto.dev) or chrome://tracing.",
         discussion: """
             Perfetto's own format (protobuf) by default, or the Trace Event JSON format with \

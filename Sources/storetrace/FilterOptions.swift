@@ -12,10 +12,13 @@ struct FilterOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Only processes with this command name, as in /proc/PID/comm (repeatable).", valueName: "name"))
     var comm: [String] = []
 
-    @Option(name: .customLong("type"), help: ArgumentHelp(
-        "Only this event type (repeatable): a syscall (\(SyscallKind.allCases.map { $0.name.description }.joined(separator: ", "))) or \(KernelEventType.allCases.map(\.rawValue).joined(separator: ", ")).",
-        valueName: "type"))
+    @Option(name: .customLong("type"), help: ArgumentHelp(FilterOptions.typeHelp, valueName: "type"))
     var types: [String] = []
+
+    /// Made once: swift-argument-parser makes a FilterOptions each time it
+    /// reflects the command (six times a `live` start-up), and each made
+    /// this text anew.
+    static let typeHelp = "Only this event type (repeatable): a syscall (\(SyscallKind.allCases.map { $0.name.description }.joined(separator: ", "))) or \(KernelEventType.allCases.map(\.rawValue).joined(separator: ", "))."
 
     @Flag(name: .long, help: "Only calls that failed (returned an error).")
     var failed = false

@@ -7,6 +7,7 @@ import StoretraceSession
 
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "report",
         abstract: "Write a capture as one self-contained HTML page: findings, a timeline, copies, the node.",
         discussion: """
             The page reads like the incident: the node (host, kernel, span, drops, what the capture \

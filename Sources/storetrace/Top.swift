@@ -6,6 +6,7 @@ import StoretraceSession
 
 struct Top: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "top",
         abstract: "A live dashboard of the node's storage: failures and who holds them, mounts, copies, devices.",
         discussion: """
             A full screen that refreshes about once a second, from the same events as `live` \

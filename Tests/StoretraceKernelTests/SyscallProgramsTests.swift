@@ -8,7 +8,7 @@ import Testing
 /// defines, both exit variants included: a call that gains a `_plain` exit
 /// program without being listed (or the reverse) would load the wrong one.
 /// Opening the object needs no privilege and no kernel support.
-@Suite struct SyscallObjectLoadTests {
+@Suite struct SyscallProgramsTests {
     @Test func everyProgramTheTracerLoadsIsInTheObjectAndNoOther() throws {
         let bytes = try #require(EmbeddedBPF.object(named: "storetrace.bpf.o"))
         let object = try #require(bytes.withUnsafeBytes { bpf_object__open_mem($0.baseAddress, $0.count, nil) })
@@ -21,8 +21,8 @@ import Testing
         }
         var loadable: Set<String> = []
         for kind in SyscallKind.allCases {
-            let helper = SyscallTracer.ObjectLoad.programs(for: kind, plainFileLoads: false)
-            let plain = SyscallTracer.ObjectLoad.programs(for: kind, plainFileLoads: true)
+            let helper = SyscallTracer.programs(for: kind, plainFileLoads: false)
+            let plain = SyscallTracer.programs(for: kind, plainFileLoads: true)
             #expect(helper == ["st_enter_\(kind.tracepoint)", "st_exit_\(kind.tracepoint)"])
             if SyscallTracer.plainFileLoadKinds.contains(kind) {
                 #expect(plain == ["st_enter_\(kind.tracepoint)", "st_exit_\(kind.tracepoint)_plain"])
