@@ -12,8 +12,8 @@ public enum OutputFormat: String, Sendable, CaseIterable {
 /// output sink (the terminal, a pipe, a file).
 public final class EventPrinter: EventConsumer {
     public let format: OutputFormat
-    public var text: TextRenderer
-    public var json: JSONRenderer
+    public let text: TextRenderer
+    public let json: JSONRenderer
     public let sink: OutputSink
     /// The decoder whose events it renders (threads, pods, kernel symbols).
     public let decoder: EventDecoder

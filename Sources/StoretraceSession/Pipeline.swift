@@ -47,10 +47,16 @@ public struct PipelineCounts: Equatable, Sendable {
 public final class Pipeline {
     public let filter: EventFilter
     public let decoder: EventDecoder
-    public private(set) var consumers: [EventConsumer]
+    public let consumers: [EventConsumer]
+    /// `consumers`, as the per-record path walks them (`CallChain`).
+    private let consumerChain: CallChain<any EventConsumer>?
     /// See every event after the consumers; added after the pipeline exists
     /// (they deliver what they derive back into it).
     public private(set) var analyzers: [EventAnalyzer] = []
+    /// The analyzers that observe each route (`EventRoutes.index`), in the
+    /// order they were added, and the routes that have any.
+    private var analyzerChains = [CallChain<any EventAnalyzer>?](repeating: nil, count: EventRoutes.count)
+    private var observedRoutes: EventRoutes = []
     /// The stamp of the last record processed: when analyzers finish.
     public private(set) var lastTimestamp: UInt64 = 0
     public private(set) var counts = PipelineCounts()
@@ -69,6 +75,7 @@ public final class Pipeline {
         self.filter = filter
         self.decoder = decoder
         self.consumers = consumers
+        consumerChain = .of(consumers)
         self.merge = merging ? ReorderBuffer() : nil
     }
 
@@ -98,6 +105,12 @@ public final class Pipeline {
 
     public func add(_ analyzer: EventAnalyzer) {
         analyzers.append(analyzer)
+        observedRoutes.formUnion(analyzer.observes)
+        // Rebuilt whole (a chain is immutable): a session adds a few analyzers, once.
+        for index in analyzerChains.indices {
+            let route = EventRoutes(index: index)
+            analyzerChains[index] = .of(analyzers.filter { $0.observes.contains(route) })
+        }
     }
 
     /// An event an analyzer derived: filtered like the others, then handed
@@ -153,10 +166,7 @@ public final class Pipeline {
     }
 
     /// The first reason a consumer gives to stop.
-    public var stopReason: StopReason? {
-        for consumer in consumers { if let reason = consumer.stopReason { return reason } }
-        return nil
-    }
+    public var stopReason: StopReason? { consumerChain?.stopReason }
 
     /// A record a source could not even hand over whole: counted as malformed.
     public func reject(_ why: String) {
@@ -170,18 +180,37 @@ public final class Pipeline {
         // The stamp alone: binding the whole pending tuple copied (retained) its tables per record.
         if let due = pendingDevices?.timestamp, due < raw.timestamp { applyPendingDevices() }
         counts.received &+= 1
+        // Syscalls (nearly every record of a storm) apart: the event's case
+        // is then known where its life ends, and nothing switches over it to
+        // destroy it (an outlined destroy of `Event` per record).
+        if raw.source == .syscall {
+            let record: SyscallRecord
+            do { record = try SyscallRecord(validating: raw.bytes) } catch { count(.syscall(error)); return }
+            deliver(.syscall(record), raw: raw)
+            return
+        }
         let event: Event
         do {
             event = try decoder.decode(raw)
         } catch {
-            switch error {
-            case .ftraceWithoutFormats, .ftrace(.unknownEventType): counts.schemaMissing &+= 1
-            default:
-                counts.malformed &+= 1
-                lastMalformed = error.description
-            }
+            count(error)
             return
         }
+        deliver(event, raw: raw)
+    }
+
+    private func count(_ failure: EventDecoder.Failure) {
+        switch failure {
+        case .ftraceWithoutFormats, .ftrace(.unknownEventType): counts.schemaMissing &+= 1
+        default:
+            counts.malformed &+= 1
+            lastMalformed = failure.description
+        }
+    }
+
+    /// Filters a decoded record's event and hands it to the consumers, then to the analyzers.
+    @inline(__always)
+    private func deliver(_ event: Event, raw: RawRecord) {
         lastTimestamp = raw.timestamp
         lastEventShown = filter.accepts(event)
         // The pod of a shown call's process, resolved (and recorded) before
@@ -191,10 +220,11 @@ public final class Pipeline {
         if lastEventShown {
             counts.shown &+= 1
             counts.bySource[raw.source.index] &+= 1
-            for consumer in consumers { consumer.consume(event, raw: raw) }
+            consumerChain?.consume(event, raw: raw)
         } else if case .uevent(let message) = event, !filter.keepsSubsystem(message.subsystem) {
             counts.ueventsOtherSubsystems &+= 1
         }
-        for analyzer in analyzers { analyzer.observe(event, raw: raw) }
+        let route = EventRoutes.route(of: event)
+        if observedRoutes.contains(route) { analyzerChains[route.index]?.observe(event, raw: raw) }
     }
 }
