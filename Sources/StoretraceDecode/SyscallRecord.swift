@@ -167,6 +167,18 @@ public struct SyscallRecord {
         return UnsafeRawBufferPointer(rebasing: bytes[start..<(start + length)])
     }
 
+    /// What a call's own fields (its arguments as renderers show them) are
+    /// made of, besides its kind and `stringFlags`: the record from the
+    /// argument registers on (registers, detail, comm, string lengths,
+    /// strings). Renderers remember the fields rendered from them
+    /// (`RenderMemo`): a storm repeats its calls' arguments.
+    @inlinable public var argumentBytes: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: bytes[SyscallLayout.args...])
+    }
+
+    /// The string count and the truncated, faulted and NULL bits, one byte each.
+    @inlinable public var stringFlags: UInt32 { load(SyscallLayout.nstr, as: UInt32.self) }
+
     @inlinable public func isTruncated(_ index: Int) -> Bool { bytes[SyscallLayout.truncated] & (1 << index) != 0 }
     @inlinable public func isFaulted(_ index: Int) -> Bool { bytes[SyscallLayout.faulted] & (1 << index) != 0 }
     @inlinable public func isNull(_ index: Int) -> Bool { bytes[SyscallLayout.null] & (1 << index) != 0 }

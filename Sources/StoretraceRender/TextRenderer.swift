@@ -29,10 +29,14 @@ public final class TextRenderer {
     public var kubeletRoot: [UInt8]?
 
     /// Pieces of the last lines, reused while their inputs repeat
-    /// (`RenderMemo`): the minute of the time column, the task's columns.
+    /// (`RenderMemo`): the minute of the time column, the task's columns,
+    /// a call's arguments, and a copy's two descriptors (for calls whose
+    /// other arguments change).
     private var timeStamps = TimeStampMemo()
     private var taskColumns = RenderMemo()
     private let copyFiles = CopyFileMemos()
+    /// A call's argument list, rendered from its arguments (`SyscallRecord.argumentBytes`).
+    private var callArguments = RenderMemo.forCalls()
 
     public init(color: Bool, utcOffsetSeconds: Int, clock: ClockOffset) {
         self.color = color
@@ -102,7 +106,14 @@ public final class TextRenderer {
         out.append(record.kind.callName)
         paint(.reset, into: &out)
         out.append(UInt8(ascii: "("))
-        CallArguments.render(record, enrichment: enrichment, copyFiles: copyFiles, into: &out)
+        // The copies' generation: the arguments show the block device and read-ahead in force.
+        let call = MemoKey(a: UInt64(record.kind.rawValue), b: UInt64(record.stringFlags), c: 0, d: 0,
+                           generation: copyFiles.generation &+ (enrichment?.generation ?? 0))
+        if !callArguments.append(call, record.argumentBytes, into: &out) {
+            let start = out.count
+            CallArguments.render(record, enrichment: enrichment, copyFiles: copyFiles, into: &out)
+            callArguments.remember(call, record.argumentBytes, rendered: out, since: start)
+        }
         out.append(") = ")
         appendOutcome(errno: record.errno, returnValue: record.returnValue, into: &out)
         if record.errno == nil, record.kind.movesData, record.returnValue > 0 {
