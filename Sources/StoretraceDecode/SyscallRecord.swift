@@ -133,13 +133,15 @@ public struct SyscallRecord {
         return ret < 0 && ret >= -4095 ? Int32(-ret) : nil
     }
 
-    /// Argument register `index` (0...5) as the caller passed it.
-    @inlinable public func arg(_ index: Int) -> UInt64 {
+    /// Argument register `index` (0...5) as the caller passed it. Always
+    /// inlined, like `string`: renderers read them in loops over a call's
+    /// arguments, where the optimizer left them calls.
+    @inlinable @inline(__always) public func arg(_ index: Int) -> UInt64 {
         precondition(index >= 0 && index < 6)
         return load(SyscallLayout.args + 8 * index, as: UInt64.self)
     }
     /// Argument `index` as a C `int` (file descriptors, dfd).
-    @inlinable public func intArg(_ index: Int) -> Int32 { Int32(truncatingIfNeeded: arg(index)) }
+    @inlinable @inline(__always) public func intArg(_ index: Int) -> Int32 { Int32(truncatingIfNeeded: arg(index)) }
 
     /// The comm, up to its NUL.
     @inlinable public var comm: UnsafeRawBufferPointer {
@@ -154,7 +156,7 @@ public struct SyscallRecord {
 
     /// String `index` as copied by BPF, or nil if the call passed NULL, the
     /// pointer could not be read, or the kind has no such string.
-    @inlinable public func string(_ index: Int) -> UnsafeRawBufferPointer? {
+    @inlinable @inline(__always) public func string(_ index: Int) -> UnsafeRawBufferPointer? {
         guard index < stringCount, !isNull(index), !isFaulted(index) else { return nil }
         let start: Int
         switch index {
@@ -179,9 +181,9 @@ public struct SyscallRecord {
     /// The string count and the truncated, faulted and NULL bits, one byte each.
     @inlinable public var stringFlags: UInt32 { load(SyscallLayout.nstr, as: UInt32.self) }
 
-    @inlinable public func isTruncated(_ index: Int) -> Bool { bytes[SyscallLayout.truncated] & (1 << index) != 0 }
-    @inlinable public func isFaulted(_ index: Int) -> Bool { bytes[SyscallLayout.faulted] & (1 << index) != 0 }
-    @inlinable public func isNull(_ index: Int) -> Bool { bytes[SyscallLayout.null] & (1 << index) != 0 }
+    @inlinable @inline(__always) public func isTruncated(_ index: Int) -> Bool { bytes[SyscallLayout.truncated] & (1 << index) != 0 }
+    @inlinable @inline(__always) public func isFaulted(_ index: Int) -> Bool { bytes[SyscallLayout.faulted] & (1 << index) != 0 }
+    @inlinable @inline(__always) public func isNull(_ index: Int) -> Bool { bytes[SyscallLayout.null] & (1 << index) != 0 }
     /// True if any string of this record was cut short.
     @inlinable public var anyTruncated: Bool { bytes[SyscallLayout.truncated] != 0 }
 

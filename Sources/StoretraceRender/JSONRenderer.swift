@@ -77,9 +77,13 @@ public final class JSONRenderer {
     func appendResult(_ record: SyscallRecord, into out: inout OutputBuffer) {
         out.append(",\"ret\":")
         out.appendDecimal(record.returnValue)
-        out.append(",\"errno\":")
-        appendErrno(record.errno, into: &out)
-        out.append(",\"latency_ns\":")
+        if let errno = record.errno {
+            out.append(",\"errno\":")
+            appendErrno(errno, into: &out)
+            out.append(",\"latency_ns\":")
+        } else {
+            out.append(",\"errno\":null,\"latency_ns\":") // most calls: one copy
+        }
         out.appendDecimal(record.latency)
     }
 

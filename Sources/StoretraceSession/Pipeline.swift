@@ -66,6 +66,11 @@ public final class Pipeline {
     public private(set) var lastEventShown = false
     /// Why the last malformed record was rejected.
     public private(set) var lastMalformed: String?
+    /// `filter.hasContextFilters`, asked for every event (four array counts).
+    private let hasContextFilters: Bool
+    /// `decoder.pods`, asked for every event: reached through one `let`, the
+    /// table is not retained around each lookup (through two it was).
+    private let pods: PodTable
     /// Set when records come from more than one source: they arrive
     /// interleaved by when each buffer was read, and leave in time order.
     private let merge: ReorderBuffer?
@@ -76,6 +81,8 @@ public final class Pipeline {
         self.decoder = decoder
         self.consumers = consumers
         consumerChain = .of(consumers)
+        hasContextFilters = filter.hasContextFilters
+        pods = decoder.pods
         self.merge = merging ? ReorderBuffer() : nil
     }
 
@@ -155,7 +162,7 @@ public final class Pipeline {
     /// --pod, --container, --path, --device (`ContextFilter.swift`).
     @inline(__always)
     private func acceptsContext(_ event: Event) -> Bool {
-        guard filter.hasContextFilters else { return true }
+        guard hasContextFilters else { return true }
         var pod: PodCgroup?
         if filter.hasPodFilters, case .syscall(let record) = event { pod = decoder.pods.pod(of: record) }
         return filter.acceptsContext(event, pod: pod, devices: decoder.devices)
@@ -215,7 +222,7 @@ public final class Pipeline {
         lastEventShown = filter.accepts(event)
         // The pod of a shown call's process, resolved (and recorded) before
         // the context filters and the consumers need it: a table lookup per event.
-        if lastEventShown, decoder.pods.isActive, case .syscall(let record) = event { decoder.pods.prepare(record) }
+        if lastEventShown, pods.isActive, case .syscall(let record) = event { pods.prepare(record) }
         lastEventShown = lastEventShown && acceptsContext(event)
         if lastEventShown {
             counts.shown &+= 1

@@ -55,12 +55,14 @@ import Testing
         #expect(!memo.append(key, Self.none, into: &out))
     }
 
-    /// Across minute, day and year boundaries, before 1970, with offsets
+    /// Within a second and across second, minute, day and year boundaries, before 1970, with offsets
     /// that are not whole minutes, and at either end of Int64 (formatted
     /// whole there: the minute's start is out of range).
     @Test func timeStampsEqualTheFormattedWhole() {
         let base: Int64 = 1_795_442_851_123_456_789 // 2026-11-23T14:07:31.123456789Z
-        var times: [Int64] = [base, base + 1, base + 28_876_543_211, base + 28_876_543_212, base - 91_123_456_789,
+        // Within one second (its first and last instants too), then the instant before it.
+        var times: [Int64] = [base, base + 1, base + 876_543_210, base - 123_456_789, base - 123_456_790, base + 876_543_211,
+                              base + 28_876_543_211, base + 28_876_543_212, base - 91_123_456_789,
                               1_798_761_599_999_999_999, 1_798_761_600_000_000_000, 0, -1, -59_999_999_999,
                               -60_000_000_000, -60_000_000_001, .max, .min, .min + 59_999_999_999, .max - 1]
         times += times.reversed()
