@@ -169,13 +169,16 @@ public final class TextRenderer {
         }
 
         let start = out.count
+        var columns = 0
         if let latency {
             let slow = latency >= 1_000_000
             if slow { paint(.yellow, into: &out) }
-            appendLatency(latency, into: &out)
+            columns = appendLatency(latency, into: &out)
             if slow { paint(.reset, into: &out) }
         }
-        out.insertSpaces(at: start, count: Self.latencyColumn - out.displayWidth(since: start, skippingEscapes: true))
+        // Right-aligned by the columns appendLatency wrote (measuring them
+        // back, escapes skipped, was a twentieth of a text line).
+        out.insertSpaces(at: start, count: Self.latencyColumn - columns)
         out.append("  ")
     }
 
@@ -189,11 +192,14 @@ public final class TextRenderer {
     }
 
     /// 812ns, 12.3µs, 4.56ms, 1.23s: three significant digits at most.
-    public func appendLatency(_ ns: UInt64, into out: inout OutputBuffer) {
+    /// Returns the columns written (the bytes, but µ is two bytes in one column).
+    @discardableResult
+    public func appendLatency(_ ns: UInt64, into out: inout OutputBuffer) -> Int {
+        let start = out.count
         if ns < 1_000 {
             out.appendDecimal(ns)
             out.append("ns")
-            return
+            return out.count - start
         }
         let (scaled, unit): (UInt64, StaticString) =
             ns < 1_000_000 ? (ns, "µs") : ns < 1_000_000_000 ? (ns / 1_000, "ms") : (ns / 1_000_000, "s")
@@ -209,6 +215,7 @@ public final class TextRenderer {
             out.appendDecimal(Int(fraction / 100), width: 1)
         }
         out.append(unit)
+        return out.count - start - (ns < 1_000_000 ? 1 : 0)
     }
 
     enum Paint {
