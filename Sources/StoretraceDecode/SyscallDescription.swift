@@ -215,13 +215,13 @@ extension SyscallDescription.StringSlot {
 
 extension SyscallRecord {
     /// The `loff_t` value a copy's offset pointer held on entry.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func offsetAtEntry(_ which: SyscallDescription.OffsetAtEntry) -> Int64 {
         which == .input ? offsetInAtEntry : offsetOutAtEntry
     }
 
     /// One of a copy's files.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func file(_ which: SyscallDescription.CopyFile) -> FileRef {
         which == .input ? fileIn : fileOut
     }

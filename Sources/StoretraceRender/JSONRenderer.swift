@@ -18,15 +18,21 @@ public final class JSONRenderer {
     /// Names and mounts of the block devices events name (kmsg lines, dev_t fields).
     public var devices = DeviceAnnotations.empty
     /// `--kubelet-root` (`TextRenderer.kubeletRoot`).
-    public var kubeletRoot: [UInt8]?
+    public var kubeletRoot: [UInt8]? {
+        didSet { generation &+= 1 }
+    }
 
     /// Pieces of the last events' text, reused while their inputs repeat
-    /// (`RenderMemo`): the minute of the time stamp, the task's fields, and
-    /// a copy's two file objects.
+    /// (`RenderMemo`): the minute of the time stamp, the task's fields, a
+    /// call's own fields, and a copy's two file objects (for calls whose
+    /// other arguments change: offsets, lengths).
     private var timeStamps = TimeStampMemo()
     private var taskFields = RenderMemo()
     private var inputFile = RenderMemo()
     private var outputFile = RenderMemo()
+    /// A call's own fields and kubelet context, rendered from its arguments
+    /// (`SyscallRecord.argumentBytes`).
+    private var callFields = RenderMemo.forCalls()
     /// Changes with `enrichment` (the table, or what it holds): the task
     /// fields and file objects include what it adds.
     private var generation: UInt64 = 0
@@ -54,8 +60,14 @@ public final class JSONRenderer {
             taskFields.remember(key, comm, rendered: out, since: start)
         }
         appendResult(record, into: &out)
-        appendCallFields(record, into: &out)
-        if let kubelet = record.kubeletPath(under: kubeletRoot) { appendKubelet(kubelet, into: &out) }
+        let call = MemoKey(a: UInt64(record.kind.rawValue), b: UInt64(record.stringFlags), c: 0, d: 0,
+                           generation: memoGeneration)
+        if !callFields.append(call, record.argumentBytes, into: &out) {
+            let start = out.count
+            appendCallFields(record, into: &out)
+            if let kubelet = record.kubeletPath(under: kubeletRoot) { appendKubelet(kubelet, into: &out) }
+            callFields.remember(call, record.argumentBytes, rendered: out, since: start)
+        }
         if let pod { appendPod(pod, into: &out) }
         if record.anyTruncated { out.append(",\"truncated\":true") }
         out.append("}\n")
@@ -65,9 +77,13 @@ public final class JSONRenderer {
     func appendResult(_ record: SyscallRecord, into out: inout OutputBuffer) {
         out.append(",\"ret\":")
         out.appendDecimal(record.returnValue)
-        out.append(",\"errno\":")
-        appendErrno(record.errno, into: &out)
-        out.append(",\"latency_ns\":")
+        if let errno = record.errno {
+            out.append(",\"errno\":")
+            appendErrno(errno, into: &out)
+            out.append(",\"latency_ns\":")
+        } else {
+            out.append(",\"errno\":null,\"latency_ns\":") // most calls: one copy
+        }
         out.appendDecimal(record.latency)
     }
 

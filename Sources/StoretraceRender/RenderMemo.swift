@@ -27,9 +27,8 @@ struct MemoKey: Equatable {
 /// Fixed storage allocated once: remembering allocates nothing, and a piece
 /// too long for it is simply not remembered.
 struct RenderMemo: ~Copyable {
-    static let inputCapacity = 256
-    static let textCapacity = 1024
-
+    private let inputCapacity: Int
+    private let textCapacity: Int
     private let input: UnsafeMutablePointer<UInt8>
     private let text: UnsafeMutablePointer<UInt8>
     private var key = MemoKey(a: 0, b: 0, c: 0, d: 0, generation: 0)
@@ -37,9 +36,12 @@ struct RenderMemo: ~Copyable {
     private var inputCount = -1
     private var textCount = 0
 
-    init() {
-        input = .allocate(capacity: Self.inputCapacity)
-        text = .allocate(capacity: Self.textCapacity)
+    /// Inputs and pieces longer than these are not remembered.
+    init(inputCapacity: Int = 256, textCapacity: Int = 1024) {
+        self.inputCapacity = inputCapacity
+        self.textCapacity = textCapacity
+        input = .allocate(capacity: inputCapacity)
+        text = .allocate(capacity: textCapacity)
     }
 
     deinit {
@@ -62,7 +64,7 @@ struct RenderMemo: ~Copyable {
     mutating func remember(_ key: MemoKey, _ bytes: UnsafeRawBufferPointer, rendered out: borrowing OutputBuffer,
                            since start: Int) {
         let length = out.count - start
-        guard bytes.count <= Self.inputCapacity, length <= Self.textCapacity else {
+        guard bytes.count <= inputCapacity, length <= textCapacity else {
             inputCount = -1
             return
         }
@@ -77,4 +79,8 @@ struct RenderMemo: ~Copyable {
 
     /// Forgets what is remembered (the next `append` misses).
     mutating func clear() { inputCount = -1 }
+
+    /// For a call's own fields or arguments (`SyscallRecord.argumentBytes`):
+    /// room for the arguments and paths of common length.
+    static func forCalls() -> RenderMemo { RenderMemo(inputCapacity: 1024, textCapacity: 4096) }
 }

@@ -29,10 +29,14 @@ public final class TextRenderer {
     public var kubeletRoot: [UInt8]?
 
     /// Pieces of the last lines, reused while their inputs repeat
-    /// (`RenderMemo`): the minute of the time column, the task's columns.
+    /// (`RenderMemo`): the minute of the time column, the task's columns,
+    /// a call's arguments, and a copy's two descriptors (for calls whose
+    /// other arguments change).
     private var timeStamps = TimeStampMemo()
     private var taskColumns = RenderMemo()
     private let copyFiles = CopyFileMemos()
+    /// A call's argument list, rendered from its arguments (`SyscallRecord.argumentBytes`).
+    private var callArguments = RenderMemo.forCalls()
 
     public init(color: Bool, utcOffsetSeconds: Int, clock: ClockOffset) {
         self.color = color
@@ -102,7 +106,14 @@ public final class TextRenderer {
         out.append(record.kind.callName)
         paint(.reset, into: &out)
         out.append(UInt8(ascii: "("))
-        CallArguments.render(record, enrichment: enrichment, copyFiles: copyFiles, into: &out)
+        // The copies' generation: the arguments show the block device and read-ahead in force.
+        let call = MemoKey(a: UInt64(record.kind.rawValue), b: UInt64(record.stringFlags), c: 0, d: 0,
+                           generation: copyFiles.generation &+ (enrichment?.generation ?? 0))
+        if !callArguments.append(call, record.argumentBytes, into: &out) {
+            let start = out.count
+            CallArguments.render(record, enrichment: enrichment, copyFiles: copyFiles, into: &out)
+            callArguments.remember(call, record.argumentBytes, rendered: out, since: start)
+        }
         out.append(") = ")
         appendOutcome(errno: record.errno, returnValue: record.returnValue, into: &out)
         if record.errno == nil, record.kind.movesData, record.returnValue > 0 {
@@ -158,13 +169,16 @@ public final class TextRenderer {
         }
 
         let start = out.count
+        var columns = 0
         if let latency {
             let slow = latency >= 1_000_000
             if slow { paint(.yellow, into: &out) }
-            appendLatency(latency, into: &out)
+            columns = appendLatency(latency, into: &out)
             if slow { paint(.reset, into: &out) }
         }
-        out.insertSpaces(at: start, count: Self.latencyColumn - out.displayWidth(since: start, skippingEscapes: true))
+        // Right-aligned by the columns appendLatency wrote (measuring them
+        // back, escapes skipped, was a twentieth of a text line).
+        out.insertSpaces(at: start, count: Self.latencyColumn - columns)
         out.append("  ")
     }
 
@@ -178,11 +192,14 @@ public final class TextRenderer {
     }
 
     /// 812ns, 12.3µs, 4.56ms, 1.23s: three significant digits at most.
-    public func appendLatency(_ ns: UInt64, into out: inout OutputBuffer) {
+    /// Returns the columns written (the bytes, but µ is two bytes in one column).
+    @discardableResult
+    public func appendLatency(_ ns: UInt64, into out: inout OutputBuffer) -> Int {
+        let start = out.count
         if ns < 1_000 {
             out.appendDecimal(ns)
             out.append("ns")
-            return
+            return out.count - start
         }
         let (scaled, unit): (UInt64, StaticString) =
             ns < 1_000_000 ? (ns, "µs") : ns < 1_000_000_000 ? (ns / 1_000, "ms") : (ns / 1_000_000, "s")
@@ -198,6 +215,7 @@ public final class TextRenderer {
             out.appendDecimal(Int(fraction / 100), width: 1)
         }
         out.append(unit)
+        return out.count - start - (ns < 1_000_000 ? 1 : 0)
     }
 
     enum Paint {

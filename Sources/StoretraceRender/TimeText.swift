@@ -61,36 +61,74 @@ public enum TimeText {
 }
 
 /// The time stamps of a stream of events, formatted as `appendRFC3339` and
-/// `appendTimeOfDay` do, but the date, hour and minute only once a minute
-/// (a `RenderMemo`): per event only the seconds and the fraction. The
-/// civil-date arithmetic was a tenth of rendering a line.
+/// `appendTimeOfDay` do, but the text up to the fraction once a second, and
+/// the date, hour and minute once a minute (`RenderMemo`s): per event within
+/// the second only a subtraction and the fraction's digits. The civil-date
+/// arithmetic was a tenth of rendering a line, and splitting each stamp into
+/// minute, second and fraction still a twentieth.
 struct TimeStampMemo: ~Copyable {
     private var minute = RenderMemo()
+    /// "2026-11-23T14:07:31." or "14:07:31.", for the second that began at `secondStart`.
+    private var second = RenderMemo()
+    private var secondStart: Int64 = 0
     private static let none = UnsafeRawBufferPointer(start: nil, count: 0)
 
     /// "2026-11-23T14:07:31.123456789Z", without quotes.
     mutating func appendRFC3339(epochNanoseconds: Int64, into out: inout OutputBuffer) {
+        if let fraction = appendRememberedSecond(epochNanoseconds, utcOffsetSeconds: 0, withDate: true, into: &out) {
+            out.appendDecimal(fraction, width: 9)
+            out.append(UInt8(ascii: "Z"))
+            return
+        }
         guard let split = Self.split(epochNanoseconds, utcOffsetSeconds: 0) else {
             out.appendRFC3339(epochNanoseconds: epochNanoseconds)
             return
         }
-        appendMinute(split, utcOffsetSeconds: 0, withDate: true, into: &out)
-        out.appendDecimal(split.second, width: 2)
-        out.append(UInt8(ascii: "."))
+        appendSecond(split, utcOffsetSeconds: 0, withDate: true, into: &out)
         out.appendDecimal(split.nanosecond, width: 9)
         out.append(UInt8(ascii: "Z"))
     }
 
     /// "14:07:31.123456": local time of day with microseconds.
     mutating func appendTimeOfDay(epochNanoseconds: Int64, utcOffsetSeconds: Int, into out: inout OutputBuffer) {
+        if let fraction = appendRememberedSecond(epochNanoseconds, utcOffsetSeconds: utcOffsetSeconds, withDate: false,
+                                                 into: &out) {
+            out.appendDecimal(fraction / 1000, width: 6)
+            return
+        }
         guard let split = Self.split(epochNanoseconds, utcOffsetSeconds: utcOffsetSeconds) else {
             out.appendTimeOfDay(epochNanoseconds: epochNanoseconds, utcOffsetSeconds: utcOffsetSeconds)
             return
         }
-        appendMinute(split, utcOffsetSeconds: utcOffsetSeconds, withDate: false, into: &out)
+        appendSecond(split, utcOffsetSeconds: utcOffsetSeconds, withDate: false, into: &out)
+        out.appendDecimal(split.nanosecond / 1000, width: 6)
+    }
+
+    /// The remembered text up to the fraction, if `epochNanoseconds` falls in
+    /// its second: then the nanoseconds into the second, else nil (nothing appended).
+    @inline(__always)
+    private mutating func appendRememberedSecond(_ epochNanoseconds: Int64, utcOffsetSeconds: Int, withDate: Bool,
+                                                 into out: inout OutputBuffer) -> Int? {
+        let (within, overflow) = epochNanoseconds.subtractingReportingOverflow(secondStart)
+        guard !overflow, within >= 0, within < 1_000_000_000,
+              second.append(Self.secondKey(secondStart, utcOffsetSeconds, withDate), Self.none, into: &out) else { return nil }
+        return Int(within)
+    }
+
+    private static func secondKey(_ start: Int64, _ utcOffsetSeconds: Int, _ withDate: Bool) -> MemoKey {
+        MemoKey(a: UInt64(bitPattern: start), b: 0, c: UInt64(bitPattern: Int64(utcOffsetSeconds)), d: withDate ? 1 : 2,
+                generation: 0)
+    }
+
+    /// "2026-11-23T14:07:31." or "14:07:31.", remembered for the second.
+    private mutating func appendSecond(_ split: Split, utcOffsetSeconds: Int, withDate: Bool, into out: inout OutputBuffer) {
+        let start = out.count
+        appendMinute(split, utcOffsetSeconds: utcOffsetSeconds, withDate: withDate, into: &out)
         out.appendDecimal(split.second, width: 2)
         out.append(UInt8(ascii: "."))
-        out.appendDecimal(split.nanosecond / 1000, width: 6)
+        // Cannot overflow: the minute's start, earlier still, did not (`split`).
+        secondStart = split.minuteStart + Int64(split.second) * 1_000_000_000
+        second.remember(Self.secondKey(secondStart, utcOffsetSeconds, withDate), Self.none, rendered: out, since: start)
     }
 
     /// "2026-11-23T14:07:" or "14:07:", remembered for the minute.

@@ -178,6 +178,8 @@ public final class ReportCollector: ReplayConsumer, EventAnalyzer {
     // MARK: EventAnalyzer
 
     /// Every read_ahead_kb change, shown or filtered out: the chart's steps.
+    public var observes: EventRoutes { .queueSetting }
+
     public func observe(_ event: Event, raw: RawRecord) {
         if case .queueSetting(let change) = event { copies.apply(change, at: raw.timestamp) }
     }

@@ -57,6 +57,8 @@ public final class DashboardFeed: EventConsumer, EventAnalyzer {
 
     // MARK: EventAnalyzer
 
+    public var observes: EventRoutes { .queueSetting }
+
     public func observe(_ event: Event, raw: RawRecord) {
         if case .queueSetting(let change) = event { model.apply(change, at: raw.timestamp) }
     }

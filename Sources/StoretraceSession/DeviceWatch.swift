@@ -72,6 +72,8 @@ public final class DeviceWatch: EventAnalyzer {
     /// A block uevent or a mount-family call that succeeded: the mount
     /// tables may have changed; the next refresh reads them.
     @inline(__always)
+    public var observes: EventRoutes { EventRoutes.uevent.union(.mountFamilyCalls) }
+
     public func observe(_ event: Event, raw: RawRecord) {
         switch event {
         case .uevent(let message):

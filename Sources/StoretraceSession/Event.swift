@@ -58,6 +58,9 @@ extension EventConsumer {
 /// did, and may derive new events from them (`Pipeline.deliverDerived`).
 public protocol EventAnalyzer: AnyObject {
     func observe(_ event: Event, raw: RawRecord)
+    /// The events `observe` does something with; it is called for those
+    /// only (asked once, when the analyzer is added). All by default.
+    var observes: EventRoutes { get }
     /// The session stops at `timestamp`: report what is still open.
     func finish(at timestamp: UInt64)
     /// The device table changed from `old` (now `decoder.devices`).
@@ -65,6 +68,7 @@ public protocol EventAnalyzer: AnyObject {
 }
 
 extension EventAnalyzer {
+    public var observes: EventRoutes { .all }
     public func devicesChanged(from old: DeviceTable, timestamp: UInt64) {}
 }
 

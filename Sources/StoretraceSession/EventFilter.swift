@@ -70,6 +70,7 @@ public struct EventFilter: Sendable {
         return true
     }
 
+    @inline(__always)
     public func accepts(_ record: SyscallRecord) -> Bool {
         if kindMask & (1 << UInt64(record.kind.rawValue)) == 0 { return false }
         if failedOnly && record.errno == nil { return false }

@@ -12,11 +12,13 @@ public enum OutputFormat: String, Sendable, CaseIterable {
 /// output sink (the terminal, a pipe, a file).
 public final class EventPrinter: EventConsumer {
     public let format: OutputFormat
-    public var text: TextRenderer
-    public var json: JSONRenderer
+    public let text: TextRenderer
+    public let json: JSONRenderer
     public let sink: OutputSink
     /// The decoder whose events it renders (threads, pods, kernel symbols).
     public let decoder: EventDecoder
+    /// `decoder.pods`, asked for every call (`Pipeline.pods`).
+    private let pods: PodTable
     /// What both renderers add from the node snapshot, with the queue
     /// settings in force (`applyQueueSetting`): one copy, given to each.
     public var enrichment: SnapshotEnrichment? {
@@ -52,6 +54,7 @@ public final class EventPrinter: EventConsumer {
         self.json = json
         self.sink = sink
         self.decoder = decoder
+        pods = decoder.pods
     }
 
     /// `--kubelet-root`, for both renderers.
@@ -74,6 +77,10 @@ public final class EventPrinter: EventConsumer {
 
     public func consume(_ event: Event, raw: RawRecord) {
         switch event {
+        case .syscall(let record):
+            // Nearly every event: rendered without `render`'s switch, which
+            // took the event by value (ten words loaded per call).
+            unit { renderCall(record, into: &$0) }
         case .mountOperation, .mountHealth:
             consumeDerived(event, timestamp: raw.timestamp)
         default:
@@ -99,8 +106,7 @@ public final class EventPrinter: EventConsumer {
         let json = format == .json
         switch event {
         case .syscall(let record):
-            let pod = decoder.pods.isActive ? decoder.pods.pod(of: record) : nil
-            if json { self.json.render(record, pod: pod, into: &out) } else { text.render(record, pod: pod, into: &out) }
+            renderCall(record, into: &out)
         case .uevent(let message):
             if json {
                 self.json.renderUevent(message, monotonic: timestamp, into: &out)
@@ -134,6 +140,13 @@ public final class EventPrinter: EventConsumer {
         case .mountHealth(let health):
             if json { self.json.renderMountHealth(health, into: &out) } else { text.renderMountHealth(health, into: &out) }
         }
+    }
+
+    /// A call, with the pod of its process.
+    @inline(__always)
+    private func renderCall(_ record: SyscallRecord, into out: inout OutputBuffer) {
+        let pod = pods.isActive ? pods.pod(of: record) : nil
+        if format == .json { json.render(record, pod: pod, into: &out) } else { text.render(record, pod: pod, into: &out) }
     }
 
     public func devicesChanged(_ table: DeviceTable, json: [UInt8], timestamp: UInt64) {

@@ -47,6 +47,8 @@ public final class HolderExplainer: RecordSource, EventAnalyzer {
 
     // MARK: EventAnalyzer: which failures to explain
 
+    public var observes: EventRoutes { EventRoutes.claim.union(.syscalls) }
+
     public func observe(_ event: Event, raw: RawRecord) {
         if case .claim(let claim) = event {
             remember(claim)

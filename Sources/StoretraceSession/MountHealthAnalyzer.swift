@@ -26,6 +26,8 @@ public final class MountHealthAnalyzer: EventAnalyzer {
     public var overLimit: UInt64 { tracker.overLimit }
 
     @inline(__always)
+    public var observes: EventRoutes { [.kmsg, .uevent] }
+
     public func observe(_ event: Event, raw: RawRecord) {
         switch event {
         case .kmsg(let record):

@@ -20,6 +20,8 @@ public final class MountOperationAnalyzer: EventAnalyzer {
     public var counters: MountOperationCounters { tracker.counters }
 
     @inline(__always)
+    public var observes: EventRoutes { .mountFamilyCalls }
+
     public func observe(_ event: Event, raw: RawRecord) {
         if case .syscall(let record) = event { tracker.track(record) }
     }

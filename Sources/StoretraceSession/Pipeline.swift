@@ -47,10 +47,16 @@ public struct PipelineCounts: Equatable, Sendable {
 public final class Pipeline {
     public let filter: EventFilter
     public let decoder: EventDecoder
-    public private(set) var consumers: [EventConsumer]
+    public let consumers: [EventConsumer]
+    /// `consumers`, as the per-record path walks them (`CallChain`).
+    private let consumerChain: CallChain<any EventConsumer>?
     /// See every event after the consumers; added after the pipeline exists
     /// (they deliver what they derive back into it).
     public private(set) var analyzers: [EventAnalyzer] = []
+    /// The analyzers that observe each route (`EventRoutes.index`), in the
+    /// order they were added, and the routes that have any.
+    private var analyzerChains = [CallChain<any EventAnalyzer>?](repeating: nil, count: EventRoutes.count)
+    private var observedRoutes: EventRoutes = []
     /// The stamp of the last record processed: when analyzers finish.
     public private(set) var lastTimestamp: UInt64 = 0
     public private(set) var counts = PipelineCounts()
@@ -60,6 +66,11 @@ public final class Pipeline {
     public private(set) var lastEventShown = false
     /// Why the last malformed record was rejected.
     public private(set) var lastMalformed: String?
+    /// `filter.hasContextFilters`, asked for every event (four array counts).
+    private let hasContextFilters: Bool
+    /// `decoder.pods`, asked for every event: reached through one `let`, the
+    /// table is not retained around each lookup (through two it was).
+    private let pods: PodTable
     /// Set when records come from more than one source: they arrive
     /// interleaved by when each buffer was read, and leave in time order.
     private let merge: ReorderBuffer?
@@ -69,6 +80,9 @@ public final class Pipeline {
         self.filter = filter
         self.decoder = decoder
         self.consumers = consumers
+        consumerChain = .of(consumers)
+        hasContextFilters = filter.hasContextFilters
+        pods = decoder.pods
         self.merge = merging ? ReorderBuffer() : nil
     }
 
@@ -98,6 +112,12 @@ public final class Pipeline {
 
     public func add(_ analyzer: EventAnalyzer) {
         analyzers.append(analyzer)
+        observedRoutes.formUnion(analyzer.observes)
+        // Rebuilt whole (a chain is immutable): a session adds a few analyzers, once.
+        for index in analyzerChains.indices {
+            let route = EventRoutes(index: index)
+            analyzerChains[index] = .of(analyzers.filter { $0.observes.contains(route) })
+        }
     }
 
     /// An event an analyzer derived: filtered like the others, then handed
@@ -142,7 +162,7 @@ public final class Pipeline {
     /// --pod, --container, --path, --device (`ContextFilter.swift`).
     @inline(__always)
     private func acceptsContext(_ event: Event) -> Bool {
-        guard filter.hasContextFilters else { return true }
+        guard hasContextFilters else { return true }
         var pod: PodCgroup?
         if filter.hasPodFilters, case .syscall(let record) = event { pod = decoder.pods.pod(of: record) }
         return filter.acceptsContext(event, pod: pod, devices: decoder.devices)
@@ -153,10 +173,7 @@ public final class Pipeline {
     }
 
     /// The first reason a consumer gives to stop.
-    public var stopReason: StopReason? {
-        for consumer in consumers { if let reason = consumer.stopReason { return reason } }
-        return nil
-    }
+    public var stopReason: StopReason? { consumerChain?.stopReason }
 
     /// A record a source could not even hand over whole: counted as malformed.
     public func reject(_ why: String) {
@@ -170,31 +187,51 @@ public final class Pipeline {
         // The stamp alone: binding the whole pending tuple copied (retained) its tables per record.
         if let due = pendingDevices?.timestamp, due < raw.timestamp { applyPendingDevices() }
         counts.received &+= 1
+        // Syscalls (nearly every record of a storm) apart: the event's case
+        // is then known where its life ends, and nothing switches over it to
+        // destroy it (an outlined destroy of `Event` per record).
+        if raw.source == .syscall {
+            let record: SyscallRecord
+            do { record = try SyscallRecord(validating: raw.bytes) } catch { count(.syscall(error)); return }
+            deliver(.syscall(record), raw: raw)
+            return
+        }
         let event: Event
         do {
             event = try decoder.decode(raw)
         } catch {
-            switch error {
-            case .ftraceWithoutFormats, .ftrace(.unknownEventType): counts.schemaMissing &+= 1
-            default:
-                counts.malformed &+= 1
-                lastMalformed = error.description
-            }
+            count(error)
             return
         }
+        deliver(event, raw: raw)
+    }
+
+    private func count(_ failure: EventDecoder.Failure) {
+        switch failure {
+        case .ftraceWithoutFormats, .ftrace(.unknownEventType): counts.schemaMissing &+= 1
+        default:
+            counts.malformed &+= 1
+            lastMalformed = failure.description
+        }
+    }
+
+    /// Filters a decoded record's event and hands it to the consumers, then to the analyzers.
+    @inline(__always)
+    private func deliver(_ event: Event, raw: RawRecord) {
         lastTimestamp = raw.timestamp
         lastEventShown = filter.accepts(event)
         // The pod of a shown call's process, resolved (and recorded) before
         // the context filters and the consumers need it: a table lookup per event.
-        if lastEventShown, decoder.pods.isActive, case .syscall(let record) = event { decoder.pods.prepare(record) }
+        if lastEventShown, pods.isActive, case .syscall(let record) = event { pods.prepare(record) }
         lastEventShown = lastEventShown && acceptsContext(event)
         if lastEventShown {
             counts.shown &+= 1
             counts.bySource[raw.source.index] &+= 1
-            for consumer in consumers { consumer.consume(event, raw: raw) }
+            consumerChain?.consume(event, raw: raw)
         } else if case .uevent(let message) = event, !filter.keepsSubsystem(message.subsystem) {
             counts.ueventsOtherSubsystems &+= 1
         }
-        for analyzer in analyzers { analyzer.observe(event, raw: raw) }
+        let route = EventRoutes.route(of: event)
+        if observedRoutes.contains(route) { analyzerChains[route.index]?.observe(event, raw: raw) }
     }
 }

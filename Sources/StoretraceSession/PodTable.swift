@@ -70,8 +70,15 @@ public final class PodTable {
 
     /// `counting`: an event that cannot be resolved adds to `unresolvedEvents`
     /// (once per event: `prepare` counts, later lookups do not).
+    /// The last answer inline: a call (and the retain of the table around
+    /// it) was most of the cost of the two lookups per event.
+    @inline(__always)
     func podIndex(cgroupID: UInt64, pid: UInt32, timestamp: UInt64, counting: Bool) -> Int32 {
         if lastValid && lastCgroup == cgroupID && lastPID == pid { return lastIndex }
+        return lookUp(cgroupID: cgroupID, pid: pid, timestamp: timestamp, counting: counting)
+    }
+
+    private func lookUp(cgroupID: UInt64, pid: UInt32, timestamp: UInt64, counting: Bool) -> Int32 {
         var resolved = true
         var index = Self.notPod
         if let known = byCgroup[cgroupID] {

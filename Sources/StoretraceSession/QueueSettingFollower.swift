@@ -17,6 +17,8 @@ public final class QueueSettingFollower: EventAnalyzer {
         self.sampler = sampler
     }
 
+    public var observes: EventRoutes { [.queueSetting, .uevent] }
+
     @inline(__always)
     public func observe(_ event: Event, raw: RawRecord) {
         switch event {

@@ -42,25 +42,27 @@ import Testing
     /// Input or text longer than the fixed storage is not remembered (and
     /// forgets what was).
     @Test func tooLongIsNotRemembered() {
-        var memo = RenderMemo()
+        var memo = RenderMemo(inputCapacity: 16, textCapacity: 64)
         let key = MemoKey(a: 0, b: 0, c: 0, d: 0, generation: 0)
         var out = OutputBuffer()
         out.append("short")
         memo.remember(key, Self.none, rendered: out, since: 0)
-        let long = [UInt8](repeating: 0x61, count: RenderMemo.inputCapacity + 1)
+        let long = [UInt8](repeating: 0x61, count: 17)
         long.withUnsafeBytes { memo.remember(key, $0, rendered: out, since: 0) }
         #expect(!memo.append(key, Self.none, into: &out))
-        out.append(repeating: 0x62, count: RenderMemo.textCapacity)
+        out.append(repeating: 0x62, count: 64)
         memo.remember(key, Self.none, rendered: out, since: 0)
         #expect(!memo.append(key, Self.none, into: &out))
     }
 
-    /// Across minute, day and year boundaries, before 1970, with offsets
+    /// Within a second and across second, minute, day and year boundaries, before 1970, with offsets
     /// that are not whole minutes, and at either end of Int64 (formatted
     /// whole there: the minute's start is out of range).
     @Test func timeStampsEqualTheFormattedWhole() {
         let base: Int64 = 1_795_442_851_123_456_789 // 2026-11-23T14:07:31.123456789Z
-        var times: [Int64] = [base, base + 1, base + 28_876_543_211, base + 28_876_543_212, base - 91_123_456_789,
+        // Within one second (its first and last instants too), then the instant before it.
+        var times: [Int64] = [base, base + 1, base + 876_543_210, base - 123_456_789, base - 123_456_790, base + 876_543_211,
+                              base + 28_876_543_211, base + 28_876_543_212, base - 91_123_456_789,
                               1_798_761_599_999_999_999, 1_798_761_600_000_000_000, 0, -1, -59_999_999_999,
                               -60_000_000_000, -60_000_000_001, .max, .min, .min + 59_999_999_999, .max - 1]
         times += times.reversed()
@@ -106,6 +108,8 @@ import Testing
             let freshJSON = JSONRenderer(clock: clock, enrichment: json.enrichment == nil ? nil : SnapshotEnrichment(devices: devices))
             let freshText = TextRenderer(color: text.color, utcOffsetSeconds: 0, clock: clock)
             freshText.enrichment = text.enrichment == nil ? nil : SnapshotEnrichment(devices: devices)
+            freshJSON.kubeletRoot = json.kubeletRoot
+            freshText.kubeletRoot = text.kubeletRoot
             try builder.bytes.withRecord { record in
                 let lines = (string { json.render(record, into: &$0) }, string { text.render(record, into: &$0) })
                 #expect(lines.0 == string { freshJSON.render(record, into: &$0) })
@@ -144,5 +148,28 @@ import Testing
         var splice = copy()
         splice.kind = 11 // splice: other argument roles, the same memos
         try check(splice)
+        // A call's fields are remembered whole (`SyscallRecord.argumentBytes`):
+        // an offset that moves, a length, a flag, a truncated name, another root.
+        var moved = copy()
+        moved.args = [3, 0x7ffd_0000, 4, 0, 4096, 0]
+        moved.detail = [12, 7 << 20, 13, 60, 8192, 0]
+        try check(moved) { json, text in
+            #expect(json.contains(#""off_in":8192,"#))
+            #expect(text.contains("[8192]"))
+        }
+        moved.detail = [12, 7 << 20, 13, 60, 16384, 0]
+        try check(moved) { json, text in
+            #expect(json.contains(#""off_in":16384,"#))
+            #expect(text.contains("[16384]"))
+        }
+        moved.args = [3, 0x7ffd_0000, 4, 0, 512, 0]
+        try check(moved) { json, _ in #expect(json.contains(#""len":512,"#)) }
+        moved.truncated = 1
+        try check(moved) { json, _ in #expect(json.hasSuffix(",\"truncated\":true}\n")) }
+        let umount = RecordBuilder.umountCall("/var/lib/kubelet/pods/7f3e1c2a-5b6d-4e8f-9a0b-1c2d3e4f5a6b/volumes/kubernetes.io~csi/pvc-12ab/mount")
+        try check(umount) { json, _ in #expect(json.contains(#""k8s":{"role":"pod-publish","#)) }
+        json.kubeletRoot = Array("/other/kubelet".utf8)
+        text.kubeletRoot = json.kubeletRoot
+        try check(umount) { json, _ in #expect(!json.contains("k8s")) }
     }
 }

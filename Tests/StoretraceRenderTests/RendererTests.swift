@@ -163,7 +163,8 @@ extension RecordBuilder {
         let renderer = TextRenderer(color: false, utcOffsetSeconds: 0, clock: clock)
         func format(_ ns: UInt64) -> String {
             var out = OutputBuffer()
-            renderer.appendLatency(ns, into: &out)
+            let columns = renderer.appendLatency(ns, into: &out)
+            #expect(columns == out.displayWidth(since: 0), "columns of \(ns)ns") // what the column is aligned by
             return String(decoding: out.bytes, as: UTF8.self)
         }
         #expect(format(812) == "812ns")
@@ -174,6 +175,9 @@ extension RecordBuilder {
         #expect(format(1_230_000_000) == "1.23s")
         #expect(format(75_000_000_000) == "75.0s")
         #expect(format(1_230_000_000_000) == "1230s")
+        #expect(format(0) == "0ns")
+        #expect(format(999_999) == "999µs")
+        #expect(format(.max) == "18446744073s")
     }
 }
 

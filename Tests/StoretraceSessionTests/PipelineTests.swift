@@ -117,6 +117,58 @@ extension Pipeline {
     }
 }
 
+/// Notes which events it observed, under a name, in one log shared by several.
+final class Observer: EventAnalyzer {
+    let name: String
+    let observes: EventRoutes
+    let log: Log
+    final class Log { var lines: [String] = [] }
+
+    init(_ name: String, observes: EventRoutes, log: Log) {
+        self.name = name
+        self.observes = observes
+        self.log = log
+    }
+
+    func observe(_ event: Event, raw: RawRecord) { log.lines.append("\(name) \(raw.timestamp)") }
+    func finish(at timestamp: UInt64) {}
+}
+
+@Suite struct AnalyzerRouteTests {
+    /// Each analyzer sees the routes it observes, all of them by default, in
+    /// the order the analyzers were added, filtered out or not.
+    @Test func analyzersSeeWhatTheyObserveInOrder() {
+        let log = Observer.Log()
+        var filter = EventFilter()
+        filter.kinds = [.umount]
+        let pipeline = Pipeline(filter: filter, consumers: [], merging: false)
+        pipeline.add(Observer("mounts", observes: .mountFamilyCalls, log: log))
+        pipeline.add(Observer("copies", observes: .syscall(.copyFileRange), log: log))
+        pipeline.add(Observer("kernel", observes: [.uevent, .kmsg], log: log))
+        final class Everything: EventAnalyzer {
+            let log: Observer.Log
+            init(log: Observer.Log) { self.log = log }
+            func observe(_ event: Event, raw: RawRecord) { log.lines.append("all \(raw.timestamp)") }
+            func finish(at timestamp: UInt64) {}
+        }
+        pipeline.add(Everything(log: log))
+        pipeline.submit(.syscall, syscall(.umount, at: 1), at: 1)
+        pipeline.submit(.syscall, syscall(.copyFileRange, at: 2), at: 2) // filtered out, still observed
+        pipeline.submit(.uevent, uevent(subsystem: "block", sequence: 1), at: 3)
+        pipeline.submit(.kmsg, kmsg("EXT4-fs (loop0): mounted"), at: 4)
+        pipeline.submit(.syscall, syscall(.rmdir, at: 5), at: 5)
+        #expect(log.lines == ["mounts 1", "all 1", "copies 2", "all 2", "kernel 3", "all 3", "kernel 4", "all 4", "all 5"])
+    }
+
+    /// Syscall kinds take the routes below the kernel-side types' (16 on).
+    @Test func everySyscallKindHasItsOwnRoute() {
+        #expect(SyscallKind.allCases.allSatisfy { $0.rawValue < 16 })
+        #expect(EventRoutes.syscalls.rawValue.nonzeroBitCount == SyscallKind.allCases.count)
+        #expect(EventRoutes.syscalls.isDisjoint(with: [.uevent, .kmsg, .ftrace, .holders, .claim, .queueSetting,
+                                                       .mountOperation, .mountHealth]))
+    }
+}
+
 @Suite struct EventFilterTests {
     func passes(_ filter: EventFilter, _ bytes: [UInt8], _ source: SourceKind = .syscall) -> Bool {
         let collected = Collected()
