@@ -319,8 +319,9 @@ public final class SyscallTracer: RecordSource {
     private static func load(_ bytes: [UInt8], options: TracerOptions, wanted: [SyscallKind])
         throws(KernelError) -> (OpaquePointer, LoadPaths, plainRefusal: String?) {
         var paths = LoadPaths(perfBuffer: options.forcePerfBuffer, taskStorage: !options.forceLegacyTaskState)
-        paths.plainFileLoads = paths.taskStorage && !options.forceHelperFileReads
-            && wanted.contains(where: plainFileLoadKinds.contains)
+        // (The plain loads need the kernel's BTF task, not the task-storage
+        // path: they are tried with a forced legacy task state too.)
+        paths.plainFileLoads = !options.forceHelperFileReads && wanted.contains(where: plainFileLoadKinds.contains)
         var plainRefusal: String?
         while true {
             var openOptions = bpf_object_open_opts()
