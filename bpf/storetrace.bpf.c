@@ -451,8 +451,12 @@ static __always_inline int on_exit(struct st_sys_exit *ctx, enum st_kind kind, i
     __builtin_memcpy(&e->detail, &p->detail, sizeof(e->detail));
     forget_pending(p, tid);
 
-    if (st_settings.use_task_btf) {
-        /* What the helpers read, read directly: the same values. */
+    if (plain && st_settings.use_task_btf) {
+        /* What the helpers read, read directly: the same values. Only in
+         * the _plain programs (the copy calls, a storm's rate): the verifier
+         * looks up a type by name for each BTF pointer load (linear in the
+         * kernel's BTF), 7 ms of start-up had every program done this, and
+         * the mount family's rate does not need it (BENCHMARKS.md). */
         e->uid = task->cred->uid.val; /* bpf_get_current_uid_gid: from_kuid(&init_user_ns), the identity */
         e->cgroup_id = task->cgroups->dfl_cgrp->kn->id; /* bpf_get_current_cgroup_id */
         current_comm(task, e->comm);

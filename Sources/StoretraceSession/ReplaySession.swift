@@ -126,40 +126,11 @@ public final class ReplaySession {
         var readers: [CaptureReader] = []
         let open = Self.open
         let first = try open(config.paths[0])
-        if config.follow {
-            // Ctrl-C ends a follow: check for it between reads.
-            var set = sigset_t()
-            sigemptyset(&set)
-            for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&set, signal) }
-            pthread_sigmask(SIG_BLOCK, &set, nil)
-        }
+        // Ctrl-C ends a follow: checked between reads.
+        let interrupt = config.follow ? FollowInterrupt() : nil
         signal(SIGPIPE, SIG_IGN)
-        func signalPending() -> Bool {
-            var pending = sigset_t()
-            sigpending(&pending)
-            return sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGHUP) == 1
-        }
-
-        let decoder = EventDecoder()
         let clock = CaptureClock.offset(of: first)
-        let printer = EventPrinter(format: config.format,
-                                   text: TextRenderer(color: config.color, utcOffsetSeconds: TextRenderer.localUTCOffset(), clock: clock),
-                                   json: JSONRenderer(clock: clock), sink: OutputSink(fd: config.outputFD), decoder: decoder)
-        printer.kubeletRoot = config.kubeletRoot
-        let consumers: [EventConsumer] = consumer.map { [$0] } ?? (config.nullSink ? [] : [printer])
-        let pipeline = Pipeline(filter: config.filter, decoder: decoder, consumers: consumers, merging: false)
-        if !config.nullSink && config.filter.wants(.mountOperation) { pipeline.add(MountOperationAnalyzer(pipeline: pipeline)) }
-        let showsHealth = !config.nullSink && config.filter.wants(.mountHealth)
-        let health = showsHealth || config.summary ? MountHealthAnalyzer(pipeline: pipeline, deliver: showsHealth) : nil
-        if let health { pipeline.add(health) }
-        // Copies show the read-ahead in force at their time.
-        pipeline.add(QueueSettingFollower(printer: printer, sampler: nil))
-        let summarizer = config.summary ? SummaryAnalyzer(devices: BlockDevicesInForce(), filter: config.filter) : nil
-        summarizer?.mountHealth = health
-        if config.filter.hasContextFilters { summarizer?.pipeline = pipeline }
-        if let summarizer { pipeline.add(summarizer) }
-        // A consumer that is also an analyzer (`storetrace report`) sees every event, filtered out or not.
-        if let analyzer = consumer as? EventAnalyzer { pipeline.add(analyzer) }
+        let (printer, pipeline, summarizer) = assemble(clock: clock)
         var files: [(path: String, tail: String, corruptions: [String])] = []
         var skipped: UInt64 = 0
         var node: String?
@@ -174,7 +145,7 @@ public final class ReplaySession {
                 if config.follow {
                     try reader.follow(accept: CaptureRecordTypes.isReadable, until: {
                         pipeline.batchEnded()
-                        return pipeline.stopReason != nil || signalPending()
+                        return pipeline.stopReason != nil || interrupt?.isPending == true
                     }) { record in feed.take(record) }
                 } else {
                     try reader.read(accept: CaptureRecordTypes.isReadable) { record in feed.take(record) }
@@ -206,6 +177,33 @@ public final class ReplaySession {
 }
 
 extension ReplaySession {
+    /// The printer (rendering with the capture's clock; a consumer only
+    /// when nothing takes its place), the pipeline with the analyzers
+    /// replay runs, and the summary's analyzer with `--summary`.
+    private func assemble(clock: ClockOffset) -> (EventPrinter, Pipeline, SummaryAnalyzer?) {
+        let config = configuration
+        let decoder = EventDecoder()
+        let printer = EventPrinter(format: config.format,
+                                   text: TextRenderer(color: config.color, utcOffsetSeconds: TextRenderer.localUTCOffset(), clock: clock),
+                                   json: JSONRenderer(clock: clock), sink: OutputSink(fd: config.outputFD), decoder: decoder)
+        printer.kubeletRoot = config.kubeletRoot
+        let consumers: [EventConsumer] = consumer.map { [$0] } ?? (config.nullSink ? [] : [printer])
+        let pipeline = Pipeline(filter: config.filter, decoder: decoder, consumers: consumers, merging: false)
+        if !config.nullSink && config.filter.wants(.mountOperation) { pipeline.add(MountOperationAnalyzer(pipeline: pipeline)) }
+        let showsHealth = !config.nullSink && config.filter.wants(.mountHealth)
+        let health = showsHealth || config.summary ? MountHealthAnalyzer(pipeline: pipeline, deliver: showsHealth) : nil
+        if let health { pipeline.add(health) }
+        // Copies show the read-ahead in force at their time.
+        pipeline.add(QueueSettingFollower(printer: printer, sampler: nil))
+        let summarizer = config.summary ? SummaryAnalyzer(devices: BlockDevicesInForce(), filter: config.filter) : nil
+        summarizer?.mountHealth = health
+        if config.filter.hasContextFilters { summarizer?.pipeline = pipeline }
+        if let summarizer { pipeline.add(summarizer) }
+        // A consumer that is also an analyzer (`storetrace report`) sees every event, filtered out or not.
+        if let analyzer = consumer as? EventAnalyzer { pipeline.add(analyzer) }
+        return (printer, pipeline, summarizer)
+    }
+
     /// Opens a capture this host can decode.
     static func open(_ path: String) throws(SessionError) -> CaptureReader {
         let reader: CaptureReader
@@ -341,5 +339,24 @@ final class CaptureFeed {
             pipeline.process(raw)
             if pipeline.stopReason != nil { reader.requestStop() }
         }
+    }
+}
+
+/// `replay --follow` ends on SIGINT, SIGTERM or SIGHUP: they are blocked, and
+/// the follow loop asks between reads whether one is pending.
+struct FollowInterrupt {
+    static let signals = [SIGINT, SIGTERM, SIGHUP]
+
+    init() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for signal in Self.signals { sigaddset(&set, signal) }
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+    }
+
+    var isPending: Bool {
+        var pending = sigset_t()
+        sigpending(&pending)
+        return Self.signals.contains { sigismember(&pending, $0) == 1 }
     }
 }
