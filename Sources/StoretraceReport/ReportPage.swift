@@ -115,8 +115,7 @@ struct ReportPage {
         long.append(("in this report", shown))
         long.append(("sources", sourcesText(counts)))
         // What storetrace said as it started recording: why a source is missing.
-        var notices: [String] = []
-        for (_, summary) in captures { notices += summary.notices.filter { !notices.contains($0) } }
+        let notices = CaptureSummary.notices(of: captures.map(\.summary))
         if let missing = missingSourcesText(counts, saidAtStart: !notices.isEmpty) { long.append(("not recorded", missing)) }
         for notice in notices { long.append(("said at start", SnapshotRenderer.printable(notice))) }
         if let snapshot, let omitted = SnapshotRenderer.omissions(snapshot.omitted) {

@@ -34,6 +34,13 @@ public struct CaptureSummary {
     public let notices: [String]
     public static let noticeLimit = 64
 
+    /// The notices of several files (a ring repeats them in each), each once, in order.
+    public static func notices(of summaries: [CaptureSummary]) -> [String] {
+        var all: [String] = []
+        for notice in summaries.lazy.flatMap(\.notices) where !all.contains(notice) { all.append(notice) }
+        return all
+    }
+
     public init(path: String) throws(SessionError) {
         let reader: CaptureReader
         do {

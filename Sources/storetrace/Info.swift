@@ -9,7 +9,7 @@ struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info",
         abstract: "Describe a capture: host, time span, counts by type, drops, node snapshot.",
-        discussion: "Reads the whole capture once (flat memory). Several files, or a directory of them (a `record --rotate` ring), are described as one capture, each file on a line of its own, in the order of their starts; drops are summed over the files' trailers. Captures of several nodes (or boots) first get a line per node: host, boot id, clock offset (wall minus monotonic, from the capture's clock sample), whether the kernel called its clock synchronized, and the span of its events; then one line on whether the nodes' clocks can be compared, or why not (no clock sample, an offset that moved during the recording, an unsynchronized clock, spans that do not overlap). --snapshot prints the node snapshot in full: mounts per namespace (the initial one marked host, the others with the processes in them), block devices, PCI bindings; --snapshot --json the same as JSON."
+        discussion: "Reads the whole capture once (flat memory). Several files, or a directory of them (a `record --rotate` ring), are described as one capture, each file on a line of its own, in the order of their starts; drops are summed over the files' trailers. "said at start" lines are what record said as it started (a source the kernel refused, a call it could not trace), each once. Captures of several nodes (or boots) first get a line per node: host, boot id, clock offset (wall minus monotonic, from the capture's clock sample), whether the kernel called its clock synchronized, and the span of its events; then one line on whether the nodes' clocks can be compared, or why not (no clock sample, an offset that moved during the recording, an unsynchronized clock, spans that do not overlap). --snapshot prints the node snapshot in full: mounts per namespace (the initial one marked host, the others with the processes in them), block devices, PCI bindings; --snapshot --json the same as JSON."
     )
 
     @Argument(help: ArgumentHelp("Capture files, or directories of them, of one node or several.", valueName: "file"))
@@ -174,6 +174,7 @@ struct Info: ParsableCommand {
         var dropText = lost.isEmpty ? "none" : lost.map { "\($0.1) \($0.0)" }.joined(separator: ", ")
         if !unclosed.isEmpty { dropText += "; unknown for \(unclosed.joined(separator: ", ")) (not closed cleanly)" }
         lines.append(("drops", dropText))
+        for notice in CaptureSummary.notices(of: summaries) { lines.append(("said at start", notice)) }
         Self.printAligned(lines)
     }
 

@@ -12,7 +12,10 @@ extension KernelTests {
         let target = scratch.dir("m")
         // The start of a file (the node snapshot above all) depends on the
         // node: the refusal of a size below it says how large it is.
-        let flags = ["--type", "mount", "--pid", "\(getpid())", "--no-ftrace", "--no-uevents", "--no-kmsg", "--no-holders"]
+        // (--type claim: where the kernel refuses the claim tracer, as CI's
+        // does, record says so at start, and every file of the ring keeps it.)
+        let flags = ["--type", "mount", "--type", "claim", "--pid", "\(getpid())", "--no-ftrace", "--no-uevents", "--no-kmsg",
+                     "--no-holders"]
         let probe = try CLI.run(["record", "-o", scratch.dir("probe"), "--rotate", "4K", "--keep", "2"] + flags)
         #expect(probe.status != 0)
         let start = try #require(probe.stderr.components(separatedBy: "give at least ").last
@@ -40,6 +43,14 @@ extension KernelTests {
         #expect(live.status == 0, "\(live.stderr)")
         #expect(live.stderr.contains("storetrace: \(calls) events recorded (\(calls) traced), 0 lost"), "\(live.stderr)")
 
+        let said = live.stderr.split(separator: "\n").filter { $0.hasPrefix("storetrace: not tracing") }
+            .map { String($0.dropFirst("storetrace: ".count)) }
+        if ProcessInfo.processInfo.environment["CI"] == "true" { #expect(!said.isEmpty, "\(live.stderr)") }
+        func saidAtStart(_ info: String) -> [String] {
+            info.split(separator: "\n").filter { $0.hasPrefix("said at start ") }
+                .map { String($0.dropFirst("said at start".count).drop { $0 == " " }) }
+        }
+
         let files = try FileManager.default.contentsOfDirectory(atPath: ring).sorted().map { ring + "/" + $0 }
         #expect(files.count == 3, "\(files)")
         #expect(files.allSatisfy { $0.hasSuffix(".stcap") && $0.contains("/storetrace-") })
@@ -49,6 +60,7 @@ extension KernelTests {
             let info = try CLI.run(["info", file])
             #expect(info.stdout.contains("complete: closed cleanly"), "\(file): \(info.stdout)")
             #expect(info.stdout.contains("snapshot: host"))
+            #expect(saidAtStart(info.stdout) == said, "\(file): \(info.stdout)")
             let replay = try CLI.run(["replay", file, "--json", "--strict"])
             #expect(replay.status == 0, "\(file): \(replay.stderr)")
             #expect(!replay.stdout.isEmpty)
@@ -70,6 +82,7 @@ extension KernelTests {
         let counted = info.stdout.split(separator: "\n").first { $0.hasPrefix("  storetrace.syscall v1") }
         #expect(counted?.split(separator: " ").last == "\(calls - first)"[...], "\(info.stdout)")
         #expect(info.stdout.contains("drops ") && info.stdout.contains(" none"), "\(info.stdout)")
+        #expect(saidAtStart(info.stdout) == said, "listed once for the ring: \(info.stdout)")
     }
 
     @Test func rotationOptionsAreCheckedOnOneLine() throws {
